@@ -1,0 +1,68 @@
+"""The interface every kind of backend implements (the seed's BackendStrategy).
+
+The engine never branches on provider: it builds a :class:`BackendRequest` from the
+resolved deck candidate and hands it to the strategy registered for that backend's
+``strategy`` name. A strategy does one attempt; retries, failover, caching and logging
+belong to the engine. A strategy signals failure only by raising a
+:class:`llmdeck_nb.errors.BackendError` subclass with ``status`` and ``retryable`` set.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from llmdeck_nb.redaction import Secret
+
+TextCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class BackendRequest:
+    """Everything one attempt needs; built by the engine, never holds a bare key string."""
+
+    backend: str  # backend name in the deck, e.g. "openai", "self_hosted"
+    provider: str  # provider family / litellm prefix, e.g. "openai", "anthropic", "azure"
+    model_id: str  # the provider's model id (or Azure deployment name)
+    messages: list[dict[str, Any]]
+    params: Mapping[str, Any] = field(default_factory=dict)  # temperature, max_tokens, top_p...
+    endpoint: str | None = None  # base URL; None = provider default
+    api_key: Secret | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # api_version, aws_region, ...
+    schema: dict[str, Any] | None = None  # JSON schema for structured output
+    timeout: float = 60.0
+
+
+@dataclass(slots=True)
+class BackendResponse:
+    text: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    model_id: str | None = None  # as reported by the provider
+    finish_reason: str | None = None
+    http_status: int | None = None
+    provider_cost_usd: float | None = None  # litellm's own estimate, when it has one
+    ttft_s: float | None = None  # time to first token (streaming)
+
+
+class BackendStrategy(ABC):
+    """One kind of backend: how to send a chat request and read the answer."""
+
+    kind: ClassVar[str]
+
+    @abstractmethod
+    async def complete(self, request: BackendRequest) -> BackendResponse:
+        """Send one request and return the whole answer."""
+
+    @abstractmethod
+    async def stream(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
+        """Send one request, call ``on_text`` with each text delta, return the whole answer."""
+
+    async def probe(self, request: BackendRequest) -> None:
+        """Cheapest live check that the backend answers; raises BackendError if not."""
+        await self.complete(request)
+
+    async def aclose(self) -> None:
+        """Release connections."""

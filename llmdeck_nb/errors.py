@@ -1,0 +1,219 @@
+"""Every error llmdeck_nb raises, in one hierarchy.
+
+    LLMDeckError                      base: catch this to catch everything of ours
+    ├── DeckError                     the deck folder or its files are wrong
+    │   ├── DeckNotFoundError         no deck folder / no backends.toml
+    │   ├── DeckSyntaxError           a TOML file does not parse (file, line)
+    │   ├── DeckSchemaError           a key has a wrong type or value (file, key)
+    │   ├── UnknownProfileError       routing profile not defined (lists available)
+    │   ├── AliasCycleError           aliases refer to each other in a loop (names it)
+    │   └── RoutingError              a route names an unknown or disabled backend,
+    │                                 or no route reaches a model
+    ├── ResolutionError               a handle cannot become a callable model
+    │   ├── HandleNotFoundError       model/alias/preset unknown (close matches)
+    │   ├── PresetNotFoundError       preset unknown (close matches)
+    │   └── CredentialsMissingError   routed backend lacks a variable (names it)
+    ├── CallError                     a call was refused or failed
+    │   ├── RequestRejectedError      refused before sending (context window,
+    │   │                             images, schema, model type)
+    │   ├── BackendError              one attempt failed at the backend (status)
+    │   │   ├── BackendTimeoutError
+    │   │   ├── BackendConnectionError
+    │   │   └── BackendResponseError  malformed answer / stream cut
+    │   └── AllAttemptsFailedError    every retry and fallback failed (attempts)
+    ├── CacheError                    the response cache cannot be used
+    └── PromptTemplateError           a `{name}` in a cell cannot be filled
+
+Every message says what was wrong, where, and what to do next; every message is
+passed through :func:`llmdeck_nb.redaction.redact` so no key value can leak.
+The Pipelex names (``ModelDeckNotFoundError`` ...) are kept as aliases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from difflib import get_close_matches
+
+from llmdeck_nb.redaction import redact
+
+
+class LLMDeckError(Exception):
+    """Base of every llmdeck_nb error. ``hint`` says what the user can do."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = redact(message)
+        self.hint = redact(hint) if hint else None
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  -> {self.hint}"
+        return self.message
+
+
+# --- deck ------------------------------------------------------------------------------
+
+
+class DeckError(LLMDeckError):
+    """The deck folder or one of its files is wrong."""
+
+
+class DeckNotFoundError(DeckError):
+    pass
+
+
+class DeckSyntaxError(DeckError):
+    def __init__(self, file: str, line: int | None, detail: str) -> None:
+        self.file, self.line = file, line
+        where = f"{file}, line {line}" if line else file
+        super().__init__(
+            f"{where}: TOML syntax error: {detail}",
+            hint="fix the file (TOML: quote keys that contain dots, e.g. [\"gpt-4.1\"])",
+        )
+
+
+class DeckSchemaError(DeckError):
+    def __init__(self, file: str, key: str, detail: str, *, hint: str | None = None) -> None:
+        self.file, self.key = file, key
+        super().__init__(f"{file}: key '{key}': {detail}", hint=hint)
+
+
+class UnknownProfileError(DeckError):
+    def __init__(self, profile: str, available: Iterable[str], *, source: str = "") -> None:
+        self.profile = profile
+        self.available = sorted(available)
+        where = f" in {source}" if source else ""
+        super().__init__(
+            f"routing profile '{profile}' is not defined{where}",
+            hint="use one of: " + ", ".join(self.available),
+        )
+
+
+class AliasCycleError(DeckError):
+    def __init__(self, cycle: Sequence[str]) -> None:
+        self.cycle = list(cycle)
+        super().__init__(
+            "aliases form a cycle: " + " -> ".join(self.cycle),
+            hint="make one of these aliases point at a model name (deck/*.toml, [aliases])",
+        )
+
+
+class RoutingError(DeckError):
+    pass
+
+
+# --- resolution ------------------------------------------------------------------------
+
+
+class ResolutionError(LLMDeckError):
+    """A handle, alias or preset cannot be turned into a model to call."""
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    close = get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return f"did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+class HandleNotFoundError(ResolutionError):
+    def __init__(self, handle: str, known: Iterable[str], *, profile: str | None = None) -> None:
+        self.handle = handle
+        known = list(known)
+        self.suggestions = get_close_matches(handle, known, n=3, cutoff=0.6)
+        where = f" (profile '{profile}')" if profile else ""
+        suggestion = _suggest(handle, known)
+        hint = (suggestion + " " if suggestion else "") + "list them with `llmdeck models` or %llm_models"
+        super().__init__(f"no model, alias or preset named '{handle}'{where}", hint=hint)
+
+
+class PresetNotFoundError(ResolutionError):
+    def __init__(self, preset: str, known: Iterable[str]) -> None:
+        self.preset = preset
+        known = list(known)
+        self.suggestions = get_close_matches(preset, known, n=3, cutoff=0.6)
+        suggestion = _suggest(preset, known)
+        hint = (suggestion + " " if suggestion else "") + "list them with %llm_presets"
+        super().__init__(f"no preset named '{preset}'", hint=hint)
+
+
+class CredentialsMissingError(ResolutionError):
+    def __init__(self, handle: str, backend: str, variables: Sequence[str]) -> None:
+        self.backend = backend
+        self.variables = list(variables)
+        names = ", ".join(self.variables)
+        super().__init__(
+            f"'{handle}' is routed to backend '{backend}', which is missing {names}",
+            hint=f"set {names} in the environment or in a .env file, or switch profile "
+            "(e.g. LLMDECK_PROFILE=demo)",
+        )
+
+
+# --- calls -----------------------------------------------------------------------------
+
+
+class CallError(LLMDeckError):
+    """A call was refused before sending, or failed."""
+
+
+class RequestRejectedError(CallError):
+    pass
+
+
+class BackendError(CallError):
+    """One attempt failed at the backend. ``retryable`` drives retry and failover."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+        super().__init__(message, hint=hint)
+
+    @property
+    def error_type(self) -> str:
+        return type(self).__name__
+
+
+class BackendTimeoutError(BackendError):
+    pass
+
+
+class BackendConnectionError(BackendError):
+    pass
+
+
+class BackendResponseError(BackendError):
+    pass
+
+
+class AllAttemptsFailedError(CallError):
+    def __init__(self, handle: str, attempts: Sequence[object], last: Exception | None) -> None:
+        self.attempts = list(attempts)
+        self.last = last
+        super().__init__(
+            f"'{handle}' failed after {len(self.attempts)} attempt(s); last error: {last}",
+            hint="see %llm_log (or session.calls()) for every attempt",
+        )
+
+
+class CacheError(LLMDeckError):
+    pass
+
+
+class PromptTemplateError(LLMDeckError):
+    pass
+
+
+# Pipelex names, so code written against Pipelex reads naturally.
+ModelDeckNotFoundError = DeckNotFoundError
+LLMHandleNotFoundError = HandleNotFoundError
+LLMPresetNotFoundError = PresetNotFoundError
+ModelsManagerError = DeckError

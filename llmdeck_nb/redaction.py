@@ -1,0 +1,109 @@
+"""The one place secrets are scrubbed.
+
+Every message, log row, exception, repr and display goes through :func:`redact`.
+Two layers:
+
+* the exact values of every secret the deck resolved (``register_secret`` is called
+  by the deck loader for API keys and any variable whose name looks secret), and
+* patterns for well-known key shapes (OpenAI/Anthropic ``sk-...``, Google ``AIza...``,
+  AWS ``AKIA...``, ``Bearer ...`` headers, ``key=`` in URLs), for keys we never saw.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+REDACTED = "[redacted]"
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
+
+_PATTERNS = re.compile(
+    r"|".join(
+        [
+            r"sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{12,}",
+            r"AIza[0-9A-Za-z_\-]{20,}",
+            r"AKIA[0-9A-Z]{16}",
+            r"(?<=[Bb]earer )[A-Za-z0-9._\-~+/=]{8,}",
+            r"(?<=[?&]key=)[^&\s\"']+",
+            r"(?<=api[-_]key[\"']?: [\"'])[^\"'\s]{6,}",
+            r"(?<=x-api-key[\"']?: [\"'])[^\"'\s]{6,}",
+        ]
+    )
+)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_secrets_re: re.Pattern[str] | None = None
+
+# Shorter values would redact ordinary words ("dummy", "none"); keys are never this short.
+MIN_SECRET_LENGTH = 6
+
+
+def looks_secret(name: str) -> bool:
+    """True for config keys or variable names that hold credentials (api_key, HF_TOKEN...)."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value so that :func:`redact` removes it wherever it appears."""
+    global _secrets_re
+    if not value or len(value) < MIN_SECRET_LENGTH or value in _secrets:
+        return
+    with _lock:
+        _secrets.add(value)
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _secrets_re = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every known secret value and key-shaped string replaced."""
+    if not text:
+        return text
+    if _secrets_re is not None:
+        text = _secrets_re.sub(REDACTED, text)
+    return _PATTERNS.sub(REDACTED, text)
+
+
+def redact_value(value: Any) -> Any:
+    """Redact strings inside nested dicts/lists/tuples, leaving other values alone."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_value(v) for v in value)
+    return value
+
+
+class Secret:
+    """A credential value that never shows itself: repr/str print a placeholder.
+
+    Creating one registers the value with :func:`redact`, so even if the value is
+    copied into a message by a third-party library, it is scrubbed on the way out.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        register_secret(value)
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled (it would write the key to disk)")
