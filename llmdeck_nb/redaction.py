@@ -20,19 +20,20 @@ REDACTED = "[redacted]"
 
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
 
+# Key shapes redacted even when we never saw the value; group 1 (a label) is kept.
 _PATTERNS = re.compile(
-    r"|".join(
-        [
-            r"sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{12,}",
-            r"AIza[0-9A-Za-z_\-]{20,}",
-            r"AKIA[0-9A-Z]{16}",
-            r"(?<=[Bb]earer )[A-Za-z0-9._\-~+/=]{8,}",
-            r"(?<=[?&]key=)[^&\s\"']+",
-            r"(?<=api[-_]key[\"']?: [\"'])[^\"'\s]{6,}",
-            r"(?<=x-api-key[\"']?: [\"'])[^\"'\s]{6,}",
-        ]
-    )
+    r"()(?:sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}|AKIA[0-9A-Z]{16})"
+    r"|([Bb]earer\s+)[A-Za-z0-9._\-~+/=]{8,}"
+    r"|([?&](?:key|api[-_]?key|token)=)[^&\s\"']+"
+    r"|((?:x-)?api[-_]key[\"']?\s*[:=]\s*[\"']?)[^\"'\s,}]{6,}",
+    re.IGNORECASE,
 )
+
+
+def _keep_label(match: re.Match[str]) -> str:
+    label = next((g for g in match.groups() if g), "")
+    return label + REDACTED
+
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -64,7 +65,7 @@ def redact(text: str) -> str:
         return text
     if _secrets_re is not None:
         text = _secrets_re.sub(REDACTED, text)
-    return _PATTERNS.sub(REDACTED, text)
+    return _PATTERNS.sub(_keep_label, text)
 
 
 def redact_value(value: Any) -> Any:

@@ -1,0 +1,92 @@
+"""Provider defaults: which strategy, litellm prefix, endpoint and key variable each known
+backend name uses. A plain table: adding a provider is one entry.
+
+A deck's ``[backends.<name>]`` may override any of these (``strategy``, ``provider``,
+``endpoint``, ``api_key``); a name not listed here works as an OpenAI-compatible server as
+soon as it has an ``endpoint``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmdeck_nb.errors import DeckError
+
+OPENAI_COMPATIBLE = "openai_compatible"
+LITELLM = "litellm"
+DEMO = "demo"
+STRATEGIES = (OPENAI_COMPATIBLE, LITELLM, DEMO)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDefaults:
+    strategy: str  # "openai_compatible" | "litellm" | "demo"
+    provider: str  # provider family; the litellm model prefix for the litellm strategy
+    endpoint: str | None  # default base URL (None: must come from the deck / environment)
+    key_vars: tuple[str, ...] = ()  # API key variables, first one set wins
+    key_required: bool = True  # False: local servers that accept any or no key
+    other_vars: tuple[str, ...] = ()  # other variables the provider usually needs
+
+
+_O, _L = OPENAI_COMPATIBLE, LITELLM
+
+PROVIDER_CATALOG: dict[str, ProviderDefaults] = {
+    # OpenAI-compatible HTTP, spoken directly over httpx
+    "openai": ProviderDefaults(_O, "openai", "https://api.openai.com/v1", ("OPENAI_API_KEY",)),
+    "cerebras": ProviderDefaults(_O, "cerebras", "https://api.cerebras.ai/v1",
+                                 ("CEREBRAS_API_KEY",)),
+    "groq": ProviderDefaults(_O, "groq", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",)),
+    "xai": ProviderDefaults(_O, "xai", "https://api.x.ai/v1", ("XAI_API_KEY",)),
+    "openrouter": ProviderDefaults(_O, "openrouter", "https://openrouter.ai/api/v1",
+                                   ("OPENROUTER_API_KEY",)),
+    "lmstudio": ProviderDefaults(_O, "lm_studio", "http://localhost:1234/v1",
+                                 ("LM_STUDIO_API_KEY",), key_required=False),
+    "ollama": ProviderDefaults(_O, "ollama", "http://localhost:11434/v1",
+                               ("OLLAMA_API_KEY",), key_required=False),
+    "vllm": ProviderDefaults(_O, "hosted_vllm", "http://localhost:8000/v1",
+                             ("VLLM_API_KEY",), key_required=False),
+    "self_hosted": ProviderDefaults(_O, "openai", None, ("SELF_HOSTED_API_KEY",),
+                                    key_required=False, other_vars=("SELF_HOSTED_ENDPOINT",)),
+    # through the litellm SDK (its own wire protocols)
+    "anthropic": ProviderDefaults(_L, "anthropic", "https://api.anthropic.com",
+                                  ("ANTHROPIC_API_KEY",)),
+    "azure_openai": ProviderDefaults(_L, "azure", None, ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
+                                     other_vars=("AZURE_API_BASE", "AZURE_API_VERSION")),
+    "google": ProviderDefaults(_L, "gemini", "https://generativelanguage.googleapis.com/v1beta",
+                               ("GEMINI_API_KEY", "GOOGLE_API_KEY")),
+    "vertexai": ProviderDefaults(_L, "vertex_ai", None, ("GOOGLE_APPLICATION_CREDENTIALS",),
+                                 key_required=False,
+                                 other_vars=("VERTEXAI_PROJECT", "VERTEXAI_LOCATION")),
+    "bedrock": ProviderDefaults(_L, "bedrock", None, ("AWS_SECRET_ACCESS_KEY",),
+                                key_required=False,
+                                other_vars=("AWS_ACCESS_KEY_ID", "AWS_REGION_NAME")),
+    "mistral": ProviderDefaults(_L, "mistral", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",)),
+    # offline
+    "demo": ProviderDefaults(DEMO, "demo", None, (), key_required=False),
+}
+
+
+def defaults_for(backend_name: str) -> ProviderDefaults | None:
+    return PROVIDER_CATALOG.get(backend_name)
+
+
+def strategy_for(backend_name: str, explicit_strategy: str | None, endpoint: str | None) -> str:
+    """The strategy a backend uses: the deck's explicit choice, else the catalog's, else
+    ``openai_compatible`` for an unknown name that has an endpoint."""
+    if explicit_strategy:
+        if explicit_strategy not in STRATEGIES:
+            raise DeckError(
+                f"backend '{backend_name}': unknown strategy '{explicit_strategy}'",
+                hint="use one of: " + ", ".join(STRATEGIES),
+            )
+        return explicit_strategy
+    known = PROVIDER_CATALOG.get(backend_name)
+    if known is not None:
+        return known.strategy
+    if endpoint:
+        return OPENAI_COMPATIBLE
+    raise DeckError(
+        f"backend '{backend_name}' is not a known provider and has no endpoint",
+        hint="set `endpoint = \"http://host:port/v1\"` for an OpenAI-compatible server, or "
+             "`strategy`/`provider`; known backends: " + ", ".join(sorted(PROVIDER_CATALOG)),
+    )

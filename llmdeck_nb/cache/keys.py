@@ -1,0 +1,147 @@
+"""The one function that builds a response-cache key.
+
+A key is the sha256 (hex) of a canonical JSON document holding everything that
+determines the answer: backend name, endpoint, provider model id, messages,
+generation parameters, output schema, and :data:`CACHE_FORMAT_VERSION`.
+
+Canonical means: sorted keys, no whitespace, ASCII only (``\\uXXXX`` escapes, so
+lone surrogates cannot break the encoding), top-level parameters whose value is
+``None`` dropped (``None`` means "not set", the provider default applies), and
+integral floats in top-level parameters written as ints (``temperature=1`` from a
+TOML preset and ``temperature=1.0`` typed in a cell send the same request).
+
+What is deliberately *not* in the key:
+
+* **The API key.** ``cache_key`` has no parameter for it. The answer does not depend
+  on who pays, so two people (or two keys of one person) share entries; and a
+  key, even hashed, must never be written to disk. For the same reason, top-level
+  params named like credentials (``api_key``, ``authorization``...) or holding a
+  :class:`~llmdeck_nb.redaction.Secret` are dropped, and user:password in the
+  endpoint URL or a ``?key=`` query value are removed before hashing.
+* Anything the engine does not pass in ``params`` (timeouts, retry settings...):
+  keep transport options out of ``params`` and they will not split the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from llmdeck_nb.errors import CacheError
+from llmdeck_nb.redaction import Secret, redact
+
+#: Bump when the shape of the stored value dict changes (fields renamed, meaning
+#: changed...). It is part of every key, so entries written in an older shape are
+#: never served to code expecting the new one (they just age out).
+CACHE_FORMAT_VERSION = 1
+
+# Top-level params that carry credentials: never part of a key (see module doc).
+_CREDENTIAL_PARAMS = frozenset(
+    {"api_key", "apikey", "api_token", "access_token", "authorization", "password", "secret"}
+)
+
+
+def _default(obj: Any) -> Any:
+    """JSON fallback for values the stdlib encoder does not know, deterministic."""
+    if isinstance(obj, Secret):
+        raise CacheError(
+            "a Secret (credential) was found inside the data of a cache key",
+            hint="credentials must not be part of messages, params or schema; "
+            "the engine passes the API key separately",
+        )
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, (set, frozenset)):
+        try:
+            return sorted(obj)
+        except TypeError:
+            return sorted(obj, key=repr)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return {"__bytes_sha256__": hashlib.sha256(bytes(obj)).hexdigest()}
+    if hasattr(obj, "model_dump"):  # pydantic models
+        return obj.model_dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "isoformat"):  # date, datetime, time
+        return obj.isoformat()
+    if hasattr(obj, "__fspath__"):  # pathlib.Path
+        return str(obj)
+    raise CacheError(
+        f"cannot build a cache key: a value of type {type(obj).__name__} is not JSON-able",
+        hint="pass messages, params and schema as plain JSON types (str, numbers, lists, dicts)",
+    )
+
+
+# A pre-built encoder: json.dumps(..., sort_keys=True, ...) would build one per call.
+_encode = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=_default
+).encode
+
+_endpoint_cache: dict[str, str] = {}
+
+
+def _canonical_endpoint(endpoint: str) -> str:
+    """Endpoint without credentials (user:pass@, ?key=...) and without a trailing slash."""
+    canon = _endpoint_cache.get(endpoint)
+    if canon is None:
+        canon = endpoint.strip()
+        scheme, sep, rest = canon.partition("://")
+        if sep:
+            host, slash, path = rest.partition("/")
+            if "@" in host:
+                host = host.rpartition("@")[2]
+            canon = f"{scheme.lower()}://{host.lower()}{slash}{path}"
+        canon = redact(canon).rstrip("/")
+        if len(_endpoint_cache) < 1024:
+            _endpoint_cache[endpoint] = canon
+    return canon
+
+
+def _canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for name, value in params.items():
+        if value is None or isinstance(value, Secret) or name.lower() in _CREDENTIAL_PARAMS:
+            continue
+        if type(value) is float and value.is_integer():
+            value = int(value)
+        out[name] = value
+    return out
+
+
+def cache_key(
+    *,
+    backend: str,
+    endpoint: str | None,
+    model_id: str,
+    messages: list[dict[str, Any]],
+    params: Mapping[str, Any],
+    schema: dict[str, Any] | None,
+) -> str:
+    """Return the cache key (64 hex chars) for one request.
+
+    Same request -> same key, whatever the order of ``params`` and whether unset
+    params are passed as ``None`` or omitted. There is no API key parameter, on
+    purpose: the answer is the same whoever pays, and a key must never reach disk.
+    Raises :class:`~llmdeck_nb.errors.CacheError` if a value is not JSON-able.
+    """
+    doc = {
+        "v": CACHE_FORMAT_VERSION,
+        "backend": backend,
+        "endpoint": _canonical_endpoint(endpoint) if endpoint else None,
+        "model_id": model_id,
+        "messages": messages,
+        "params": _canonical_params(params) if params else {},
+        "schema": schema,
+    }
+    try:
+        text = _encode(doc)
+    except (TypeError, ValueError) as exc:  # e.g. non-str dict keys mixed with str keys
+        raise CacheError(
+            f"cannot build a cache key: {exc}",
+            hint="pass messages, params and schema as plain JSON types with string keys",
+        ) from exc
+    return hashlib.sha256(text.encode("ascii")).hexdigest()

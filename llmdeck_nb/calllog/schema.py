@@ -1,0 +1,149 @@
+"""SQLite schema of the call log, versioned with ``PRAGMA user_version``.
+
+``MIGRATIONS`` is an ordered list of functions (the model is simonw/llm's
+``llm/migrations.py``); migration *n* (1-based) takes a file from version ``n - 1`` to
+version ``n``. :func:`migrate` applies the missing ones in order, each exactly once, in
+one ``BEGIN IMMEDIATE`` transaction together with the ``user_version`` bump, so two
+kernels opening an old file at the same moment cannot both upgrade it, and a failed
+upgrade leaves the file as it was.
+
+To change the schema: append a new function with ``@migration`` (never edit or reorder
+the existing ones: files in the wild have already run them), keep it additive
+(``ALTER TABLE calls ADD COLUMN ...``) so old rows survive, and add the column to
+``CallRecord`` / ``COLUMNS`` in :mod:`llmdeck_nb.calllog.records`.
+
+Storage conventions:
+
+* ``started_at``: INTEGER microseconds since the Unix epoch, UTC (exact, sortable, and
+  converted to ``datetime64[us, UTC]`` in one vectorised call);
+* booleans: INTEGER 0/1; ``params``: JSON text; ``tags``: comma-separated text;
+* missing values: NULL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from llmdeck_nb.errors import LLMDeckError
+
+TABLE = "calls"
+#: ``PRAGMA application_id`` of a call log file ("LLMD"); 0 (unset) is accepted too.
+APPLICATION_ID = 0x4C4C4D44
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_calls_table(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        f"""
+        CREATE TABLE {TABLE} (
+            id               INTEGER PRIMARY KEY,
+            call_id          TEXT    NOT NULL,
+            attempt          INTEGER NOT NULL DEFAULT 1,
+            started_at       INTEGER NOT NULL,  -- microseconds since epoch, UTC
+            profile          TEXT,
+            requested        TEXT,
+            preset           TEXT,
+            backend          TEXT,
+            provider         TEXT,
+            model            TEXT,
+            model_id         TEXT,
+            endpoint_host    TEXT,
+            status           TEXT    NOT NULL DEFAULT 'ok',
+            error_type       TEXT,
+            error_message    TEXT,
+            http_status      INTEGER,
+            latency_s        REAL,
+            ttft_s           REAL,
+            input_tokens     INTEGER,
+            output_tokens    INTEGER,
+            cost_usd         REAL,
+            cost_source      TEXT    NOT NULL DEFAULT 'none',
+            cache_hit        INTEGER NOT NULL DEFAULT 0,
+            saved_cost_usd   REAL,
+            stream           INTEGER NOT NULL DEFAULT 0,
+            temperature      REAL,
+            max_tokens       INTEGER,
+            params           TEXT    NOT NULL DEFAULT '{{}}',
+            prompt_hash      TEXT,
+            prompt_preview   TEXT,
+            response_preview TEXT,
+            tags             TEXT    NOT NULL DEFAULT ''
+        )
+        """
+    )
+    conn.execute(f"CREATE INDEX {TABLE}_started_at ON {TABLE} (started_at)")
+    conn.execute(f"CREATE INDEX {TABLE}_call_id ON {TABLE} (call_id)")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+@migration
+def m002_session_id(conn: sqlite3.Connection) -> None:
+    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN session_id TEXT")
+    conn.execute(f"CREATE INDEX {TABLE}_session_id ON {TABLE} (session_id)")
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _check(conn: sqlite3.Connection, version: int, where: str) -> None:
+    if version > SCHEMA_VERSION:
+        raise LLMDeckError(
+            f"call log {where} was written by a newer llmdeck_nb (schema version {version}; "
+            f"this version understands up to {SCHEMA_VERSION})",
+            hint="upgrade llmdeck_nb (pip install -U llmdeck-nb), or log to another file",
+        )
+    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    if app_id not in (0, APPLICATION_ID):
+        raise LLMDeckError(
+            f"{where} is an SQLite file of another application (application_id {app_id:#x}), "
+            "not an llmdeck_nb call log",
+            hint="point the call log at another file",
+        )
+    if version == 0:
+        exists = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+        ).fetchone()
+        if exists:
+            raise LLMDeckError(
+                f"{where} has a '{TABLE}' table but no call log schema version",
+                hint="point the call log at another file",
+            )
+
+
+def migrate(conn: sqlite3.Connection, where: str = "(in memory)") -> int:
+    """Bring the file up to :data:`SCHEMA_VERSION`; return the version it had before.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). ``where`` names the
+    file in error messages. Raises :class:`LLMDeckError` for a file written by a newer
+    schema version or by another application.
+    """
+    before = user_version(conn)
+    _check(conn, before, where)
+    if before == SCHEMA_VERSION:
+        return before
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the write lock: another process may have upgraded meanwhile.
+        before = user_version(conn)
+        _check(conn, before, where)
+        for version in range(before + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version - 1](conn)
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return before

@@ -1,0 +1,76 @@
+"""`${...}` substitution in deck strings, and the environment it reads.
+
+Forms: ``${VAR}``, ``${env:VAR}``, ``${secret:VAR}`` (read from the environment too),
+``${env:A|env:B}`` (first one set wins) and our ``${VAR:-default}``. An empty variable
+counts as missing, as in Pipelex. The real environment wins over a ``.env`` file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_SOURCES = ("env:", "secret:")
+
+
+def deck_environment(env_file: str | Path | None = None) -> dict[str, str]:
+    """The variables a deck sees: ``.env`` (cwd, or ``env_file``) overlaid by os.environ."""
+    path = Path(env_file) if env_file else Path.cwd() / ".env"
+    merged: dict[str, str] = {}
+    if path.is_file():
+        from dotenv import dotenv_values
+
+        merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
+    merged.update(os.environ)
+    return merged
+
+
+@dataclass
+class Substituted:
+    """The result of substituting one string: its value, and what was missing."""
+
+    value: str
+    missing: list[str] = field(default_factory=list)
+    used: list[str] = field(default_factory=list)  # variable names that supplied a value
+
+
+def _lookup(expression: str, env: Mapping[str, str]) -> tuple[str | None, list[str], str | None]:
+    """Evaluate the inside of one ``${...}``: (value or None, names tried, name used)."""
+    default: str | None = None
+    if ":-" in expression:
+        expression, default = expression.split(":-", 1)
+    names = []
+    for alternative in expression.split("|"):
+        alternative = alternative.strip()
+        for prefix in _SOURCES:
+            if alternative.startswith(prefix):
+                alternative = alternative[len(prefix) :]
+                break
+        names.append(alternative)
+        value = env.get(alternative)
+        if value:
+            return value, names, alternative
+    return default, names, None
+
+
+def substitute(text: str, env: Mapping[str, str]) -> Substituted:
+    """Replace every ``${...}`` in ``text``; names of unset variables go to ``missing``."""
+    if "${" not in text:
+        return Substituted(text)
+    result = Substituted(text)
+
+    def replace(match: re.Match[str]) -> str:
+        value, names, used = _lookup(match.group(1), env)
+        if used:
+            result.used.append(used)
+        if value is None:
+            result.missing.append(" or ".join(names))
+            return match.group(0)
+        return value
+
+    result.value = _PLACEHOLDER.sub(replace, text)
+    return result

@@ -1,0 +1,141 @@
+"""Plain-data views of a deck: routing rows, the models table, the summary text.
+
+The CLI, ``validate`` and the notebook front end all read these; none re-derives them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from llmdeck_nb.errors import AliasCycleError
+
+if TYPE_CHECKING:
+    from llmdeck_nb.deck.deck import Deck
+    from llmdeck_nb.deck.specs import ModelSpec
+
+
+@dataclass(frozen=True)
+class RoutingRow:
+    model: str
+    backend: str | None  # where the profile routes it
+    rule: str  # which route decided
+    spec: ModelSpec | None
+    problem: str | None  # why it cannot be called, None when it can
+
+    @property
+    def callable(self) -> bool:
+        return self.problem is None
+
+
+def routing_rows(deck: Deck, profile: str | None = None) -> list[RoutingRow]:
+    """Every model name, where ``profile`` routes it, and whether it can be called."""
+    rows = []
+    for model in deck.model_names:
+        match = deck.route(model, profile)
+        backend = deck.backends.get(match.backend) if match.backend else None
+        spec = deck.spec_on(model, backend) if backend else None
+        if match.backend is None:
+            problem = "no route reaches it"
+        elif backend is None:
+            problem = f"routed to unknown backend '{match.backend}'"
+        elif not backend.available:
+            problem = f"backend {backend.unavailable_reason}"
+        elif spec is None:
+            problem = f"backend '{backend.name}' has no spec for it"
+        elif not spec.enabled:
+            problem = "disabled in its spec"
+        else:
+            problem = None
+        rows.append(RoutingRow(model, match.backend, match.rule, spec, problem))
+    return rows
+
+
+def references(deck: Deck) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Which aliases and which presets can reach each model name."""
+    by_alias: dict[str, list[str]] = {}
+    by_preset: dict[str, list[str]] = {}
+    for mapping, names in ((by_alias, deck.aliases), (by_preset, deck.presets)):
+        for name in names:
+            target = name if mapping is by_alias else deck.presets[name].model
+            try:
+                models = {model for model, _ in deck.expand(target)}
+            except AliasCycleError:
+                continue
+            for model in models:
+                mapping.setdefault(model, []).append(name)
+    return by_alias, by_preset
+
+
+def models_table(deck: Deck, profile: str | None = None) -> list[dict[str, Any]]:
+    """One row per model: what ``llmdeck models`` and ``%llm_models`` show."""
+    by_alias, by_preset = references(deck)
+    rows = []
+    for row in routing_rows(deck, profile):
+        spec = row.spec or _any_spec(deck, row.model)
+        rows.append({
+            "model": row.model,
+            "backend": row.backend,
+            "available": row.callable,
+            "model_id": spec.model_id if spec else None,
+            "inputs": ",".join(spec.inputs) if spec else "",
+            "outputs": ",".join(spec.outputs) if spec else "",
+            "input_usd_per_1m": spec.costs.input if row.spec else None,
+            "output_usd_per_1m": spec.costs.output if row.spec else None,
+            "max_tokens": spec.max_tokens if spec else None,
+            "context_window": spec.context_window if spec else None,
+            "aliases": ",".join(sorted(by_alias.get(row.model, []))),
+            "presets": ",".join(sorted(by_preset.get(row.model, []))),
+            "note": row.problem or "",
+        })
+    return rows
+
+
+def _any_spec(deck: Deck, model: str) -> ModelSpec | None:
+    for specs in deck.specs.values():
+        if model in specs:
+            return specs[model]
+    return None
+
+
+def deck_summary(deck: Deck, profile: str | None = None) -> str:
+    """The few lines a user reads first: where the deck is, what works, what does not."""
+    name = profile or deck.active_profile
+    lines = [f"llmdeck deck: {deck.folder} ({deck.origin})"]
+    known = name in deck.profiles
+    description = deck.profiles[name].description if known else "NOT DEFINED"
+    source = deck.active_source if profile is None else "argument"
+    lines.append(f"active profile: {name} (from {source}) - {description}")
+    available = deck.available_backends
+    lines.append(f"backends: {len(available)} of {len(deck.backends)} available")
+    width = max((len(b) for b in deck.backends), default=8)
+    for backend in deck.backends.values():
+        mark = "ok " if backend.available else "-- "
+        detail = backend.display_name if backend.available else backend.unavailable_reason
+        lines.append(f"  {mark}{backend.name:<{width}}  {detail}")
+    if known:
+        rows = routing_rows(deck, name)
+        routed: dict[str, int] = {}
+        for row in rows:
+            if row.callable:
+                routed[row.backend or "?"] = routed.get(row.backend or "?", 0) + 1
+        spread = ", ".join(f"{b}: {n}" for b, n in sorted(routed.items()))
+        lines.append(f"models: {len(rows)} defined, {sum(routed.values())} callable under "
+                     f"'{name}' ({spread or 'none'})")
+    else:
+        lines.append(f"profiles available: {', '.join(deck.profiles)}")
+    lines.append(f"aliases: {len(deck.aliases)} ({_preview(deck.aliases)})")
+    lines.append(f"presets: {len(deck.presets)} ({_preview(deck.presets)})")
+    if deck.choice_defaults:
+        lines.append("defaults: " + ", ".join(f"{k} = {v}" for k, v in deck.choice_defaults.items()))
+    errors = sum(p.severity == "error" for p in deck.problems)
+    warnings = sum(p.severity == "warning" for p in deck.problems)
+    if errors or warnings:
+        lines.append(f"problems: {errors} error(s), {warnings} warning(s): run `llmdeck validate`")
+    return "\n".join(lines)
+
+
+def _preview(names: Any, limit: int = 6) -> str:
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown + (", ..." if len(names) > limit else "")

@@ -1,0 +1,170 @@
+"""The deck's config models (pydantic v2, frozen): what the TOML files say, checked.
+
+Costs are USD per 1 million tokens, as in real Pipelex files.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from llmdeck_nb.redaction import Secret
+
+_FROZEN = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
+
+PER_MILLION = 1_000_000
+
+
+class Costs(BaseModel):
+    """USD per 1M tokens. Missing ``input_cached`` is half of ``input`` (Pipelex rule)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    input: float = 0.0
+    output: float = 0.0
+    input_cached: float | None = None
+
+    @property
+    def known(self) -> bool:
+        return bool(self.input or self.output)
+
+    def usd(self, input_tokens: int | None, output_tokens: int | None) -> float:
+        """The one place a call's cost is computed from deck prices."""
+        return ((input_tokens or 0) * self.input + (output_tokens or 0) * self.output) / PER_MILLION
+
+
+class ModelSpec(BaseModel):
+    """One model as one backend serves it (a table in ``backends/<backend>.toml``)."""
+
+    model_config = _FROZEN
+
+    name: str
+    backend: str
+    model_id: str
+    sdk: str | None = None
+    model_type: str = "llm"
+    inputs: tuple[str, ...] = ("text",)
+    outputs: tuple[str, ...] = ("text",)
+    costs: Costs = Costs()
+    max_tokens: int | None = Field(default=None, gt=0)
+    context_window: int | None = Field(default=None, gt=0)
+    max_prompt_images: int | None = Field(default=None, ge=0)
+    prompting_target: str | None = None
+    constraints: tuple[str, ...] = ()
+    valued_constraints: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    # Pipelex keys we read but do not act on (thinking_mode, structure_method, rules...).
+    pipelex_settings: dict[str, Any] = Field(default_factory=dict)
+    source: str = ""
+    mirrored: bool = False  # served by a `serves_any_model` backend, borrowed from another spec
+
+    @field_validator("inputs", "outputs", "constraints", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @property
+    def supports_images(self) -> bool:
+        return "images" in self.inputs
+
+    @property
+    def supports_structured(self) -> bool:
+        return "structured" in self.outputs
+
+
+class BackendConfig(BaseModel):
+    """One backend (a table in ``backends.toml``), after ``${VAR}`` substitution."""
+
+    model_config = _FROZEN
+
+    name: str
+    display_name: str
+    enabled: bool = True
+    strategy: str
+    provider: str
+    endpoints: tuple[str, ...] = ()
+    api_key: Secret | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)  # api_version, aws_region... (secrets wrapped)
+    missing: tuple[str, ...] = ()  # variables that were not set
+    serves_any_model: bool = False
+    source: str = ""
+
+    @property
+    def available(self) -> bool:
+        return self.enabled and not self.missing
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        if not self.enabled:
+            return "disabled (enabled = false)"
+        if self.missing:
+            return "missing " + ", ".join(self.missing)
+        return None
+
+    @property
+    def endpoint(self) -> str | None:
+        return self.endpoints[0] if self.endpoints else None
+
+    @property
+    def endpoint_host(self) -> str | None:
+        return urlsplit(self.endpoint).hostname if self.endpoint else None
+
+    def __repr_args__(self):  # keep reprs short: no extra values
+        return [("name", self.name), ("strategy", self.strategy), ("available", self.available)]
+
+
+MaxTokens = int | Literal["auto"]
+
+
+class Preset(BaseModel):
+    """A named choice: which model (or alias) plus generation parameters."""
+
+    model_config = _FROZEN
+
+    name: str
+    model: str
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: MaxTokens | None = None
+    description: str = ""
+    prompting_target: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)  # top_p, reasoning_effort, stop, seed...
+    source: str = ""
+
+    @field_validator("max_tokens")
+    @classmethod
+    def _positive(cls, value: MaxTokens | None) -> MaxTokens | None:
+        if isinstance(value, int) and value <= 0:
+            raise ValueError("must be a positive integer or \"auto\"")
+        return value
+
+    def generation_params(self) -> dict[str, Any]:
+        """Parameters to send; ``max_tokens = "auto"`` means let the provider decide."""
+        params = dict(self.params)
+        if self.temperature is not None:
+            params["temperature"] = self.temperature
+        if isinstance(self.max_tokens, int):
+            params["max_tokens"] = self.max_tokens
+        return params
+
+
+class Route(BaseModel):
+    model_config = _FROZEN
+
+    pattern: str
+    backend: str
+    optional: bool = False
+
+
+class RoutingProfile(BaseModel):
+    """Which backend serves which model name."""
+
+    model_config = _FROZEN
+
+    name: str
+    description: str = ""
+    default: str | None = None
+    routes: tuple[Route, ...] = ()
+    fallback_order: tuple[str, ...] = ()
+    source: str = ""

@@ -1,0 +1,183 @@
+"""`llmdeck validate`: every problem of a deck in one report, instead of the first one.
+
+Sections: backends, routing, aliases, presets, unknown keys, problems. The deck is
+*usable* when there is no error and the text choice default resolves. A backend
+without its key is not an error (it is reported as unavailable, with the variable).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from llmdeck_nb.deck.loader import DeckProblem
+from llmdeck_nb.deck.presentation import routing_rows
+from llmdeck_nb.errors import AliasCycleError, LLMDeckError
+
+if TYPE_CHECKING:
+    from llmdeck_nb.deck.deck import Deck
+
+
+@dataclass
+class ValidationReport:
+    source: str
+    profile: str
+    backends: list[dict[str, Any]] = field(default_factory=list)
+    routing: list[dict[str, Any]] = field(default_factory=list)
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    presets: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[DeckProblem] = field(default_factory=list)
+    live: list[dict[str, Any]] = field(default_factory=list)  # filled by `validate --live`
+
+    @property
+    def errors(self) -> list[DeckProblem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[DeckProblem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def usable(self) -> bool:
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "profile": self.profile, "usable": self.usable,
+            "backends": self.backends, "routing": self.routing, "aliases": self.aliases,
+            "presets": self.presets,
+            "unknown_keys": [p.as_dict() for p in self.problems if p.section == "unknown_keys"],
+            "problems": [p.as_dict() for p in self.problems if p.section != "unknown_keys"],
+            "live": self.live,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, default=str)
+
+    def to_text(self) -> str:
+        out = [f"deck: {self.source}", f"profile: {self.profile}", ""]
+        out.append("BACKENDS")
+        for b in self.backends:
+            state = "available" if b["available"] else b["reason"]
+            out.append(f"  {'ok' if b['available'] else '--'} {b['name']:<14} {b['strategy']:<18} "
+                       f"{b['models']:>3} models  {state}")
+        callable_rows = [r for r in self.routing if r["callable"]]
+        out += ["", f"ROUTING ({len(callable_rows)} of {len(self.routing)} models callable "
+                    f"under '{self.profile}')"]
+        for r in self.routing:
+            mark = "ok" if r["callable"] else "--"
+            tail = "" if r["callable"] else f"  ({r['problem']})"
+            out.append(f"  {mark} {r['model']:<28} -> {r['backend'] or '-':<14} by {r['rule']}{tail}")
+        out += ["", "ALIASES"]
+        for a in self.aliases:
+            out.append(f"  {'ok' if a['resolves_to'] else '--'} {a['alias']:<22} -> "
+                       + (" | ".join(a["resolves_to"]) or a["error"] or "nothing callable"))
+            for model, why in a["skipped"]:
+                out.append(f"       skips {model}: {why}")
+        out += ["", "PRESETS"]
+        for p in self.presets:
+            out.append(f"  {'ok' if p['resolves_to'] else '--'} {p['preset']:<26} -> "
+                       + (" | ".join(p["resolves_to"]) or p["error"] or "nothing callable"))
+            for note in p["notes"]:
+                out.append(f"       {note}")
+        unknown = [p for p in self.problems if p.section == "unknown_keys"]
+        out += ["", f"UNKNOWN KEYS ({len(unknown)})"] + [f"  {p.message}" for p in unknown]
+        listed = [p for p in self.problems if p.section != "unknown_keys"]
+        out += ["", f"PROBLEMS ({len(self.errors)} errors, {len(self.warnings)} warnings)"]
+        out += [f"  {p.severity.upper():<7} {p.message}" for p in listed]
+        if self.live:
+            out += ["", "LIVE CHECK"]
+            for row in self.live:
+                latency = f"{row['latency_s'] * 1000:.0f} ms" if row.get("latency_s") else ""
+                out.append(f"  {row['status']:<6} {row['backend']:<14} {latency:>8}  {row.get('detail') or ''}")
+        out += ["", "deck is usable" if self.usable else "deck is NOT usable: fix the errors above"]
+        return "\n".join(out)
+
+
+def validate_deck(deck: Deck, profile: str | None = None) -> ValidationReport:
+    name = profile or deck.active_profile
+    report = ValidationReport(source=deck.source, profile=name, problems=list(deck.problems))
+    problem = report.problems.append
+    for b in deck.backends.values():
+        report.backends.append({
+            "name": b.name, "enabled": b.enabled, "available": b.available,
+            "reason": b.unavailable_reason, "strategy": b.strategy,
+            "endpoint_host": b.endpoint_host, "models": len(deck.specs.get(b.name, {})),
+        })
+    _check_profiles(deck, problem)
+    if name not in deck.profiles:
+        problem(DeckProblem("error", "routing", f"profile '{name}' is not defined; available: "
+                            + ", ".join(deck.profiles), key=name))
+        return report
+    for row in routing_rows(deck, name):
+        report.routing.append({"model": row.model, "backend": row.backend, "rule": row.rule,
+                               "callable": row.callable, "problem": row.problem})
+    for alias in deck.aliases:
+        report.aliases.append(_resolution_row(deck, alias, name, "alias", problem))
+    for preset in deck.presets.values():
+        row = _resolution_row(deck, preset.name, name, "preset", problem)
+        row["model"] = preset.model
+        report.presets.append(row)
+        _check_preset(deck, preset.name, name, row, problem)
+    for key, handle in deck.choice_defaults.items():
+        if handle not in deck.handles():
+            problem(DeckProblem("error", "presets", f"choice default {key} = '{handle}' names no "
+                                "preset, alias or model", key=key))
+    return report
+
+
+def _check_profiles(deck: Deck, problem) -> None:
+    for profile in deck.profiles.values():
+        targets = [(r.pattern, r.backend) for r in profile.routes]
+        if profile.default:
+            targets.append(("default", profile.default))
+        targets += [("fallback_order", b) for b in profile.fallback_order]
+        for what, backend in targets:
+            config = deck.backends.get(backend)
+            where = f"{profile.source}: profile '{profile.name}', {what}"
+            if config is None:
+                problem(DeckProblem("error", "routing", f"{where} -> backend '{backend}' is not "
+                                    "defined in backends.toml", file=profile.source, key=what))
+            elif not config.enabled:
+                problem(DeckProblem("warning", "routing", f"{where} -> backend '{backend}' is "
+                                    "disabled", file=profile.source, key=what))
+
+
+def _resolution_row(deck: Deck, handle: str, profile: str, kind: str, problem) -> dict[str, Any]:
+    row: dict[str, Any] = {kind: handle, "resolves_to": [], "skipped": [], "error": None}
+    try:
+        resolution = deck.resolve(handle, profile)
+    except AliasCycleError as exc:
+        row["error"] = exc.message
+        problem(DeckProblem("error", "aliases", exc.message, key=handle))
+        return row
+    except LLMDeckError as exc:
+        row["error"] = exc.message
+        unknown = kind == "preset" and deck.presets[handle].model not in deck.handles()
+        severity = "error" if unknown else "warning"
+        problem(DeckProblem(severity, "aliases" if kind == "alias" else "presets",
+                            f"{kind} '{handle}': {exc.message}", key=handle))
+        return row
+    row["resolves_to"] = list(resolution.chain)
+    row["skipped"] = [list(s) for s in resolution.skipped]
+    for model, why in resolution.skipped:
+        if why.startswith("not a model"):
+            problem(DeckProblem("warning", "aliases", f"{kind} '{handle}' lists '{model}', which "
+                                "is neither a model nor an alias", key=handle))
+    return row
+
+
+def _check_preset(deck: Deck, preset: str, profile: str, row: dict[str, Any], problem) -> None:
+    row["notes"] = []
+    if not row["resolves_to"]:
+        return
+    limit = deck.presets[preset].max_tokens
+    for candidate in deck.resolve(preset, profile).candidates:
+        if isinstance(limit, int) and candidate.spec.max_tokens and limit > candidate.spec.max_tokens:
+            message = (f"preset '{preset}': max_tokens {limit} exceeds {candidate.label}'s "
+                       f"max_tokens {candidate.spec.max_tokens} (it will be lowered)")
+            row["notes"].append(message)
+            problem(DeckProblem("warning", "presets", message, key=preset))
+        row["notes"] += [f"{candidate.label}: {note}" for note in candidate.adjustments
+                         if not note.startswith("max_tokens")]
