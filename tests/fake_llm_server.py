@@ -206,7 +206,9 @@ class FakeLLMServer:
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._counter = 0
+        self.connections_opened = 0  # accepted TCP connections (keep-alive reuses them)
 
     # -- lifecycle --
 
@@ -241,7 +243,10 @@ class FakeLLMServer:
                 self._server.close()
             for writer in list(self._writers):
                 writer.transport.abort()
-            await asyncio.sleep(0)
+            tasks = [t for t in self._tasks if not t.done()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         try:
             asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=5)
@@ -297,6 +302,7 @@ class FakeLLMServer:
         with self._lock:
             self._faults.clear()
         self.requests.clear()
+        self.connections_opened = 0
         self.default_delay = 0.0
         self.chunk_delay = 0.0
 
@@ -327,6 +333,11 @@ class FakeLLMServer:
             except OSError:
                 pass
         self._writers.add(writer)
+        self.connections_opened += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         try:
             while True:
                 try:

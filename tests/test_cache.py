@@ -150,6 +150,9 @@ class TestCacheKey:
             endpoint="https://proxy.example.com/v1", params={"temperature": 0.2}
         )
         assert cache_key(**with_userinfo) == cache_key(**no_userinfo)
+        two = base_request(endpoint="https://a.example.com/v1,https://u:pw012345@b.example.com/v1/")
+        two_plain = base_request(endpoint="https://a.example.com/v1,https://b.example.com/v1")
+        assert cache_key(**two) == cache_key(**two_plain)
         q1 = base_request(endpoint="https://g.example.com/v1?key=AAAAAAAA1111")
         q2 = base_request(endpoint="https://g.example.com/v1?key=BBBBBBBB2222")
         assert cache_key(**q1) == cache_key(**q2)
@@ -167,7 +170,8 @@ class TestCacheKey:
         a = base_request(messages=[{"role": "user", "content": "héllo 🌍 \ud800"}])
         b = base_request(messages=[{"role": "user", "content": "hello"}])
         assert cache_key(**a) != cache_key(**b)
-        image = [{"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 50_000}}]
+        data_url = "data:image/png;base64," + "A" * 50_000
+        image = [{"type": "image_url", "image_url": {"url": data_url}}]
         assert len(cache_key(**base_request(messages=[{"role": "user", "content": image}]))) == 64
 
     def test_fast(self):
@@ -549,14 +553,34 @@ class TestOpenCache:
             cache.close()
 
     def test_none_without_default_dir_uses_the_user_cache_dir(self, tmp_path, monkeypatch):
+        monkeypatch.delenv("LLMDECK_CACHE_DIR", raising=False)
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
         cache = open_cache(None)
         assert isinstance(cache, DiskResponseCache)
         assert cache.directory == tmp_path / "xdg" / "llmdeck_nb" / "responses"
         cache.close()
 
+    def test_llmdeck_cache_dir_variable_moves_the_default(self, tmp_path, monkeypatch):
+        monkeypatch.setenv("LLMDECK_CACHE_DIR", str(tmp_path / "state"))
+        cache = open_cache(None)
+        assert cache.directory == tmp_path / "state" / "responses"
+        cache.close()
+
     def test_false_is_off(self):
         assert open_cache(False) is None
+
+    def test_switch_words(self, tmp_path, monkeypatch):
+        monkeypatch.chdir(tmp_path)
+        for word in ("off", "False", "no", "NONE", "disabled", " off "):
+            assert open_cache(word) is None
+        for word in ("on", "TRUE", "yes", "default"):
+            cache = open_cache(word, default_dir=tmp_path / "dflt")
+            assert cache.directory == tmp_path / "dflt"
+            cache.close()
+        cache = open_cache("./off")
+        assert cache.directory == Path("off")
+        cache.close()
+        assert not (tmp_path / "false").exists()
 
     def test_path_forms(self, tmp_path, monkeypatch):
         for spec in (str(tmp_path / "s"), tmp_path / "p"):
@@ -633,8 +657,10 @@ class TestOpenCache:
 
 def test_import_is_light():
     code = (
-        "import sys, llmdeck_nb.cache as c; "
-        "heavy = [m for m in ('redis', 'diskcache', 'platformdirs', 'sqlite3') if m in sys.modules]; "
+        "import sys, llmdeck_nb; before = set(sys.modules); "
+        "import llmdeck_nb.cache as c; "
+        "heavy = ('redis', 'diskcache', 'platformdirs', 'sqlite3'); "
+        "heavy = [m for m in heavy if m in sys.modules and m not in before]; "
         "assert not heavy, heavy; "
         "c.RedisResponseCache; assert 'redis' not in sys.modules"
     )

@@ -35,8 +35,13 @@ _URL_SCHEMES = ("redis://", "rediss://", "unix://")
 _DISK_OPTIONS = {"directory", "ttl", "size_limit"}
 _REDIS_OPTIONS = {"url", "ttl", "namespace"}
 
+# Strings that mean a switch, not a directory: deck values often come through ${VAR}
+# substitution, which always yields strings ("${LLMDECK_CACHE:-off}").
+_OFF_WORDS = frozenset({"false", "off", "no", "none", "disabled"})
+_ON_WORDS = frozenset({"true", "on", "yes", "default"})
+
 _ACCEPTED = (
-    "accepted: None (default directory), false (no cache), true, a directory path, "
+    "accepted: None or true (default directory), false or \"off\" (no cache), a directory path, "
     "a redis://, rediss:// or unix:// URL, a table/dict "
     "{directory = ..., ttl = ..., size_limit = ...} or {url = ..., ttl = ..., namespace = ...}, "
     "or a ResponseCache object"
@@ -69,6 +74,9 @@ def open_cache(
       one, the user cache directory (``~/.cache/llmdeck_nb/responses`` on Linux).
     * ``False``: no cache (returns None).
     * ``"redis://..."``, ``"rediss://..."``, ``"unix://..."``: a :class:`RedisResponseCache`.
+    * the strings ``"off"``, ``"false"``, ``"no"``, ``"none"``, ``"disabled"`` mean
+      ``False`` and ``"on"``, ``"true"``, ``"yes"``, ``"default"`` mean ``None`` (any case;
+      ``${VAR}`` substitution in the deck yields strings). ``"./off"`` is a directory.
     * any other ``str`` or ``Path``: a :class:`DiskResponseCache` in that directory.
     * a mapping (the deck's ``cache = { ... }`` table): with ``url`` -> Redis
       (``ttl``, ``namespace``); otherwise disk (``directory``, ``ttl``, ``size_limit``;
@@ -90,6 +98,11 @@ def open_cache(
             from llmdeck_nb.cache.redis import RedisResponseCache
 
             return RedisResponseCache(spec)
+        word = spec.strip().lower()
+        if word in _OFF_WORDS:
+            return None
+        if word in _ON_WORDS:
+            return DiskResponseCache(default_dir)
         return DiskResponseCache(spec)
     if isinstance(spec, os.PathLike):
         return DiskResponseCache(Path(spec))

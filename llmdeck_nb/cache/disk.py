@@ -24,10 +24,11 @@ _LOCK_TIMEOUT_S = 10.0
 
 
 def default_directory() -> Path:
-    """``<user cache dir>/llmdeck_nb/responses`` (e.g. ~/.cache/llmdeck_nb/responses)."""
-    import platformdirs
+    """``$LLMDECK_CACHE_DIR/responses``, else ``<user cache dir>/llmdeck_nb/responses``
+    (``~/.cache/llmdeck_nb/responses`` on Linux): :func:`llmdeck_nb.paths.responses_dir`."""
+    from llmdeck_nb.paths import responses_dir
 
-    return Path(platformdirs.user_cache_dir("llmdeck_nb")) / "responses"
+    return responses_dir()
 
 
 def _check_ttl(ttl: float | None) -> float | None:

@@ -84,18 +84,23 @@ _encode = json.JSONEncoder(
 _endpoint_cache: dict[str, str] = {}
 
 
+def _canonical_url(url: str) -> str:
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        host, slash, path = rest.partition("/")
+        if "@" in host:
+            host = host.rpartition("@")[2]
+        url = f"{scheme.lower()}://{host.lower()}{slash}{path}"
+    return redact(url).rstrip("/")
+
+
 def _canonical_endpoint(endpoint: str) -> str:
-    """Endpoint without credentials (user:pass@, ?key=...) and without a trailing slash."""
+    """Endpoint(s) (comma-separated: the engine joins a backend's list) without
+    credentials (user:pass@, ?key=...), with lower-case scheme/host, no trailing slash."""
     canon = _endpoint_cache.get(endpoint)
     if canon is None:
-        canon = endpoint.strip()
-        scheme, sep, rest = canon.partition("://")
-        if sep:
-            host, slash, path = rest.partition("/")
-            if "@" in host:
-                host = host.rpartition("@")[2]
-            canon = f"{scheme.lower()}://{host.lower()}{slash}{path}"
-        canon = redact(canon).rstrip("/")
+        canon = ",".join(_canonical_url(url) for url in endpoint.split(","))
         if len(_endpoint_cache) < 1024:
             _endpoint_cache[endpoint] = canon
     return canon
@@ -104,7 +109,9 @@ def _canonical_endpoint(endpoint: str) -> str:
 def _canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for name, value in params.items():
-        if value is None or isinstance(value, Secret) or name.lower() in _CREDENTIAL_PARAMS:
+        if value is None or isinstance(value, Secret):
+            continue
+        if isinstance(name, str) and name.lower() in _CREDENTIAL_PARAMS:
             continue
         if type(value) is float and value.is_integer():
             value = int(value)

@@ -14,7 +14,7 @@ from typing import Any
 from llmdeck_nb.deck.loader import DeckContent, DeckProblem, read_deck
 from llmdeck_nb.deck.resolution import Candidate, HandleKind, Resolution, frozen_params
 from llmdeck_nb.deck.routing import RouteMatch, Router
-from llmdeck_nb.deck.specs import BackendConfig, ModelSpec, Preset, RoutingProfile
+from llmdeck_nb.deck.specs import BackendConfig, Costs, ModelSpec, Preset, RoutingProfile
 from llmdeck_nb.errors import (
     AliasCycleError,
     CredentialsMissingError,
@@ -42,6 +42,7 @@ class Deck:
         self.aliases: dict[str, str | tuple[str, ...]] = content.aliases
         self.presets: dict[str, Preset] = content.presets
         self.choice_defaults: dict[str, str] = content.choice_defaults
+        self.cache_settings: dict[str, Any] | None = content.cache_settings
         self.problems: list[DeckProblem] = content.problems
         self.model_names: tuple[str, ...] = tuple(
             sorted({name for specs in self.specs.values() for name in specs})
@@ -91,7 +92,7 @@ class Deck:
             other = specs.get(model)
             if other is not None:
                 return other.model_copy(update={
-                    "backend": backend.name, "model_id": model, "sdk": None, "costs": type(other.costs)(),
+                    "backend": backend.name, "model_id": model, "sdk": None, "costs": Costs(),
                     "mirrored": True, "source": f"{other.source} (served by {backend.name})"})
         return None
 
@@ -159,6 +160,9 @@ class Deck:
                     candidates.append(_candidate(model, spec, backend, params, "fallback_order"))
         if not candidates:
             raise self._no_candidate_error(handle, profile, chain, skipped, blocked)
+        # A stand-in (a model borrowed by a `serves_any_model` backend such as demo) comes
+        # after every real provider in the chain: a configured key always wins over demo.
+        candidates.sort(key=lambda c: c.spec.mirrored)
         return Resolution(handle, kind, profile, preset.name if preset else None,
                           tuple(candidates), tuple(skipped))
 

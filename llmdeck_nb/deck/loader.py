@@ -82,6 +82,7 @@ class DeckContent:
     aliases: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
     presets: dict[str, Preset] = field(default_factory=dict)
     choice_defaults: dict[str, str] = field(default_factory=dict)
+    cache_settings: dict[str, Any] | None = None  # llmdeck's [cache] table, e.g. { url = "redis://..." }
     problems: list[DeckProblem] = field(default_factory=list)
 
 
@@ -93,10 +94,13 @@ class _Reader:
     # --- helpers -----------------------------------------------------------------------
 
     def label(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            return str(path)
+        """Paths in messages: relative to the working directory, else to the deck folder."""
+        for base in (Path.cwd(), self.content.folder):
+            try:
+                return str(path.relative_to(base))
+            except ValueError:
+                continue
+        return str(path)
 
     def problem(self, severity: Severity, section: str, message: str, *, file: str | None = None,
                 key: str | None = None, error: DeckError | None = None) -> None:
@@ -168,27 +172,31 @@ class _Reader:
         if isinstance(api_key, str):  # a literal or an unresolved reference
             api_key = Secret(api_key) if "${" not in api_key else None
         extra = {k: v for k, v in values.items() if k not in BACKEND_KEYS}
+        problem = None
+        try:
+            strategy = strategy_for(name, values.get("strategy"), endpoints[0] if endpoints else None)
+        except DeckError as exc:  # unknown provider without endpoint, or unknown strategy
+            strategy, problem = "none", exc.message
+            if enabled is True:
+                self.problem("warning", "backends", f"{file}: {exc.message} ({exc.hint})", file=file, key=name)
         try:
             return BackendConfig(
                 name=name,
                 display_name=str(values.get("display_name") or name),
                 enabled=enabled,
-                strategy=strategy_for(name, values.get("strategy"), endpoints[0] if endpoints else None),
+                strategy=strategy,
                 provider=str(values.get("provider") or (defaults.provider if defaults else name)),
                 endpoints=tuple(str(e) for e in endpoints or ()),
                 api_key=api_key,
                 extra=extra,
                 missing=tuple(missing),
+                problem=problem,
                 serves_any_model=values.get("serves_any_model", False),
                 source=file,
             )
         except ValidationError as exc:
             self.schema_error(file, name, exc)
-            return BackendConfig(name=name, display_name=name, enabled=False, strategy="invalid",
-                                 provider=name, source=file)
-        except DeckError as exc:  # unknown strategy
-            self.problem("error", "backends", exc.message, file=file, key=f"{name}.strategy", error=exc)
-            return BackendConfig(name=name, display_name=name, enabled=False, strategy="invalid",
+            return BackendConfig(name=name, display_name=name, enabled=False, strategy="none",
                                  provider=name, source=file)
 
     # --- backends/<name>.toml ----------------------------------------------------------
@@ -317,7 +325,15 @@ class _Reader:
         self.content.choice_defaults.update({k: str(v) for k, v in choices.items()})
         for key in llm.keys() - {"presets", "choice_defaults"}:
             self.unknown_key(file, f"llm.{key}", "[llm]")
-        known = {"aliases", "waterfalls", "fallbacks", "llm", "llm_presets", "llm_choice_defaults"}
+        if isinstance(data.get("cache"), dict):
+            missing: list[str] = []
+            self.content.cache_settings = self.substitute_tree(data["cache"], "cache", missing)
+            for name in missing:
+                self.problem("warning", "files", f"{file}: [cache] needs {name}; using the default "
+                             "disk cache", file=file, key="cache")
+            if missing:
+                self.content.cache_settings = None
+        known = {"aliases", "waterfalls", "fallbacks", "llm", "llm_presets", "llm_choice_defaults", "cache"}
         for key in data.keys() - known:
             if key in NON_LLM_SECTIONS:
                 self.problem("note", "unknown_keys", f"{file}: [{key}] is about non-LLM models; "

@@ -26,10 +26,6 @@ class Costs(BaseModel):
     output: float = 0.0
     input_cached: float | None = None
 
-    @property
-    def known(self) -> bool:
-        return bool(self.input or self.output)
-
     def usd(self, input_tokens: int | None, output_tokens: int | None) -> float:
         """The one place a call's cost is computed from deck prices."""
         return ((input_tokens or 0) * self.input + (output_tokens or 0) * self.output) / PER_MILLION
@@ -47,7 +43,7 @@ class ModelSpec(BaseModel):
     model_type: str = "llm"
     inputs: tuple[str, ...] = ("text",)
     outputs: tuple[str, ...] = ("text",)
-    costs: Costs = Costs()
+    costs: Costs | None = None  # None: the deck gives no price (litellm's table may)
     max_tokens: int | None = Field(default=None, gt=0)
     context_window: int | None = Field(default=None, gt=0)
     max_prompt_images: int | None = Field(default=None, ge=0)
@@ -88,12 +84,13 @@ class BackendConfig(BaseModel):
     api_key: Secret | None = None
     extra: dict[str, Any] = Field(default_factory=dict)  # api_version, aws_region... (secrets wrapped)
     missing: tuple[str, ...] = ()  # variables that were not set
+    problem: str | None = None  # why it cannot be used although configured
     serves_any_model: bool = False
     source: str = ""
 
     @property
     def available(self) -> bool:
-        return self.enabled and not self.missing
+        return self.enabled and not self.missing and not self.problem
 
     @property
     def unavailable_reason(self) -> str | None:
@@ -101,7 +98,7 @@ class BackendConfig(BaseModel):
             return "disabled (enabled = false)"
         if self.missing:
             return "missing " + ", ".join(self.missing)
-        return None
+        return self.problem
 
     @property
     def endpoint(self) -> str | None:

@@ -1,0 +1,302 @@
+"""Providers with their own wire protocols (anthropic, azure, gemini, vertex_ai, bedrock,
+mistral...) through the litellm SDK, imported on first use only (about 3 s, 170 MB).
+
+One ``litellm.acompletion`` per attempt with ``max_retries=0`` and an explicit timeout:
+retries, caching and failover stay in the engine (litellm's own cache and ``num_retries``
+are never used). Failures are mapped by the exception's ``status_code`` (not its class),
+refined by its cause chain for timeouts, refused connections and malformed or cut answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback
+from llmdeck_nb.backends.errors import (
+    connection_error,
+    error_from_status,
+    provider_message,
+    response_error,
+    shorten,
+    timeout_error,
+)
+from llmdeck_nb.errors import BackendError
+from llmdeck_nb.redaction import Secret
+
+# request.extra key -> litellm keyword, per provider prefix.
+_EXTRA_ARGS: dict[str, dict[str, str]] = {
+    "azure": {"api_version": "api_version", "azure_ad_token": "azure_ad_token"},
+    "vertex_ai": {
+        "vertex_project": "vertex_project", "project": "vertex_project",
+        "vertex_location": "vertex_location", "location": "vertex_location",
+        "vertex_credentials": "vertex_credentials", "credentials": "vertex_credentials",
+    },
+    "bedrock": {
+        "aws_region_name": "aws_region_name", "aws_region": "aws_region_name",
+        "region": "aws_region_name",
+        "aws_access_key_id": "aws_access_key_id",
+        "aws_secret_access_key": "aws_secret_access_key",
+        "aws_session_token": "aws_session_token",
+    },
+}
+# Keywords the strategy owns; deck parameters of the same name are ignored.
+_RESERVED = frozenset({
+    "model", "messages", "stream", "stream_options", "api_base", "api_key", "timeout",
+    "max_retries", "num_retries", "caching", "cache", "response_format", "mock_response",
+})
+# Cause-chain class names (aiohttp/httpx/openai) that tell what really happened.
+_CONNECT_FAILED = {"ConnectError", "ClientConnectorError", "ConnectionRefusedError",
+                   "gaierror", "ClientConnectorDNSError"}
+_DROPPED = {"ServerDisconnectedError", "ConnectionResetError", "BrokenPipeError"}
+_CUT = {"ClientPayloadError", "ContentLengthError", "TransferEncodingError",
+        "RemoteProtocolError", "IncompleteRead"}
+_CLIENT_TIMEOUT = {"ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout", "TimeoutError",
+                   "SocketTimeoutError", "ServerTimeoutError", "APITimeoutError"}
+_NOT_RETRYABLE_4XX = {400, 401, 403, 404, 405, 413}
+
+_import_lock = threading.Lock()
+_litellm: Any = None
+
+
+def load_litellm() -> Any:
+    """Import litellm once, offline-safe and quiet (see docs/architecture.md, import weight)."""
+    global _litellm
+    if _litellm is None:
+        with _import_lock:
+            if _litellm is None:
+                # otherwise the import downloads a price file (hangs on a silent network)
+                os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+                import litellm
+
+                litellm.suppress_debug_info = True
+                if hasattr(litellm, "disable_hf_tokenizer_download"):
+                    litellm.disable_hf_tokenizer_download = True  # else ~23 s offline stalls
+                _litellm = litellm
+    return _litellm
+
+
+class _CallbackFailed(Exception):
+    """Carries an exception raised by the caller's ``on_text`` past the error mapping."""
+
+    def __init__(self, original: BaseException) -> None:
+        self.original = original
+
+
+class LiteLLMStrategy(BackendStrategy):
+    kind = "litellm"
+
+    # --- request -------------------------------------------------------------------------
+
+    @staticmethod
+    def model_name(request: BackendRequest) -> str:
+        prefix = request.provider + "/"
+        return request.model_id if request.model_id.startswith(prefix) else prefix + request.model_id
+
+    def _kwargs(self, request: BackendRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model_name(request),
+            "messages": request.messages,
+            "timeout": request.timeout,  # litellm's default is 6000 s
+            "max_retries": 0,  # the OpenAI SDK under openai/ and azure/ retries twice otherwise
+        }
+        if request.endpoint:
+            kwargs["api_base"] = request.endpoint
+        if request.api_key is not None:
+            kwargs["api_key"] = request.api_key.get()
+        for key, value in request.params.items():
+            if value is not None and key not in _RESERVED:
+                kwargs[key] = value
+        if request.schema is not None:
+            from llmdeck_nb.backends.openai_compatible import response_format_for
+
+            kwargs["response_format"] = response_format_for(request.schema)
+        mapping = _EXTRA_ARGS.get(request.provider)
+        if mapping and request.extra:
+            for key, value in request.extra.items():
+                target = mapping.get(key)
+                if target is not None and value is not None:
+                    kwargs[target] = value.get() if isinstance(value, Secret) else value
+        return kwargs
+
+    # --- calls ---------------------------------------------------------------------------
+
+    async def complete(self, request: BackendRequest) -> BackendResponse:
+        litellm = load_litellm()
+        try:
+            response = await litellm.acompletion(**self._kwargs(request))
+            choice = response.choices[0]
+            text = choice.message.content or ""
+        except Exception as exc:  # noqa: BLE001 - every litellm failure becomes a BackendError
+            error = map_litellm_error(exc, request)
+        else:
+            usage = getattr(response, "usage", None)
+            hidden = getattr(response, "_hidden_params", None) or {}
+            return BackendResponse(
+                text=text if isinstance(text, str) else str(text),
+                input_tokens=getattr(usage, "prompt_tokens", None),
+                output_tokens=getattr(usage, "completion_tokens", None),
+                model_id=getattr(response, "model", None) or request.model_id,
+                finish_reason=choice.finish_reason,
+                http_status=200,
+                provider_cost_usd=_cost(hidden.get("response_cost")),
+            )
+        raise error  # outside the except block: the litellm exception is not chained
+
+    async def stream(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
+        litellm = load_litellm()
+        kwargs = self._kwargs(request)
+        kwargs["stream"] = True
+        kwargs["stream_options"] = {"include_usage": True}
+        parts: list[str] = []
+        usage = None
+        finish_reason = model_id = None
+        ttft = None
+        start = time.perf_counter()
+        try:
+            response = await litellm.acompletion(**kwargs)
+            async for chunk in response:
+                choices = chunk.choices
+                if choices:
+                    choice = choices[0]
+                    piece = choice.delta.content if choice.delta is not None else None
+                    if piece:
+                        if ttft is None:
+                            ttft = time.perf_counter() - start
+                        parts.append(piece)
+                        try:
+                            on_text(piece)
+                        except Exception as exc:  # noqa: BLE001 - the caller's, re-raised below
+                            raise _CallbackFailed(exc) from exc
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+                if getattr(chunk, "usage", None):
+                    usage = chunk.usage
+                model_id = model_id or getattr(chunk, "model", None)
+        except _CallbackFailed as failed:
+            raise failed.original  # noqa: B904 - the caller's own exception, unchanged
+        except Exception as exc:  # noqa: BLE001
+            error = map_litellm_error(exc, request)
+        else:
+            if not parts and finish_reason is None:
+                raise response_error(request.backend, "the stream ended without any answer")
+            input_tokens = getattr(usage, "prompt_tokens", None)
+            output_tokens = getattr(usage, "completion_tokens", None)
+            return BackendResponse(
+                text="".join(parts),
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                model_id=model_id or request.model_id,
+                finish_reason=finish_reason,
+                http_status=200,
+                provider_cost_usd=_stream_cost(litellm, kwargs["model"], input_tokens,
+                                               output_tokens),
+                ttft_s=ttft,
+            )
+        raise error
+
+
+def _cost(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _stream_cost(litellm: Any, model: str, input_tokens: int | None,
+                 output_tokens: int | None) -> float | None:
+    """litellm's price for a streamed answer (streams carry no ``response_cost``)."""
+    if input_tokens is None or output_tokens is None:
+        return None
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=input_tokens, completion_tokens=output_tokens)
+    except Exception:  # noqa: BLE001 - unknown model: no litellm price
+        return None
+    return _cost(prompt_cost + completion_cost)
+
+
+# --- error mapping -----------------------------------------------------------------------
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not e for e in seen) and len(seen) < 12:
+        seen.append(current)
+        current = (current.__cause__ or current.__context__
+                   or getattr(current, "original_exception", None))
+    return seen
+
+
+def _status_of(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    try:
+        return int(status) if status is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _headers_of(exc: BaseException) -> Mapping[str, str] | None:
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    try:
+        return {str(k).lower(): str(v) for k, v in dict(headers).items()}
+    except (TypeError, ValueError):
+        return None
+
+
+def _detail(exc: BaseException) -> str:
+    """The provider's message out of litellm's wrapped text, without tracebacks."""
+    text = str(getattr(exc, "message", None) or exc)
+    text = text.split("Traceback (most recent call last)")[0]
+    if "{" in text:
+        return provider_message(text)
+    for marker in ("Exception - ", "Error - "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+            break
+    return shorten(text)
+
+
+def map_litellm_error(exc: BaseException, request: BackendRequest) -> BackendError:
+    """Any litellm exception -> the BackendError the engine retries (or not) on."""
+    if isinstance(exc, BackendError):
+        return exc
+    backend = request.backend
+    status = _status_of(exc)
+    chain = _chain(exc)
+    names = {type(e).__name__ for e in chain}
+    if status in _NOT_RETRYABLE_4XX:
+        return error_from_status(status, backend=backend, headers=_headers_of(exc),
+                                 body=_detail(exc), model_id=request.model_id)
+    if names & _CONNECT_FAILED:
+        return connection_error(backend, request.endpoint, _detail(exc))
+    if names & _CLIENT_TIMEOUT:  # a server's own 408 has none of these: mapped by status
+        return timeout_error(backend, request.timeout)
+    if any(isinstance(e, json.JSONDecodeError) for e in chain):
+        return response_error(backend, "malformed JSON: " + _detail(exc))
+    if names & _CUT:
+        return response_error(backend, "the answer was cut off: " + _detail(exc))
+    if names & _DROPPED:
+        return connection_error(backend, request.endpoint, _detail(exc))
+    if status is not None and status >= 400:
+        return error_from_status(status, backend=backend, headers=_headers_of(exc),
+                                 body=_detail(exc), model_id=request.model_id)
+    if "APIConnectionError" in names:
+        return connection_error(backend, request.endpoint, _detail(exc))
+    return BackendError(
+        f"backend '{backend}' ({request.provider}/{request.model_id}) failed: "
+        f"{type(exc).__name__}: {_detail(exc)}",
+        backend=backend, status=status, retryable=False,
+        hint="see the message; if it names a missing package, install it "
+             "(e.g. vertex_ai needs `pip install 'litellm[google]'`)",
+    )

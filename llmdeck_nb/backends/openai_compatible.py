@@ -1,0 +1,268 @@
+"""OpenAI-compatible chat over httpx, no litellm: openai, cerebras, groq, xai, openrouter,
+lmstudio, ollama's /v1, vLLM, a LiteLLM proxy, any self-hosted server.
+
+``POST {endpoint}/chat/completions`` with ``Authorization: Bearer <key>`` when a key is set;
+streaming reads the SSE answer (``stream_options.include_usage`` for token counts). One
+pooled ``httpx.AsyncClient`` per event loop is reused by every call (its pool is per
+origin, so every endpoint shares it): this path is benchmarked against a bare httpx POST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from typing import Any
+
+import httpx
+
+from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback
+from llmdeck_nb.backends.catalog import PROVIDER_CATALOG
+from llmdeck_nb.backends.errors import (
+    error_from_status,
+    error_from_transport,
+    provider_message,
+    response_error,
+)
+from llmdeck_nb.errors import BackendError
+
+# Keys the strategy sets itself; a deck parameter of the same name is ignored.
+_RESERVED = frozenset({"model", "messages", "stream", "stream_options", "response_format"})
+_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
+_SCHEMA_NAME = re.compile(r"[^a-zA-Z0-9_-]+")
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_loads = json.loads
+
+
+def response_format_for(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI ``response_format`` asking for JSON that follows ``schema``."""
+    name = _SCHEMA_NAME.sub("_", str(schema.get("title") or "answer"))[:64] or "answer"
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+
+
+def text_of(content: Any) -> str:
+    """Message content as text: a string, or the text parts of a list of parts."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
+class OpenAICompatibleStrategy(BackendStrategy):
+    kind = "openai_compatible"
+
+    def __init__(self, *, limits: httpx.Limits = _LIMITS) -> None:
+        self._limits = limits
+        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._last: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
+
+    # --- connection pool ---------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0] is loop:
+            return last[1]
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            # clients of loops that have since closed cannot be awaited any more: drop them
+            for old in [lp for lp in self._clients if lp.is_closed()]:
+                del self._clients[old]
+            client = httpx.AsyncClient(limits=self._limits, timeout=60.0)
+            self._clients[loop] = client
+        self._last = (loop, client)
+        return client
+
+    async def aclose(self) -> None:
+        """Close this event loop's client (others are dropped when their loop closes)."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.pop(loop, None)
+        if self._last is not None and self._last[0] is loop:
+            self._last = None
+        if client is not None:
+            await client.aclose()
+
+    # --- request -------------------------------------------------------------------------
+
+    @staticmethod
+    def _endpoint(request: BackendRequest) -> str:
+        endpoint = request.endpoint
+        if not endpoint:
+            defaults = PROVIDER_CATALOG.get(request.backend) or PROVIDER_CATALOG.get(request.provider)
+            endpoint = defaults.endpoint if defaults is not None else None
+        if not endpoint:
+            raise BackendError(
+                f"backend '{request.backend}' has no endpoint",
+                backend=request.backend,
+                hint="set `endpoint = \"http://host:port/v1\"` for it in backends.toml",
+            )
+        return endpoint.rstrip("/")
+
+    @staticmethod
+    def _headers(request: BackendRequest) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if request.api_key is not None:
+            headers["Authorization"] = "Bearer " + request.api_key.get()
+        extra = request.extra.get("headers") if request.extra else None
+        if extra:
+            headers.update(extra)
+        return headers
+
+    @staticmethod
+    def _body(request: BackendRequest, stream: bool) -> bytes:
+        body: dict[str, Any] = {"model": request.model_id, "messages": request.messages}
+        for key, value in request.params.items():
+            if value is not None and key not in _RESERVED:
+                body[key] = value
+        if request.schema is not None:
+            body["response_format"] = response_format_for(request.schema)
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        return _dumps(body).encode()
+
+    def _status_error(self, request: BackendRequest, response: httpx.Response) -> BackendError:
+        return error_from_status(response.status_code, backend=request.backend,
+                                 headers=response.headers, body=response.content,
+                                 model_id=request.model_id)
+
+    # --- calls ---------------------------------------------------------------------------
+
+    async def complete(self, request: BackendRequest) -> BackendResponse:
+        endpoint = self._endpoint(request)
+        client = self._client()
+        answer_started = False
+        try:
+            response = await client.send(client.build_request(
+                "POST", endpoint + "/chat/completions", content=self._body(request, False),
+                headers=self._headers(request), timeout=request.timeout), stream=True)
+            answer_started = True  # the status line arrived: a failure now is a cut answer
+            try:
+                await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
+                                       timeout=request.timeout,
+                                       answer_started=answer_started) from None
+        if response.status_code >= 400:
+            raise self._status_error(request, response)
+        try:
+            data = _loads(response.content)
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+            text = text_of(message.get("content")) or message.get("refusal") or ""
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise response_error(request.backend, _malformed(exc, response.content)) from None
+        usage = data.get("usage") or {}
+        return BackendResponse(
+            text=text,
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            model_id=data.get("model") or request.model_id,
+            finish_reason=choice.get("finish_reason"),
+            http_status=response.status_code,
+        )
+
+    async def stream(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
+        endpoint = self._endpoint(request)
+        parts: list[str] = []
+        usage: dict[str, Any] = {}
+        finish_reason = model_id = None
+        ttft = None
+        done = answer_started = False
+        status = None
+        start = time.perf_counter()
+        try:
+            async with self._client().stream(
+                "POST", endpoint + "/chat/completions", content=self._body(request, True),
+                headers=self._headers(request), timeout=request.timeout,
+            ) as response:
+                status = response.status_code
+                if status >= 400:
+                    await response.aread()
+                    raise self._status_error(request, response)
+                answer_started = True
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue  # blank separators, "event:" lines, ": keep-alive" comments
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        done = True
+                        break
+                    try:
+                        chunk = _loads(data)
+                        choices = chunk.get("choices") or ()
+                    except (ValueError, AttributeError) as exc:
+                        raise response_error(request.backend, _malformed(exc, data)) from None
+                    if "error" in chunk:
+                        raise _stream_error(request, chunk)
+                    for choice in choices:
+                        if choice.get("index", 0) != 0:
+                            continue
+                        piece = (choice.get("delta") or {}).get("content")
+                        if piece:
+                            if ttft is None:
+                                ttft = time.perf_counter() - start
+                            parts.append(piece)
+                            on_text(piece)
+                        if choice.get("finish_reason"):
+                            finish_reason = choice["finish_reason"]
+                    if chunk.get("usage"):
+                        usage = chunk["usage"]
+                    model_id = model_id or chunk.get("model")
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
+                                       timeout=request.timeout,
+                                       answer_started=answer_started) from None
+        if not done and finish_reason is None:
+            raise response_error(
+                request.backend,
+                f"the stream ended before the answer was complete ({len(parts)} chunks received)")
+        return BackendResponse(
+            text="".join(parts),
+            input_tokens=usage.get("prompt_tokens"),
+            output_tokens=usage.get("completion_tokens"),
+            model_id=model_id or request.model_id,
+            finish_reason=finish_reason,
+            http_status=status,
+            ttft_s=ttft,
+        )
+
+    async def probe(self, request: BackendRequest) -> None:
+        """``GET {endpoint}/models``; servers without that route get a 1-token completion."""
+        endpoint = self._endpoint(request)
+        try:
+            response = await self._client().get(endpoint + "/models",
+                                                headers=self._headers(request),
+                                                timeout=request.timeout)
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
+                                       timeout=request.timeout) from None
+        if response.status_code in (404, 405):
+            await self.complete(request)
+        elif response.status_code >= 400:
+            raise self._status_error(request, response)
+
+
+def _malformed(exc: Exception, raw: bytes | str) -> str:
+    if isinstance(raw, bytes):
+        raw = raw[:120].decode("utf-8", "replace")
+    return f"not an OpenAI chat answer ({type(exc).__name__}): {raw[:120]!r}"
+
+
+def _stream_error(request: BackendRequest, chunk: dict[str, Any]) -> BackendError:
+    """An ``{"error": ...}`` event inside a 200 stream (vLLM, proxies, OpenRouter)."""
+    error = chunk.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    status = code if isinstance(code, int) and 400 <= code < 600 else None
+    if status is None and isinstance(code, str) and code.isdigit():
+        status = int(code)
+    body = json.dumps(chunk)
+    if status is not None:
+        return error_from_status(status, backend=request.backend, body=body,
+                                 model_id=request.model_id)
+    return response_error(request.backend, "error inside the stream: " + provider_message(body))

@@ -1,0 +1,122 @@
+"""`llmdeck`: init, validate, models, show.
+
+Exit status: 0 when the command did what was asked (for ``validate``: the deck is
+usable), 1 when the deck has errors, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from llmdeck_nb.errors import LLMDeckError
+
+INIT_TARGET = Path(".llmdeck") / "inference"
+
+
+def _deck_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--deck", metavar="PATH", help="deck folder (default: the search order: "
+                        "$LLMDECK_CONFIG_DIR, ./.llmdeck/inference, ./.pipelex/inference, packaged)")
+    parser.add_argument("--profile", metavar="NAME", help="routing profile (default: the active one)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmdeck", description="Inspect and check an llmdeck deck.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    init = commands.add_parser("init", help=f"write an editable copy of the default deck to ./{INIT_TARGET}")
+    init.add_argument("--force", action="store_true", help="overwrite an existing folder")
+    init.add_argument("--dir", metavar="PATH", default=str(INIT_TARGET), help="where to write it")
+
+    validate = commands.add_parser("validate", help="check the deck; exit 1 if it is not usable")
+    _deck_argument(validate)
+    validate.add_argument("--json", action="store_true", help="the report as JSON")
+    validate.add_argument("--live", action="store_true",
+                          help="also send one tiny request to every available backend")
+
+    models = commands.add_parser("models", help="list every model with its backend and prices")
+    _deck_argument(models)
+    models.add_argument("--json", action="store_true", help="rows as JSON")
+    models.add_argument("--backend", metavar="NAME", help="only models routed to this backend")
+
+    show = commands.add_parser("show", help="the deck summary: backends, profile, aliases, presets")
+    _deck_argument(show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except LLMDeckError as exc:
+        print(f"llmdeck: {exc}", file=sys.stderr)
+        return 1
+
+
+def _init(args: argparse.Namespace) -> int:
+    from llmdeck_nb.deck.locate import PACKAGED_DECK_DIR
+
+    target = Path(args.dir)
+    if target.exists() and any(target.iterdir()) and not args.force:
+        print(f"llmdeck: {target} already exists; nothing written (use --force to overwrite it)",
+              file=sys.stderr)
+        return 1
+    shutil.copytree(PACKAGED_DECK_DIR, target, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    print(f"wrote the default deck to {target}/\n"
+          f"edit its TOML files, put keys in the environment or a .env file, then run `llmdeck validate`")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from llmdeck_nb.deck import load_deck
+
+    deck = load_deck(args.deck, strict=False)
+    report = deck.validate(args.profile)
+    if args.live and report.usable:
+        from llmdeck_nb.engine.session import Session
+
+        with Session(deck=deck, cache=False, log=False) as session:
+            report.live = session.check(profile=args.profile).to_dict("records")
+    print(report.to_json() if args.json else report.to_text())
+    return 0 if report.usable else 1
+
+
+def _models(args: argparse.Namespace) -> int:
+    from llmdeck_nb.deck import load_deck
+
+    rows = load_deck(args.deck).models_table(args.profile)
+    if args.backend:
+        rows = [r for r in rows if r["backend"] == args.backend]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(format_table(rows, ["model", "backend", "model_id", "inputs", "outputs", "input_usd_per_1m",
+                              "output_usd_per_1m", "max_tokens", "aliases", "presets", "note"]))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from llmdeck_nb.deck import load_deck
+
+    print(load_deck(args.deck).summary(args.profile))
+    return 0
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    """A plain text table (no pandas: the CLI stays quick)."""
+    headers = {"input_usd_per_1m": "$in/1M", "output_usd_per_1m": "$out/1M"}
+    cells = [[headers.get(c, c) for c in columns]]
+    cells += [["" if r[c] is None else str(r[c]) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
+
+
+_COMMANDS = {"init": _init, "validate": _validate, "models": _models, "show": _show}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""One prompt, several targets at once: the side-by-side DataFrame."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from llmdeck_nb.errors import LLMDeckError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from llmdeck_nb.engine.session import Session
+
+COLUMNS = ["target", "profile", "backend", "model", "output", "latency_s", "ttft_s", "input_tokens",
+           "output_tokens", "cost_usd", "cached", "error"]
+
+
+def targets(session: Session, models: Sequence[str] | None,
+            profiles: Sequence[str] | None) -> list[tuple[str | None, str]]:
+    """(model or None for the current choice, profile) pairs, in the order asked."""
+    chosen_profiles = list(profiles) if profiles else [session.profile]
+    chosen_models: list[str | None] = list(models) if models else [None]
+    return [(m, p) for m in chosen_models for p in chosen_profiles]
+
+
+async def compare(session: Session, prompt: Any, models: Sequence[str] | None,
+                  profiles: Sequence[str] | None, repeat: int = 1, **options: Any) -> pd.DataFrame:
+    import pandas as pd
+
+    pairs = targets(session, models, profiles)
+    several_profiles = len({p for _, p in pairs}) > 1
+    jobs = [(m, p) for m, p in pairs for _ in range(max(1, repeat))]
+    rows = await asyncio.gather(*(_one(session, prompt, m, p, several_profiles, options) for m, p in jobs))
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    if repeat > 1:
+        frame.insert(1, "run", [i % repeat + 1 for i in range(len(frame))])
+    return frame.astype({"input_tokens": "Int64", "output_tokens": "Int64", "cached": "boolean"})
+
+
+async def _one(session: Session, prompt: Any, model: str | None, profile: str, label_profile: bool,
+               options: dict[str, Any]) -> dict[str, Any]:
+    name = model or session.default_model or "(default)"
+    row: dict[str, Any] = {"target": f"{name} [{profile}]" if label_profile else name, "profile": profile}
+    try:
+        result = await session.acomplete(prompt, model, profile=profile, **options)
+    except LLMDeckError as exc:
+        row["error"] = exc.message
+        return row
+    row.update(backend=result.backend, model=result.model, output=result.text, latency_s=result.latency_s,
+               ttft_s=result.ttft_s, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
+               cost_usd=result.cost_usd, cached=result.cached, error=None)
+    return row

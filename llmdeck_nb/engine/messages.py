@@ -1,0 +1,56 @@
+"""Turning what the user passed into chat messages, and what the pre-checks read from them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from llmdeck_nb.errors import RequestRejectedError
+
+Messages = list[dict[str, Any]]
+
+# A rough, provider-independent estimate: about 4 characters per token for English text.
+CHARS_PER_TOKEN = 4
+
+
+def build_messages(prompt: str | Sequence[dict[str, Any]], system: str | None = None) -> Messages:
+    """A prompt string or an OpenAI-style message list, with ``system`` put first."""
+    if isinstance(prompt, str):
+        messages: Messages = [{"role": "user", "content": prompt}]
+    elif isinstance(prompt, Sequence) and all(isinstance(m, dict) and "role" in m for m in prompt):
+        messages = [dict(m) for m in prompt]
+    else:
+        raise RequestRejectedError(
+            "the prompt must be a string or a list of messages like {'role': 'user', 'content': '...'}",
+            hint="pass a string, or messages in the OpenAI chat format",
+        )
+    if system:
+        messages = [m for m in messages if m["role"] != "system"]
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def text_of(messages: Messages) -> str:
+    """All text parts joined: what previews, hashes and token estimates read."""
+    parts: list[str] = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
+    return "\n".join(parts)
+
+
+def count_images(messages: Messages) -> int:
+    return sum(
+        1
+        for message in messages
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if isinstance(part, dict) and part.get("type") in ("image_url", "image")
+    )
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, len(text) // CHARS_PER_TOKEN)

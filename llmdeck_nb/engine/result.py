@@ -1,0 +1,84 @@
+"""What a call returns: the answer and everything about how it was obtained."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try on one candidate (the log has the full row)."""
+
+    number: int
+    model: str
+    backend: str
+    status: str  # ok | error | cache_hit
+    error_type: str | None = None
+    error: str | None = None
+    latency_s: float | None = None
+
+
+@dataclass(slots=True)
+class Result:
+    text: str
+    model: str
+    backend: str
+    provider: str
+    model_id: str
+    profile: str
+    requested: str
+    call_id: str
+    preset: str | None = None
+    value: Any = None  # the parsed object when a schema was given, else the text
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    cost_source: str = "none"
+    cached: bool = False
+    saved_cost_usd: float | None = None
+    finish_reason: str | None = None
+    adjustments: tuple[str, ...] = ()
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def demo(self) -> bool:
+        return self.provider == "demo"
+
+    def footer(self) -> str:
+        """One line: model, backend, latency, tokens, cost, and whether it came from the cache."""
+        parts = [self.model, f"via {self.backend}"]
+        if self.latency_s is not None:
+            parts.append(f"{self.latency_s:.2f} s")
+        if self.input_tokens is not None or self.output_tokens is not None:
+            parts.append(f"{self.input_tokens or 0} -> {self.output_tokens or 0} tokens")
+        parts.append(format_cost(self.cost_usd))
+        if self.cached:
+            saved = f", saved {format_cost(self.saved_cost_usd)}" if self.saved_cost_usd else ""
+            parts.append(f"from cache{saved}")
+        if len(self.attempts) > 1:
+            parts.append(f"{len(self.attempts)} attempts")
+        if self.demo:
+            parts.append("DEMO (no API key used)")
+        return " · ".join(parts)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        preview = self.text if len(self.text) <= 60 else self.text[:57] + "..."
+        return f"Result({preview!r}, {self.footer()})"
+
+    def _repr_markdown_(self) -> str:
+        return f"{self.text}\n\n<sub>{html.escape(self.footer())}</sub>"
+
+
+def format_cost(cost: float | None) -> str:
+    if cost is None:
+        return "cost unknown"
+    if cost == 0:
+        return "$0"
+    return f"${cost:.6f}" if cost < 0.01 else f"${cost:.4f}"

@@ -1,0 +1,463 @@
+"""The Session: deck -> route -> pre-checks -> cache -> backend (retry, failover) -> log.
+
+Everything the notebook front end does is a call on a Session; scripts and tests make
+the same calls. :func:`default_session` is the one the magics use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from queue import Empty, SimpleQueue
+from typing import TYPE_CHECKING, Any
+
+from llmdeck_nb.backends.base import BackendRequest, BackendResponse
+from llmdeck_nb.backends.registry import get_strategy
+from llmdeck_nb.cache import ResponseCache, cache_key, open_cache
+from llmdeck_nb.calllog.records import CallRecord, hash_prompt
+from llmdeck_nb.calllog.store import CallLog
+from llmdeck_nb.deck import Candidate, Deck, Resolution, load_deck
+from llmdeck_nb.engine import loop
+from llmdeck_nb.engine.cost import call_cost
+from llmdeck_nb.engine.messages import Messages, build_messages, count_images, estimate_tokens, text_of
+from llmdeck_nb.engine.result import Attempt, Result
+from llmdeck_nb.engine.retry import RetryPolicy
+from llmdeck_nb.engine.structured import SchemaSpec, schema_spec
+from llmdeck_nb.errors import (
+    AllAttemptsFailedError,
+    BackendError,
+    PresetNotFoundError,
+    RequestRejectedError,
+)
+from llmdeck_nb.paths import call_log_path, responses_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+logger = logging.getLogger("llmdeck_nb")
+
+TextCallback = Callable[[str], None]
+CallListener = Callable[[Result], None]
+
+
+class Session:
+    """Holds the deck, the active profile, the response cache and the call log.
+
+    ``cache`` and ``log`` each take a path, ``None`` for the default location, ``False``
+    for off (the log then lives in memory), or an instance.
+    """
+
+    def __init__(
+        self,
+        deck: Deck | str | Path | None = None,
+        cache: Any = None,
+        log: CallLog | str | Path | bool | None = None,
+        *,
+        profile: str | None = None,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        tags: Sequence[str] = (),
+    ) -> None:
+        self.deck = deck if isinstance(deck, Deck) else load_deck(deck)
+        self.profile = profile or self.deck.active_profile
+        if profile is not None:
+            self.deck.profile(profile)  # an unknown profile fails here, not at the first call
+        if cache is None and self.deck.cache_settings:
+            cache = self.deck.cache_settings
+        self.cache: ResponseCache | None = open_cache(cache, default_dir=responses_dir())
+        self.log = log if isinstance(log, CallLog) else CallLog(_log_path(log))
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.tags = tuple(tags)
+        self.id = uuid.uuid4().hex[:12]
+        # what the notebook front end switches (one source of truth for magics and panel)
+        self.default_model: str | None = None
+        self.params: dict[str, Any] = {}  # session-wide generation overrides (e.g. temperature)
+        self.use_cache = True
+        self.listeners: list[CallListener] = []
+        self._round_robin: dict[str, itertools.count] = {}
+
+    # --- switching ---------------------------------------------------------------------
+
+    def use_profile(self, name: str) -> None:
+        self.deck.profile(name)  # raises UnknownProfileError listing the profiles
+        self.profile = name
+
+    def use_model(self, handle: str | None) -> None:
+        if handle is not None:
+            self.deck.resolve(handle, self.profile)  # fail now if it cannot be resolved
+        self.default_model = handle
+
+    def reload(self, path: str | Path | None = None) -> Deck:
+        """Read the deck again (new keys in the environment, edited files)."""
+        self.deck = load_deck(path if path is not None else self.deck.folder)
+        if self.profile not in self.deck.profiles:
+            self.profile = self.deck.active_profile
+        return self.deck
+
+    # --- resolving -----------------------------------------------------------------------
+
+    def resolve(self, model: str | None = None, preset: str | None = None, profile: str | None = None,
+                *, structured: bool = False, **params: Any) -> Resolution:
+        """What a call with these arguments would use (no request is sent)."""
+        profile = profile or self.profile
+        overrides = {**self.params, **params}
+        if preset is not None:
+            if preset not in self.deck.presets:
+                raise PresetNotFoundError(preset, self.deck.presets)
+            if model is None:
+                return self.deck.resolve(preset, profile, **overrides)
+            overrides = {**self.deck.presets[preset].generation_params(), **overrides}
+        handle = model or self.default_model or self.deck.default_handle(structured=structured)
+        return self.deck.resolve(handle, profile, **overrides)
+
+    # --- calling -------------------------------------------------------------------------
+
+    def complete(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
+                 on_text: TextCallback | None = None, **options: Any) -> Result:
+        """Synchronous :meth:`acomplete`; works inside a running notebook event loop.
+
+        With ``on_text``, text deltas are delivered on the calling thread as they arrive.
+        """
+        if on_text is None:
+            return loop.run(self.acomplete(prompt, model, **options))
+        deltas: SimpleQueue[str] = SimpleQueue()
+        future = loop.submit(self.acomplete(prompt, model, on_text=deltas.put, **options))
+        while True:
+            try:
+                on_text(deltas.get(timeout=0.02))
+            except Empty:
+                if future.done():
+                    while not deltas.empty():
+                        on_text(deltas.get())
+                    return future.result()
+
+    async def acomplete(
+        self,
+        prompt: str | Sequence[dict[str, Any]],
+        model: str | None = None,
+        preset: str | None = None,
+        profile: str | None = None,
+        system: str | None = None,
+        schema: Any = None,
+        stream: bool = False,
+        cache: bool = True,
+        refresh: bool = False,
+        tags: Sequence[str] = (),
+        on_text: TextCallback | None = None,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> Result:
+        """Send a prompt to the routed model; retries and fails over along the chain.
+
+        ``model`` is a model name, alias or preset; none means the panel's choice or the
+        deck's choice default (``for_object`` when a ``schema`` is given).
+        """
+        started = time.perf_counter()
+        messages = build_messages(prompt, system)
+        wanted = schema_spec(schema)
+        resolution = self.resolve(model, preset, profile, structured=wanted is not None, **params)
+        candidates = self._prechecked(resolution, messages, wanted)
+        call = _CallContext(self, resolution, messages, stream or on_text is not None,
+                            (*self.tags, *tags))
+        use_cache = cache and self.use_cache and self.cache is not None
+        last_error: BackendError | None = None
+        for candidate in candidates:
+            request = self._request(candidate, messages, wanted, timeout)
+            key = self._cache_key(candidate, request) if use_cache else None
+            if key is not None and not refresh:
+                hit = self.cache.get(key)
+                if hit is not None:
+                    return self._serve_hit(call, candidate, hit, wanted, started, on_text)
+            strategy = get_strategy(candidate.backend.strategy)
+            for retry_number in range(1, self.retry.attempts_per_candidate + 1):
+                if len(call.attempts) >= self.retry.max_attempts:
+                    break
+                record = call.record(candidate, request.endpoint)
+                began = time.perf_counter()
+                try:
+                    if call.stream:
+                        response = await strategy.stream(request, on_text or _ignore)
+                    else:
+                        response = await strategy.complete(request)
+                    value = wanted.parse(response.text, candidate.backend.name) if wanted else response.text
+                except BackendError as exc:
+                    last_error = exc
+                    call.failed(record, exc, time.perf_counter() - began)
+                    wait = self._retry_wait(exc, retry_number, started)
+                    if wait is None:
+                        break  # next candidate
+                    await asyncio.sleep(wait)
+                    continue
+                except Exception as exc:  # a bug or an unexpected library error: log it, then raise
+                    call.failed(record, exc, time.perf_counter() - began)
+                    raise
+                result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
+                if key is not None:
+                    self.cache.set(key, _cache_entry(response, result))
+                self._notify(result)
+                return result
+        raise AllAttemptsFailedError(resolution.requested, call.attempts, last_error)
+
+    def _prechecked(self, resolution: Resolution, messages: Messages,
+                    wanted: SchemaSpec | None) -> list[Candidate]:
+        """Candidates that can take this request; a clear error before sending if none."""
+        images = count_images(messages)
+        tokens = estimate_tokens(text_of(messages))
+        usable, reasons = [], []
+        for candidate in resolution.candidates:
+            spec = candidate.spec
+            if spec.model_type != "llm":
+                reasons.append(f"{candidate.label} is a {spec.model_type} model, not a chat model")
+            elif images and not spec.supports_images:
+                reasons.append(f"{candidate.label} does not take images (inputs: {', '.join(spec.inputs)})")
+            elif images and spec.max_prompt_images is not None and images > spec.max_prompt_images:
+                reasons.append(f"{candidate.label} takes at most {spec.max_prompt_images} images")
+            elif wanted and not spec.supports_structured:
+                reasons.append(f"{candidate.label} has no structured output")
+            elif spec.context_window and tokens > spec.context_window:
+                reasons.append(f"the prompt (~{tokens:,} tokens) exceeds {candidate.label}'s "
+                               f"context window of {spec.context_window:,} tokens")
+            else:
+                usable.append(candidate)
+        if not usable:
+            raise RequestRejectedError(
+                f"'{resolution.requested}' cannot take this request: " + "; ".join(reasons),
+                hint="shorten the prompt or choose a model that fits (see %llm_models)",
+            )
+        return usable
+
+    def _request(self, candidate: Candidate, messages: Messages, wanted: SchemaSpec | None,
+                 timeout: float | None) -> BackendRequest:
+        backend = candidate.backend
+        endpoint = backend.endpoint
+        if len(backend.endpoints) > 1:  # round-robin across the backend's endpoints
+            counter = self._round_robin.setdefault(backend.name, itertools.count())
+            endpoint = backend.endpoints[next(counter) % len(backend.endpoints)]
+        return BackendRequest(
+            backend=backend.name, provider=backend.provider, model_id=candidate.spec.model_id,
+            messages=messages, params=candidate.params, endpoint=endpoint, api_key=backend.api_key,
+            extra=backend.extra, schema=wanted.json_schema if wanted else None,
+            timeout=timeout or self.timeout,
+        )
+
+    @staticmethod
+    def _cache_key(candidate: Candidate, request: BackendRequest) -> str:
+        return cache_key(backend=candidate.backend.name, endpoint=",".join(candidate.backend.endpoints),
+                         model_id=request.model_id, messages=request.messages, params=request.params,
+                         schema=request.schema)
+
+    def _retry_wait(self, exc: BackendError, retry_number: int, started: float) -> float | None:
+        """Seconds to wait before retrying the same candidate, or None to move on."""
+        if not exc.retryable or retry_number >= self.retry.attempts_per_candidate:
+            return None
+        if exc.retry_after is not None and exc.retry_after > self.retry.max_retry_after_s:
+            return None
+        wait = self.retry.delay(retry_number, exc.retry_after)
+        if time.perf_counter() - started + wait > self.retry.total_budget_s:
+            return None
+        return wait
+
+    def _serve_hit(self, call: _CallContext, candidate: Candidate, hit: dict[str, Any],
+                   wanted: SchemaSpec | None, started: float, on_text: TextCallback | None) -> Result:
+        record = call.record(candidate, None)
+        text = hit["text"]
+        if on_text is not None:
+            on_text(text)
+        value = wanted.parse(text, candidate.backend.name) if wanted else text
+        response = BackendResponse(text=text, input_tokens=hit.get("input_tokens"),
+                                   output_tokens=hit.get("output_tokens"), model_id=hit.get("model_id"),
+                                   finish_reason=hit.get("finish_reason"),
+                                   provider_cost_usd=hit.get("provider_cost_usd"))
+        result = call.cache_hit(record, candidate, response, value, time.perf_counter() - started)
+        self._notify(result)
+        return result
+
+    def _notify(self, result: Result) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(result)
+            except Exception:  # a broken display hook must not break the call
+                logger.exception("llmdeck listener failed")
+
+    # --- the log and the cache -------------------------------------------------------------
+
+    def calls(self, **filters: Any) -> pd.DataFrame:
+        """The call log as a DataFrame: ``since``, ``model``, ``backend``, ``status``..."""
+        return self.log.frame(**filters)
+
+    def summary(self, **filters: Any) -> pd.DataFrame:
+        """One row per backend/model: calls, errors, cache hit rate, p50/p95 latency, cost."""
+        return self.log.summary(**filters)
+
+    # --- live checks and comparisons -------------------------------------------------------
+
+    def check(self, backends: Iterable[str] | None = None, profile: str | None = None) -> pd.DataFrame:
+        from llmdeck_nb.engine.probe import check_backends
+
+        return loop.run(check_backends(self, backends, timeout=min(self.timeout, 15.0)))
+
+    def compare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
+                profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
+        """Send one prompt to several targets at once; one row per target (and repeat)."""
+        from llmdeck_nb.engine.compare import compare
+
+        return loop.run(compare(self, prompt, models, profiles, repeat, **options))
+
+    async def acompare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
+                       profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
+        from llmdeck_nb.engine.compare import compare
+
+        return await compare(self, prompt, models, profiles, repeat, **options)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+        self.log.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        cache = self.cache.location if self.cache is not None else "off"
+        return (f"Session(profile={self.profile!r}, default_model={self.default_model!r}, "
+                f"cache={cache}, log={self.log.path or 'memory'})")
+
+
+class _CallContext:
+    """Builds the log rows and the Result of one call; every attempt appends one row."""
+
+    def __init__(self, session: Session, resolution: Resolution, messages: Messages, stream: bool,
+                 tags: tuple[str, ...]) -> None:
+        self.session = session
+        self.resolution = resolution
+        self.stream = stream
+        self.tags = tags
+        self.call_id = uuid.uuid4().hex
+        prompt = text_of(messages)
+        self.prompt_preview = prompt
+        self.prompt_hash = hash_prompt(prompt)
+        self.attempts: list[Attempt] = []
+
+    def record(self, candidate: Candidate, endpoint: str | None) -> CallRecord:
+        params = dict(candidate.params)
+        temperature, max_tokens = params.pop("temperature", None), params.pop("max_tokens", None)
+        return CallRecord(
+            call_id=self.call_id, attempt=len(self.attempts) + 1, profile=self.resolution.profile,
+            requested=self.resolution.requested, preset=self.resolution.preset,
+            backend=candidate.backend.name, provider=candidate.backend.provider, model=candidate.model,
+            model_id=candidate.spec.model_id,
+            endpoint_host=_host(endpoint) if endpoint else candidate.backend.endpoint_host,
+            stream=self.stream, temperature=temperature,
+            max_tokens=max_tokens if isinstance(max_tokens, int) else None, params=params,
+            prompt_hash=self.prompt_hash, prompt_preview=self.prompt_preview, tags=self.tags,
+            session_id=self.session.id,
+        )
+
+    def failed(self, record: CallRecord, exc: Exception, latency: float) -> None:
+        record.set_error(exc)
+        record.latency_s = latency
+        self.session.log.append(record)
+        self.attempts.append(Attempt(record.attempt, record.model or "", record.backend or "", "error",
+                                     record.error_type, record.error_message, latency))
+        logger.warning("call %s attempt %d: %s on %s failed: %s", self.call_id[:8], record.attempt,
+                       record.model, record.backend, record.error_type)
+
+    def succeeded(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
+                  value: Any, latency: float) -> Result:
+        cost, source = call_cost(candidate.spec, response.input_tokens, response.output_tokens,
+                                 response.provider_cost_usd)
+        record.status, record.latency_s, record.ttft_s = "ok", latency, response.ttft_s
+        record.http_status = response.http_status
+        record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
+        record.cost_usd, record.cost_source = cost, source
+        record.response_preview = response.text
+        self.session.log.append(record)
+        self.attempts.append(Attempt(record.attempt, candidate.model, candidate.backend.name, "ok",
+                                     latency_s=latency))
+        logger.info("call %s: %s via %s in %.0f ms (%s+%s tokens, cost %s)", self.call_id[:8],
+                    candidate.model, candidate.backend.name, latency * 1000, response.input_tokens,
+                    response.output_tokens, cost)
+        return self._result(candidate, response, value, latency, cost, source, cached=False)
+
+    def cache_hit(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
+                  value: Any, latency: float) -> Result:
+        saved, source = call_cost(candidate.spec, response.input_tokens, response.output_tokens,
+                                  response.provider_cost_usd)
+        record.status, record.cache_hit, record.latency_s = "cache_hit", True, latency
+        record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
+        record.cost_usd, record.cost_source, record.saved_cost_usd = 0.0, source, saved
+        record.response_preview = response.text
+        self.session.log.append(record)
+        self.attempts.append(Attempt(record.attempt, candidate.model, candidate.backend.name,
+                                     "cache_hit", latency_s=latency))
+        logger.info("call %s: %s via %s served from the cache in %.1f ms", self.call_id[:8],
+                    candidate.model, candidate.backend.name, latency * 1000)
+        result = self._result(candidate, response, value, latency, 0.0, source, cached=True)
+        result.saved_cost_usd = saved
+        return result
+
+    def _result(self, candidate: Candidate, response: BackendResponse, value: Any, latency: float,
+                cost: float | None, source: str, *, cached: bool) -> Result:
+        return Result(
+            text=response.text, value=value, model=candidate.model, backend=candidate.backend.name,
+            provider=candidate.backend.provider, model_id=response.model_id or candidate.spec.model_id,
+            profile=self.resolution.profile, requested=self.resolution.requested,
+            preset=self.resolution.preset, call_id=self.call_id, latency_s=latency,
+            ttft_s=response.ttft_s, input_tokens=response.input_tokens,
+            output_tokens=response.output_tokens, cost_usd=cost, cost_source=source, cached=cached,
+            finish_reason=response.finish_reason, adjustments=candidate.adjustments,
+            attempts=list(self.attempts),
+        )
+
+
+def _cache_entry(response: BackendResponse, result: Result) -> dict[str, Any]:
+    return {"text": response.text, "input_tokens": response.input_tokens,
+            "output_tokens": response.output_tokens, "model_id": result.model_id,
+            "finish_reason": response.finish_reason, "provider_cost_usd": response.provider_cost_usd,
+            "created_at": time.time()}
+
+
+def _ignore(_: str) -> None:
+    pass
+
+
+def _host(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).hostname
+
+
+def _log_path(log: str | Path | bool | None) -> Path | None:
+    if log is False:
+        return None
+    if log is None or log is True:
+        return call_log_path()
+    return Path(log)
+
+
+_default: Session | None = None
+
+
+def default_session() -> Session:
+    """The session the magics and the panel share (created on first use)."""
+    global _default
+    if _default is None:
+        _default = Session()
+    return _default
+
+
+def set_default_session(session: Session | None) -> None:
+    global _default
+    _default = session
+
+
+__all__ = ["Session", "default_session", "set_default_session"]
