@@ -140,3 +140,100 @@ def seed_deck(root: Path) -> Path:
         "deck/base_deck.toml": SEED_BASE_DECK,
         "deck/overrides.toml": SEED_OVERRIDES,
     })
+
+
+SENTINEL_KEY = "sk-test-SENTINEL-0123456789abcdef"
+
+
+def loopback_deck(root: Path, url: str, *, second_url: str | None = None) -> Path:
+    """A deck whose providers are the fake server on 127.0.0.1 (``url``)."""
+    endpoints = f'["{url}/v1", "{second_url}/v1"]' if second_url else f'"{url}/v1"'
+    return write_deck(root, {
+        "backends.toml": f'''
+            [openai]
+            endpoint = {endpoints}
+            api_key = "${{OPENAI_API_KEY}}"
+
+            [backup]
+            display_name = "Backup OpenAI-compatible server"
+            endpoint = "{url}/v1"
+            api_key = "${{BACKUP_API_KEY:-sk-local-dummy}}"
+
+            [anthropic]
+            endpoint = "{url}"
+            api_key = "${{ANTHROPIC_API_KEY}}"
+
+            [demo]
+            strategy = "demo"
+            serves_any_model = true
+        ''',
+        "backends/openai.toml": '''
+            [defaults]
+            inputs = ["text", "images"]
+            outputs = ["text", "structured"]
+
+            [gpt-4o-mini]
+            costs = { input = 0.15, output = 0.6 }
+            max_tokens = 16384
+            context_window = 128000
+
+            [tiny-context]
+            model_id = "tiny"
+            costs = { input = 1.0, output = 2.0 }
+            context_window = 50
+
+            [text-only]
+            inputs = ["text"]
+            outputs = ["text"]
+            costs = { input = 1.0, output = 2.0 }
+        ''',
+        "backends/backup.toml": '''
+            [gpt-4o-mini]
+            model_id = "backup-mini"
+            inputs = ["text"]
+            outputs = ["text", "structured"]
+            costs = { input = 0.3, output = 1.2 }
+        ''',
+        "backends/anthropic.toml": '''
+            ["claude-4.5-haiku"]
+            model_id = "claude-haiku-4-5"
+            costs = { input = 1.0, output = 5.0 }
+            max_tokens = 8192
+        ''',
+        "backends/demo.toml": '''
+            [demo-chat]
+            model_id = "llmdeck-demo-1"
+            outputs = ["text", "structured"]
+            costs = { input = 0, output = 0 }
+        ''',
+        "routing_profiles.toml": '''
+            active = "loopback"
+
+            [profiles.loopback]
+            default = "openai"
+            fallback_order = ["backup"]
+            [profiles.loopback.routes]
+            "claude-*" = "anthropic"
+            "demo*" = "demo"
+
+            [profiles.offline]
+            default = "demo"
+        ''',
+        "deck/base_deck.toml": '''
+            [aliases]
+            demo = "demo-chat"
+
+            [waterfalls]
+            sturdy = ["gpt-4o-mini", "claude-4.5-haiku"]
+
+            [llm.presets]
+            precise = { model = "gpt-4o-mini", temperature = 0.1, max_tokens = 200 }
+
+            [llm.choice_defaults]
+            for_text = "precise"
+            for_object = "precise"
+        ''',
+    })
+
+
+LOOPBACK_ENV = {"OPENAI_API_KEY": SENTINEL_KEY, "ANTHROPIC_API_KEY": SENTINEL_KEY + "-anthropic"}

@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -69,11 +70,18 @@ def load_litellm() -> Any:
     if _litellm is None:
         with _import_lock:
             if _litellm is None:
-                # otherwise the import downloads a price file (hangs on a silent network)
+                # otherwise the import downloads a price file (hangs on a silent network),
+                # and the first anthropic/ structured-output call fetches a beta-header
+                # table with a blocking 5 s httpx.get inside the event loop
                 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+                os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
                 import litellm
 
                 litellm.suppress_debug_info = True
+                # pydantic warns once per litellm TypedDict on the first anthropic stream;
+                # in a notebook that is a red box the user can do nothing about
+                warnings.filterwarnings("ignore", message=r"Item '.*' on TypedDict class",
+                                        category=UserWarning)
                 if hasattr(litellm, "disable_hf_tokenizer_download"):
                     litellm.disable_hf_tokenizer_download = True  # else ~23 s offline stalls
                 _litellm = litellm

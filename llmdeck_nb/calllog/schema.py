@@ -17,7 +17,10 @@ Storage conventions:
 * ``started_at``: INTEGER microseconds since the Unix epoch, UTC (exact, sortable, and
   converted to ``datetime64[us, UTC]`` in one vectorised call);
 * booleans: INTEGER 0/1; ``params``: JSON text; ``tags``: comma-separated text;
-* missing values: NULL.
+* missing values: NULL;
+* ``id`` is AUTOINCREMENT: ids only grow and are never reused, even after ``clear()``,
+  so a reader can tell "rows were appended" (larger ids) from "rows were deleted"
+  (fewer rows than it has seen): the in-memory frame cache of ``CallLog`` relies on it.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ def m001_calls_table(conn: sqlite3.Connection) -> None:
     conn.execute(
         f"""
         CREATE TABLE {TABLE} (
-            id               INTEGER PRIMARY KEY,
+            id               INTEGER PRIMARY KEY AUTOINCREMENT,
             call_id          TEXT    NOT NULL,
             attempt          INTEGER NOT NULL DEFAULT 1,
             started_at       INTEGER NOT NULL,  -- microseconds since epoch, UTC

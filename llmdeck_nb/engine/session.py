@@ -31,6 +31,7 @@ from llmdeck_nb.engine.structured import SchemaSpec, schema_spec
 from llmdeck_nb.errors import (
     AllAttemptsFailedError,
     BackendError,
+    CacheError,
     PresetNotFoundError,
     RequestRejectedError,
 )
@@ -81,6 +82,7 @@ class Session:
         self.use_cache = True
         self.listeners: list[CallListener] = []
         self._round_robin: dict[str, itertools.count] = {}
+        self._cache_warned = False
 
     # --- switching ---------------------------------------------------------------------
 
@@ -171,7 +173,7 @@ class Session:
             request = self._request(candidate, messages, wanted, timeout)
             key = self._cache_key(candidate, request) if use_cache else None
             if key is not None and not refresh:
-                hit = self.cache.get(key)
+                hit = self._cache_call(self.cache.get, key)
                 if hit is not None:
                     return self._serve_hit(call, candidate, hit, wanted, started, on_text)
             strategy = get_strategy(candidate.backend.strategy)
@@ -199,7 +201,7 @@ class Session:
                     raise
                 result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
                 if key is not None:
-                    self.cache.set(key, _cache_entry(response, result))
+                    self._cache_call(self.cache.set, key, _cache_entry(response, result))
                 self._notify(result)
                 return result
         raise AllAttemptsFailedError(resolution.requested, call.attempts, last_error)
@@ -251,6 +253,16 @@ class Session:
         return cache_key(backend=candidate.backend.name, endpoint=",".join(candidate.backend.endpoints),
                          model_id=request.model_id, messages=request.messages, params=request.params,
                          schema=request.schema)
+
+    def _cache_call(self, method: Callable[..., Any], *args: Any) -> Any:
+        """A cache that stops working (Redis gone) degrades to no cache, with one warning."""
+        try:
+            return method(*args)
+        except CacheError as exc:
+            if not self._cache_warned:
+                self._cache_warned = True
+                logger.warning("llmdeck: the response cache failed, calls go on uncached: %s", exc)
+            return None
 
     def _retry_wait(self, exc: BackendError, retry_number: int, started: float) -> float | None:
         """Seconds to wait before retrying the same candidate, or None to move on."""

@@ -1,0 +1,581 @@
+"""The persistent call log: :class:`CallLog`, an SQLite file that several kernels append to.
+
+* A path -> an SQLite file (parent folders created) in WAL mode with a busy timeout,
+  so two kernels (processes) can append at the same time; ``None`` -> in memory.
+* Every string written passes through :func:`llmdeck_nb.redaction.redact` in
+  :func:`_row`, the one place a record becomes a row.
+* :meth:`CallLog.frame` reads rows into a pandas DataFrame (see
+  :mod:`llmdeck_nb.calllog.frame` for the dtypes). The unfiltered frame is kept in memory
+  and later calls read only the rows appended since (by this or any other process), so
+  refreshing the log view in a notebook stays fast however long the log grows. Reading a
+  whole large file cold costs one pass over it (see benchmarks/bench_calllog.py).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmdeck_nb.calllog import frame as _frame
+from llmdeck_nb.calllog import schema
+from llmdeck_nb.calllog.records import COLUMNS, ERROR_CHARS, PREVIEW_CHARS, CallRecord, truncate
+from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.redaction import REDACTED, looks_secret, redact, redact_value
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
+
+DEFAULT_TIMEOUT_S = 10.0
+
+_INSERT = (
+    f"INSERT INTO {schema.TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+)
+_SELECT_COLUMNS = ", ".join(COLUMNS)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+
+# Long texts are cut to this window before redaction (bounded cost), and to their final
+# length after it, so a secret straddling the cut is still seen whole by redact().
+_REDACTION_MARGIN = 512
+_PREVIEW_INDEXES = (COLUMNS.index("prompt_preview"), COLUMNS.index("response_preview"))
+_ERROR_INDEX = COLUMNS.index("error_message")
+
+# Parameter names that hold credentials ("api_key", "password"...) but not token counts
+# ("max_tokens", "max_completion_tokens", "thinking_budget_tokens").
+_TOKEN_COUNT = re.compile(r"tokens|token_(?:limit|count|budget)", re.IGNORECASE)
+
+_RELATIVE = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)\s*$",
+    re.IGNORECASE,
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+# --- record -> row ---------------------------------------------------------------------
+
+
+def _micros(value: datetime) -> int:
+    if not isinstance(value, datetime):
+        raise TypeError(f"started_at must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return (value - _EPOCH) // _ONE_US
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _window(value: Any, limit: int) -> str | None:
+    return None if value is None else str(value)[: limit + _REDACTION_MARGIN]
+
+
+def _params_json(params: Mapping[str, Any] | None) -> str:
+    if not params:
+        return "{}"
+    clean = {
+        str(key): REDACTED
+        if looks_secret(str(key)) and not _TOKEN_COUNT.search(str(key))
+        else redact_value(value)
+        for key, value in params.items()
+    }
+    return json.dumps(clean, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _tags(tags: Any) -> str:
+    if not tags:
+        return ""
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    return ",".join(t for t in (str(tag).replace(",", ";").strip() for tag in tags) if t)
+
+
+def _row(r: CallRecord) -> tuple[Any, ...]:
+    """A record as an INSERT row in :data:`COLUMNS` order; the one place strings are redacted."""
+    values = [
+        _text(r.call_id),
+        _int(r.attempt),
+        _micros(r.started_at),
+        _text(r.profile),
+        _text(r.requested),
+        _text(r.preset),
+        _text(r.backend),
+        _text(r.provider),
+        _text(r.model),
+        _text(r.model_id),
+        _text(r.status),
+        _float(r.latency_s),
+        _float(r.ttft_s),
+        _int(r.input_tokens),
+        _int(r.output_tokens),
+        _float(r.cost_usd),
+        _text(r.cost_source),
+        1 if r.cache_hit else 0,
+        _float(r.saved_cost_usd),
+        _text(r.error_type),
+        _window(r.error_message, ERROR_CHARS),
+        _int(r.http_status),
+        _text(r.endpoint_host),
+        1 if r.stream else 0,
+        _float(r.temperature),
+        _int(r.max_tokens),
+        _params_json(r.params),
+        _text(r.prompt_hash),
+        _window(r.prompt_preview, PREVIEW_CHARS),
+        _window(r.response_preview, PREVIEW_CHARS),
+        _tags(r.tags),
+        _text(r.session_id),
+    ]
+    # The one redaction call site: every string that reaches the file passes here.
+    values = [redact(v) if v.__class__ is str else v for v in values]
+    for index in _PREVIEW_INDEXES:
+        values[index] = truncate(values[index], PREVIEW_CHARS)
+    values[_ERROR_INDEX] = truncate(values[_ERROR_INDEX], ERROR_CHARS)
+    return tuple(values)
+
+
+# --- filters ---------------------------------------------------------------------------
+
+
+def _since_micros(since: Any) -> int:
+    if isinstance(since, timedelta):
+        if since < timedelta(0):
+            raise LLMDeckError(f"since={since!r} is negative", hint="use e.g. timedelta(hours=1)")
+        return _micros(datetime.now(timezone.utc) - since)
+    if isinstance(since, datetime):
+        return _micros(since)
+    if isinstance(since, date):
+        return _micros(datetime(since.year, since.month, since.day, tzinfo=timezone.utc))
+    if isinstance(since, str):
+        match = _RELATIVE.match(since)
+        if match:
+            seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)[0].lower()]
+            return _since_micros(timedelta(seconds=seconds))
+        try:
+            return _micros(datetime.fromisoformat(since.strip()))
+        except ValueError:
+            pass
+    raise LLMDeckError(
+        f"since={since!r} is not a datetime, a timedelta or a date/time string",
+        hint="use e.g. '2025-06-01', '2025-06-01T14:30:00Z', '30m', '2h', '1d' or "
+        "timedelta(hours=1); naive times are taken as UTC",
+    )
+
+
+def _choices(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Filters:
+    since_us: int | None = None
+    model: tuple[str, ...] | None = None
+    backend: tuple[str, ...] | None = None
+    status: tuple[str, ...] | None = None
+    call_id: tuple[str, ...] | None = None
+    last: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        since: Any = None,
+        model: Any = None,
+        backend: Any = None,
+        status: Any = None,
+        call_id: Any = None,
+        last: int | None = None,
+    ) -> _Filters:
+        if last is not None:
+            last = int(last)
+            if last < 0:
+                raise LLMDeckError(f"last={last} is negative", hint="use last=N with N >= 0")
+        return cls(
+            None if since is None else _since_micros(since),
+            _choices(model),
+            _choices(backend),
+            _choices(status),
+            _choices(call_id),
+            last,
+        )
+
+    @property
+    def empty(self) -> bool:
+        return self == _NO_FILTERS
+
+    def sql(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        args: list[Any] = []
+        if self.since_us is not None:
+            clauses.append("started_at >= ?")
+            args.append(self.since_us)
+        for column in ("model", "backend", "status", "call_id"):
+            values = getattr(self, column)
+            if values is not None:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})" if values else "0")
+                args.extend(values)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
+
+
+_NO_FILTERS = _Filters()
+
+
+# --- the store -------------------------------------------------------------------------
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Building 100k-row frames creates millions of objects: skip the GC passes meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@dataclass(slots=True)
+class _Cache:
+    """The unfiltered frame, in (started_at, id) order, with what is needed to extend it."""
+
+    frame: Any  # pandas.DataFrame
+    micros: Any  # numpy int64 array: started_at as microseconds, aligned with frame
+    max_id: int
+    count: int
+
+
+class CallLog:
+    """Every call attempt, appended by any number of kernels, read back as a DataFrame.
+
+    ``CallLog(path)`` opens (or creates) an SQLite file; ``CallLog(None)`` keeps the log
+    in memory. ``timeout`` is how long a write waits for another process's write to
+    finish. ``cache=False`` makes every :meth:`frame` read the file again.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        cache: bool = True,
+    ) -> None:
+        self._path = None if path is None else Path(path).expanduser().resolve()
+        self._timeout = float(timeout)
+        self._use_cache = cache
+        self._cache: _Cache | None = None
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        self._closed = False
+        self._conn = self._connect()
+
+    # -- connection ---------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None for an in-memory log."""
+        return self._path
+
+    @property
+    def _where(self) -> str:
+        return str(self._path) if self._path is not None else "(in memory)"
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self._path is None:
+                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            else:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self._path,
+                    timeout=self._timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+                # WAL + NORMAL: a commit is durable against a crashed kernel; only a power
+                # cut can lose the last commits, which is fine for a log.
+                conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA cache_size = -32000")
+            self._retry_locked(lambda: schema.migrate(conn, self._where))
+        except sqlite3.DatabaseError as exc:
+            raise LLMDeckError(
+                f"cannot open the call log {self._where}: {exc}",
+                hint="is it an llmdeck_nb call log (SQLite)? point the log at another file",
+            ) from exc
+        return conn
+
+    def _retry_locked(self, action: Any) -> Any:
+        """Run ``action``, retrying "database is locked" (first open of a file by two kernels)."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed or self._conn is None:
+            raise LLMDeckError(
+                f"the call log {self._where} is closed", hint="open a new CallLog(path)"
+            )
+        if os.getpid() != self._pid:  # forked: an SQLite connection must not cross a fork
+            self._pid = os.getpid()
+            self._conn = self._connect()
+        return self._conn
+
+    @contextmanager
+    def _sqlite_errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            hint = None
+            if "locked" in str(exc) or "busy" in str(exc):
+                hint = (
+                    f"another process kept the file locked for more than {self._timeout:g} s; "
+                    "retry, or open the log with a larger timeout"
+                )
+            raise LLMDeckError(f"cannot {doing} the call log {self._where}: {exc}", hint=hint) from exc
+
+    def close(self) -> None:
+        """Close the file. Further use raises an error; closing twice is fine."""
+        with self._lock:
+            if self._conn is not None and os.getpid() == self._pid:
+                self._conn.close()
+            self._conn = None
+            self._closed = True
+            self._cache = None
+
+    def __enter__(self) -> CallLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._closed:
+            return redact(f"CallLog(path={self._where!r}, closed)")
+        return redact(f"CallLog(path={self._where!r}, rows={self.count()})")
+
+    # -- writing ------------------------------------------------------------------------
+
+    def append(self, record: CallRecord) -> None:
+        """Store one attempt (its own transaction)."""
+        row = _row(record)
+        with self._lock, self._sqlite_errors("append to"):
+            self._connection().execute(_INSERT, row)
+
+    def append_many(self, records: Iterable[CallRecord]) -> int:
+        """Store several attempts in one transaction; return how many."""
+        rows = [_row(record) for record in records]
+        if not rows:
+            return 0
+        with self._lock, self._sqlite_errors("append to"):
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, rows)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return len(rows)
+
+    def clear(self) -> int:
+        """Delete every row (of every process's kernels: the file is shared); return how many."""
+        with self._lock, self._sqlite_errors("clear"):
+            deleted = self._connection().execute(f"DELETE FROM {schema.TABLE}").rowcount
+            self._cache = None
+        return deleted
+
+    # -- reading ------------------------------------------------------------------------
+
+    def count(
+        self,
+        since: Any = None,
+        model: Any = None,
+        backend: Any = None,
+        status: Any = None,
+        call_id: Any = None,
+        last: int | None = None,
+    ) -> int:
+        """Number of rows (attempts), optionally filtered like :meth:`frame`."""
+        filters = _Filters.of(since, model, backend, status, call_id, last)
+        where, args = filters.sql()
+        with self._lock, self._sqlite_errors("read"):
+            (n,) = self._connection().execute(f"SELECT count(*) FROM {schema.TABLE}{where}", args).fetchone()
+        return n if filters.last is None else min(n, filters.last)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def frame(
+        self,
+        since: datetime | date | timedelta | str | None = None,
+        model: str | Iterable[str] | None = None,
+        backend: str | Iterable[str] | None = None,
+        status: str | Iterable[str] | None = None,
+        call_id: str | Iterable[str] | None = None,
+        last: int | None = None,
+        *,
+        parse_params: bool = False,
+    ) -> pd.DataFrame:
+        """The attempts as a DataFrame, one row each, oldest first.
+
+        ``since``: a datetime (naive = UTC), a date, an ISO string ("2025-06-01",
+        "2025-06-01T14:30Z"), a timedelta or a relative string ("30m", "2h", "1d"),
+        meaning "within the last ...". ``model``/``backend``/``status``/``call_id``: one
+        value or several. ``last=N``: the N most recent matching rows, still oldest first.
+        ``parse_params=True``: ``params`` as dicts instead of JSON text.
+        """
+        filters = _Filters.of(since, model, backend, status, call_id, last)
+        result = self._select(filters, copy=True)
+        if parse_params:
+            _frame.parse_params_column(result)
+        return result
+
+    def summary(
+        self,
+        since: datetime | date | timedelta | str | None = None,
+        model: str | Iterable[str] | None = None,
+        backend: str | Iterable[str] | None = None,
+        status: str | Iterable[str] | None = None,
+        call_id: str | Iterable[str] | None = None,
+        last: int | None = None,
+    ) -> pd.DataFrame:
+        """One row per (backend, model) over the matching attempts; see
+        :func:`llmdeck_nb.calllog.frame.summarize` for the definitions."""
+        filters = _Filters.of(since, model, backend, status, call_id, last)
+        return _frame.summarize(self._select(filters, copy=False))
+
+    def _select(self, filters: _Filters, *, copy: bool) -> pd.DataFrame:
+        with self._lock:
+            if self._use_cache and (self._cache is not None or filters.empty):
+                cache = self._refresh_cache()
+                return _apply(cache, filters, copy=copy)
+            return self._read(filters)
+
+    def _read(self, filters: _Filters) -> pd.DataFrame:
+        """Filtered rows straight from SQLite (no cache)."""
+        where, args = filters.sql()
+        inner = f"SELECT id, {_SELECT_COLUMNS} FROM {schema.TABLE}{where}"
+        if filters.last is not None:
+            sql = (
+                f"SELECT {_SELECT_COLUMNS} FROM ({inner} ORDER BY started_at DESC, id DESC "
+                "LIMIT ?) ORDER BY started_at, id"
+            )
+            args = [*args, filters.last]
+        else:
+            sql = f"SELECT {_SELECT_COLUMNS} FROM {schema.TABLE}{where} ORDER BY started_at, id"
+        with self._sqlite_errors("read"), _gc_paused():
+            rows = self._connection().execute(sql, args).fetchall()
+            return _frame.build_frame(rows, COLUMNS)
+
+    def _refresh_cache(self) -> _Cache:
+        """Bring the cached unfiltered frame up to date: read only the rows appended since
+        (ids only grow: AUTOINCREMENT); read everything again if rows were deleted."""
+        conn = self._connection()
+        with self._sqlite_errors("read"), _gc_paused():
+            conn.execute("BEGIN")  # one snapshot for the count and the rows
+            try:
+                count, max_id = conn.execute(
+                    f"SELECT count(*), ifnull(max(id), 0) FROM {schema.TABLE}"
+                ).fetchone()
+                cache = self._cache
+                if cache is not None and (cache.max_id, cache.count) == (max_id, count):
+                    return cache
+                tail_from = cache.max_id if cache is not None and count > cache.count else 0
+                rows = conn.execute(
+                    f"SELECT id, {_SELECT_COLUMNS} FROM {schema.TABLE} "
+                    "WHERE id > ? AND id <= ? ORDER BY id",
+                    (tail_from, max_id),
+                ).fetchall()
+                if tail_from and cache is not None and cache.count + len(rows) != count:
+                    tail_from = 0  # rows were deleted meanwhile: read everything again
+                    rows = conn.execute(
+                        f"SELECT id, {_SELECT_COLUMNS} FROM {schema.TABLE} "
+                        "WHERE id <= ? ORDER BY id",
+                        (max_id,),
+                    ).fetchall()
+            finally:
+                conn.execute("COMMIT")
+            new = _frame.build_frame(rows, ("id", *COLUMNS))
+            new.pop("id")
+            micros = _started_micros(new)
+            if tail_from and cache is not None:
+                import numpy as np
+
+                new = _frame.concat_frames(cache.frame, new)
+                micros = np.concatenate([cache.micros, micros])
+            new, micros = _chronological(new, micros)
+            self._cache = _Cache(new, micros, int(max_id), int(count))
+            return self._cache
+
+
+def _started_micros(frame: pd.DataFrame) -> np.ndarray:
+    import numpy as np
+
+    return np.asarray(frame["started_at"].array.asi8 if len(frame) else [], dtype=np.int64)
+
+
+def _chronological(frame: pd.DataFrame, micros: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """Rows come in id order; sort by started_at (stable, so ties stay in id order)."""
+    import numpy as np
+
+    if len(micros) < 2 or bool(np.all(micros[1:] >= micros[:-1])):
+        return frame, micros
+    order = np.argsort(micros, kind="stable")
+    return frame.take(order).reset_index(drop=True), micros[order]
+
+
+def _apply(cache: _Cache, filters: _Filters, *, copy: bool) -> pd.DataFrame:
+    """``filters`` applied to the cached frame, as :meth:`CallLog._read` would."""
+    import numpy as np
+
+    frame = cache.frame
+    if filters.empty:
+        return frame.copy() if copy else frame
+    mask = np.ones(len(frame), dtype=bool)
+    if filters.since_us is not None:
+        mask &= cache.micros >= filters.since_us
+    for column in ("model", "backend", "status", "call_id"):
+        values = getattr(filters, column)
+        if values is not None:
+            mask &= frame[column].isin(values).to_numpy(dtype=bool)
+    positions = np.flatnonzero(mask)
+    if filters.last is not None:
+        positions = positions[len(positions) - min(filters.last, len(positions)) :]
+    result = frame.take(positions).reset_index(drop=True)
+    return _frame.drop_unused_categories(result)
