@@ -29,6 +29,8 @@ SENTINEL = "sk-test-SENTINEL-0123456789abcdef"
 MESSAGES = [{"role": "system", "content": "be brief"},
             {"role": "user", "content": "name three rivers"}]
 ROOT = Path(__file__).resolve().parents[1]
+# load_litellm() silences this pydantic warning process-wide; pytest resets filters per test
+pytestmark = pytest.mark.filterwarnings("ignore:Item .* on TypedDict class:UserWarning")
 
 # provider prefix, model id, endpoint suffix, extra, request path, auth header, auth value
 PROVIDERS = {

@@ -296,11 +296,12 @@ def map_litellm_error(exc: BaseException, request: BackendRequest) -> BackendErr
         return response_error(backend, "the answer was cut off: " + _detail(exc))
     if names & _DROPPED:
         return connection_error(backend, request.endpoint, _detail(exc))
+    if "APIConnectionError" in names and "HTTPStatusError" not in names:
+        # openai/ and azure/ report transport failures as "500 Connection error."
+        return connection_error(backend, request.endpoint, _detail(exc))
     if status is not None and status >= 400:
         return error_from_status(status, backend=backend, headers=_headers_of(exc),
                                  body=_detail(exc), model_id=request.model_id)
-    if "APIConnectionError" in names:
-        return connection_error(backend, request.endpoint, _detail(exc))
     return BackendError(
         f"backend '{backend}' ({request.provider}/{request.model_id}) failed: "
         f"{type(exc).__name__}: {_detail(exc)}",
