@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import keyword
 import re
 import time
 from typing import Any, ClassVar
@@ -89,8 +90,10 @@ def _plain_answer(prompt: str, model_id: str, digest: bytes) -> str:
 
 
 def _code_answer(prompt: str, digest: bytes) -> str:
-    keywords = _keywords(prompt, 2) or ["demo"]
-    name = "_".join(re.sub(r"[^a-z0-9_]", "_", k) for k in keywords) + "_words"
+    topic = [k for k in _keywords(prompt, 6) if not _CODE_REQUEST.fullmatch(k)][:2]
+    name = "_".join(re.sub(r"[^a-z0-9_]", "_", k) for k in topic or ["demo"])
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        name += "_demo"
     sample = _short(prompt, 60)
     return "\n".join([
         DEMO_LABEL,

@@ -36,6 +36,7 @@ from llmdeck_nb.errors import (
     RequestRejectedError,
 )
 from llmdeck_nb.paths import call_log_path, responses_dir
+from llmdeck_nb.redaction import redact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -419,8 +420,10 @@ class _CallContext:
 
     def _result(self, candidate: Candidate, response: BackendResponse, value: Any, latency: float,
                 cost: float | None, source: str, *, cached: bool) -> Result:
+        # The answer is shown, stored in `_llm` and saved with the notebook: scrub it too
+        # (a model may quote a key back that the prompt contained).
         return Result(
-            text=response.text, value=value, model=candidate.model, backend=candidate.backend.name,
+            text=redact(response.text), value=value, model=candidate.model, backend=candidate.backend.name,
             provider=candidate.backend.provider, model_id=response.model_id or candidate.spec.model_id,
             profile=self.resolution.profile, requested=self.resolution.requested,
             preset=self.resolution.preset, call_id=self.call_id, latency_s=latency,
