@@ -1,0 +1,175 @@
+"""Argument declarations for the magics (``magic_arguments``, so ``%%llm?`` has real help)
+and their translation into :meth:`Session.complete` keyword arguments."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from argparse import Namespace
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import argument
+
+from llmdeck_nb.notebook.display import FORMATS
+from llmdeck_nb.notebook.interpolation import evaluate
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: keyword arguments of Session.acomplete that --param must not shadow
+RESERVED_PARAMS = frozenset({"prompt", "model", "preset", "profile", "system", "schema", "stream", "cache",
+                             "refresh", "tags", "on_text", "timeout"})
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
+_TOKEN = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+")
+
+
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+    return apply
+
+
+# magic_arguments lists options in the order the decorators are applied (bottom first),
+# so each group below is written top-down as it reads in the help.
+
+#: what to call and how: shared by %%llm and %%llm_compare
+call_options = _stack(
+    argument("-p", "--preset", help="a preset from the deck: its model and parameters "
+             "(with MODEL: the preset's parameters on that model)"),
+    argument("--profile", help="routing profile for this call only (see %%llm_profile)"),
+    argument("-s", "--system", help="system prompt"),
+    argument("-t", "--temperature", type=float, help="sampling temperature"),
+    argument("--max-tokens", type=int, dest="max_tokens", help="maximum tokens in the answer"),
+    argument("--param", action="append", default=[], metavar="KEY=VALUE",
+             help="any other generation parameter, repeatable; VALUE is read as JSON when it can "
+             "be (--param top_p=0.9 --param stop='[\"##\"]'), else as text"),
+    argument("--schema", metavar="NAME", help="a pydantic model (or JSON-schema dict) in the "
+             "notebook: the answer is parsed into it"),
+    argument("--no-cache", action="store_true", dest="no_cache", help="do not use the response cache"),
+    argument("--refresh", action="store_true", help="call the model even if the answer is cached "
+             "(and cache the new answer)"),
+    argument("--tag", action="append", default=[], help="label the call in the log, repeatable"),
+    argument("--no-interpolate", action="store_false", dest="interpolate", default=None,
+             help="send the cell as written: no {name} filling"),
+    argument("--interpolate", action="store_true", dest="interpolate", default=None,
+             help="fill {name} and {expression} from the notebook (the default; "
+             "%%config LLMDeckMagics.interpolate)"),
+)
+
+#: how %%llm shows the answer
+output_options = _stack(
+    argument("-m", "--model", dest="model_option", metavar="MODEL",
+             help="model, alias or preset (the line form's way to give MODEL)"),
+    argument("-f", "--format", choices=FORMATS, default=None,
+             help="how to show the answer (default: markdown; %%config LLMDeckMagics.format); "
+             "code also inserts the code in a new cell below"),
+    argument("-o", "--out", metavar="VAR", help="store the Result in this variable"),
+    argument("--stream", action="store_true", dest="stream", default=None,
+             help="show tokens as they arrive (%%config LLMDeckMagics.stream)"),
+    argument("--no-stream", action="store_false", dest="stream", default=None,
+             help="wait for the whole answer"),
+)
+
+
+def split_line(parser: Any, line: str) -> tuple[Namespace, str]:
+    """``%llm [options] PROMPT``: the leading options parsed, the rest kept verbatim."""
+    actions = parser._option_string_actions
+    options: list[str] = []
+    prompt = ""
+    tokens = list(_TOKEN.finditer(line))
+    i = 0
+    while i < len(tokens):
+        token = tokens[i].group()
+        if token == "--":
+            prompt = line[tokens[i].end():] if i + 1 < len(tokens) else ""
+            break
+        if not token.startswith("-") or _is_number(token):
+            prompt = line[tokens[i].start():]
+            break
+        name = token.split("=", 1)[0]
+        action = actions.get(name)
+        if action is None and not name.startswith("--") and name[:2] in actions:
+            action = actions[name[:2]]  # -t0.2
+            name = name[:2]
+        options.append(_unquote(token))
+        if action is not None and action.nargs != 0 and "=" not in token and token == name:
+            if i + 1 < len(tokens):
+                i += 1
+                options.append(_unquote(tokens[i].group()))
+        i += 1
+    args = parser.parse_args(options)
+    return args, prompt.strip()
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _unquote(token: str) -> str:
+    try:
+        parts = shlex.split(token)
+    except ValueError:
+        return token
+    return parts[0] if len(parts) == 1 else token
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings -> dict; VALUE as JSON when it parses, else the text."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not _IDENTIFIER.match(key):
+            raise UsageError(f"--param takes KEY=VALUE, got {pair!r}")
+        if key in RESERVED_PARAMS:
+            raise UsageError(f"--param {key}=... is not a generation parameter; use the {key} option")
+        try:
+            params[key] = json.loads(raw)
+        except ValueError:
+            params[key] = raw
+    return params
+
+
+def call_kwargs(args: Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments for ``Session.complete`` / ``compare`` (only what was given,
+    so the panel's temperature is not overridden by an unset option)."""
+    kwargs: dict[str, Any] = {**parse_params(args.param)}
+    for name in ("preset", "profile", "system", "temperature", "max_tokens"):
+        value = getattr(args, name)
+        if value is not None:
+            kwargs[name] = value
+    if args.schema:
+        kwargs["schema"] = evaluate(args.schema, namespace, what=f"--schema {args.schema}")
+    if args.no_cache:
+        kwargs["cache"] = False
+    if args.refresh:
+        kwargs["refresh"] = True
+    if args.tag:
+        kwargs["tags"] = tuple(args.tag)
+    return kwargs
+
+
+def variable_name(name: str | None) -> str | None:
+    if name is not None and not name.isidentifier():
+        raise UsageError(f"-o takes a variable name, got {name!r}")
+    return name
+
+
+def names_list(text: str | None) -> list[str] | None:
+    """``a,b, c`` -> ["a", "b", "c"]; None or empty -> None."""
+    if not text:
+        return None
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    return names or None
+
+
+__all__ = ["call_kwargs", "call_options", "names_list", "output_options", "parse_params", "split_line",
+           "variable_name"]

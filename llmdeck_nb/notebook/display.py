@@ -1,0 +1,254 @@
+"""The one module that renders things in the notebook: answers, footers, messages, frames.
+
+Everything goes out as a MIME bundle with a ``text/plain`` fallback, so a terminal IPython
+shows readable text and Jupyter shows the rich version.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from llmdeck_nb.errors import LLMDeckError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from llmdeck_nb.engine.result import Result
+
+FORMATS = ("markdown", "text", "code", "json", "html")
+FOOTER_STYLE = "color:#888;font-size:smaller"
+COMPARE_VIEW = "llmdeck-compare"  # frame.attrs marker: render with wrapped outputs
+STREAM_REFRESH_S = 0.05  # at most ~20 display updates a second while streaming
+
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:\n)?```", re.DOTALL)
+
+
+# --- errors and short messages ------------------------------------------------------------
+
+
+def usage_error(exc: LLMDeckError) -> UsageError:
+    """A user-fixable error, shown by IPython as one message without a traceback."""
+    return UsageError(str(exc))
+
+
+def one_line(exc: LLMDeckError) -> str:
+    return f"{exc.message} -> {exc.hint}" if exc.hint else exc.message
+
+
+def say(text: str) -> None:
+    """A short status line (``llmdeck: ...``)."""
+    print(text)
+
+
+# --- answers ----------------------------------------------------------------------------
+
+
+def show_result(result: Result, fmt: str, *, footer: bool = True, parsed: bool = False) -> None:
+    """The answer rendered per ``fmt``, then the grey footer.
+
+    ``parsed``: the answer is a parsed object the magic returns (``--schema``), so only
+    the footer is shown here; the object itself is the cell's output.
+    """
+    from IPython.display import display
+
+    if not parsed:
+        display(answer_bundle(result.text, fmt), raw=True)
+    if footer:
+        display(footer_bundle(result), raw=True)
+
+
+def answer_bundle(text: str, fmt: str) -> dict[str, str]:
+    if fmt == "text":
+        return {"text/plain": text}
+    if fmt == "html":
+        return {"text/html": text, "text/plain": text}
+    if fmt == "code":
+        code = extract_code(text)
+        return {"text/markdown": f"```python\n{code}\n```", "text/plain": code}
+    if fmt == "json":
+        pretty = pretty_json(text)
+        if pretty is None:
+            return {"text/plain": text}
+        return {"text/markdown": f"```json\n{pretty}\n```", "text/plain": pretty}
+    return {"text/markdown": text, "text/plain": text}
+
+
+def footer_text(result: Result) -> str:
+    parts = [result.footer(), *result.adjustments]
+    return " · ".join(parts)
+
+
+def footer_bundle(result: Result) -> dict[str, str]:
+    text = footer_text(result)
+    return {"text/html": f'<div style="{FOOTER_STYLE}">{html.escape(text)}</div>',
+            "text/plain": text}
+
+
+def extract_code(text: str) -> str:
+    """The code in an answer: the fenced blocks' contents, or the whole text if none."""
+    blocks = [block.strip("\n") for block in _FENCE.findall(text)]
+    if blocks:
+        return "\n\n".join(blocks)
+    return text.strip()
+
+
+def pretty_json(text: str) -> str | None:
+    body = extract_code(text) if "```" in text else text.strip()
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        return None
+
+
+class StreamView:
+    """Shows text as it arrives, then the final rendering, in one display area.
+
+    In Jupyter (or anything that keeps display ids) the area is updated in place, at
+    most every :data:`STREAM_REFRESH_S`; a plain terminal gets the deltas printed.
+    """
+
+    def __init__(self, shell: Any) -> None:
+        from IPython.core.displaypub import DisplayPublisher
+        from IPython.display import display
+
+        self._inline = type(getattr(shell, "display_pub", None)) is DisplayPublisher
+        self._parts: list[str] = []
+        self._last = 0.0
+        self.updates = 0
+        self._handle = None if self._inline else display({"text/plain": ""}, raw=True, display_id=True)
+
+    def __call__(self, delta: str) -> None:
+        self._parts.append(delta)
+        if self._inline:
+            print(delta, end="", flush=True)
+            return
+        now = time.perf_counter()
+        if now - self._last >= STREAM_REFRESH_S:
+            self._last = now
+            self._update({"text/markdown": "".join(self._parts), "text/plain": "".join(self._parts)})
+
+    def finish(self, result: Result, fmt: str, *, footer: bool = True, parsed: bool = False) -> None:
+        from IPython.display import display
+
+        if self._inline:
+            print()
+        elif parsed:
+            self._update({"text/plain": ""})
+        else:
+            self._update(answer_bundle(result.text, fmt))
+        if footer:
+            display(footer_bundle(result), raw=True)
+
+    def _update(self, bundle: dict[str, str]) -> None:
+        self.updates += 1
+        self._handle.update(bundle, raw=True)
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def frame(rows: Sequence[dict[str, Any]] | pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    import pandas as pd
+
+    if isinstance(rows, pd.DataFrame):
+        return rows
+    return pd.DataFrame(list(rows), columns=list(columns) if columns else None)
+
+
+def mark_compare(frame: pd.DataFrame) -> pd.DataFrame:
+    """Tag a compare frame so its HTML display wraps the outputs (see :func:`frame_html`)."""
+    frame.attrs["llmdeck_view"] = COMPARE_VIEW
+    return frame
+
+
+def frame_html(frame: pd.DataFrame) -> str | None:
+    """HTML for a DataFrame: compare frames get readable, wrapped outputs; others as usual."""
+    if frame.attrs.get("llmdeck_view") != COMPARE_VIEW:
+        return frame._repr_html_()
+    wrapped = [c for c in ("output", "error") if c in frame.columns]
+    styler = frame.style.format(precision=3, na_rep="")
+    if wrapped:
+        styler = styler.set_properties(subset=wrapped, **{
+            "white-space": "pre-wrap", "text-align": "left", "vertical-align": "top",
+            "min-width": "24em", "max-width": "60em"})
+    return styler.to_html()
+
+
+def register_frame_formatter(shell: Any) -> None:
+    formatter = shell.display_formatter.formatters["text/html"]
+    formatter.for_type_by_name("pandas.core.frame", "DataFrame", frame_html)
+
+
+def unregister_frame_formatter(shell: Any) -> None:
+    formatter = shell.display_formatter.formatters["text/html"]
+    key = ("pandas.core.frame", "DataFrame")
+    if formatter.deferred_printers.get(key) is frame_html:
+        del formatter.deferred_printers[key]
+    try:
+        import pandas as pd  # only when pandas is loaded: the deferred entry may be bound now
+    except ImportError:  # pragma: no cover
+        return
+    if formatter.type_printers.get(pd.DataFrame) is frame_html:
+        del formatter.type_printers[pd.DataFrame]
+
+
+def show_chart(frame: pd.DataFrame) -> None:
+    """Bars of latency and cost per target (``%%llm_compare --plot``)."""
+    import io
+
+    from IPython.display import Image, display
+    from matplotlib.figure import Figure
+
+    labels = [str(t) for t in frame["target"]]
+    figure = Figure(figsize=(10, 0.5 * len(labels) + 1.5))
+    latency_ax, cost_ax = figure.subplots(1, 2, sharey=True)
+    latency_ax.barh(labels, frame["latency_s"].astype(float).fillna(0.0), color="#4c72b0")
+    latency_ax.set_xlabel("latency (s)")
+    cost_ax.barh(labels, frame["cost_usd"].astype(float).fillna(0.0), color="#dd8452")
+    cost_ax.set_xlabel("cost (USD)")
+    latency_ax.invert_yaxis()
+    figure.suptitle("llmdeck compare")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96)
+    display(Image(data=buffer.getvalue(), format="png"))
+
+
+# --- listings -----------------------------------------------------------------------------
+
+
+def profiles_listing(profiles: dict[str, Any], active: str) -> str:
+    width = max((len(name) for name in profiles), default=4)
+    lines = []
+    for name, profile in profiles.items():
+        mark = "*" if name == active else " "
+        description = getattr(profile, "description", "") or ""
+        lines.append(f"{mark} {name:<{width}}  {description}".rstrip())
+    return "\n".join(lines)
+
+
+def calls_table_html(rows: Iterable[dict[str, Any]]) -> str:
+    """The panel's small table of recent calls."""
+    rows = list(rows)
+    if not rows:
+        return f'<div style="{FOOTER_STYLE}">no calls yet</div>'
+    head = "".join(f"<th style='text-align:left;padding:0 8px'>{h}</th>"
+                   for h in ("model", "backend", "latency", "cost", "cached"))
+    body = []
+    for row in rows:
+        cells = (row["model"], row["backend"], row["latency"], row["cost"], "yes" if row["cached"] else "")
+        body.append("<tr>" + "".join(f"<td style='padding:0 8px'>{html.escape(str(c))}</td>"
+                                     for c in cells) + "</tr>")
+    return (f"<table style='font-size:smaller'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
+
+
+__all__ = ["FORMATS", "StreamView", "answer_bundle", "calls_table_html", "extract_code", "footer_bundle",
+           "frame_html", "mark_compare", "one_line", "say", "show_chart", "show_result", "usage_error"]
