@@ -42,8 +42,8 @@ BACKENDS = {
 }
 
 
-def make_records(n: int) -> list[CallRecord]:
-    start = datetime(2025, 6, 1, tzinfo=timezone.utc)
+def make_records(n: int, start: datetime | None = None) -> list[CallRecord]:
+    start = start or datetime(2025, 6, 1, tzinfo=timezone.utc)
     pairs = [(b, m) for b, models in BACKENDS.items() for m in models]
     records = []
     for i in range(n):
@@ -149,9 +149,11 @@ def main() -> None:
         warm = median_time(log.frame, repeat)
 
         other = CallLog(path)
+        later = [datetime(2025, 7, 1, tzinfo=timezone.utc)]
 
         def warm_after_100() -> object:
-            other.append_many(records[:100])
+            later[0] += timedelta(hours=1)
+            other.append_many(make_records(100, start=later[0]))  # new calls, later in time
             t0 = time.perf_counter()
             log.frame()
             return time.perf_counter() - t0

@@ -51,6 +51,17 @@ async def timed(factory, n: int) -> list[float]:
     return samples
 
 
+async def paired(first, second, n: int) -> tuple[list[float], list[float]]:
+    """Alternate the two calls so that drift (warm-up, noise) hits both alike."""
+    a, b = [], []
+    for i in range(n):
+        for factory, samples in ((first, a), (second, b)):
+            began = time.perf_counter()
+            await factory(i)
+            samples.append(time.perf_counter() - began)
+    return a, b
+
+
 async def run(calls: int) -> None:
     with FakeLLMServer() as server, tempfile.TemporaryDirectory() as tmp:
         deck = load_deck(loopback_deck(Path(tmp) / "deck", server.url), env=LOOPBACK_ENV)
@@ -69,9 +80,10 @@ async def run(calls: int) -> None:
 
             for warm in (raw_httpx, ours):
                 await timed(warm, 50)
-            print(f"1. OpenAI-compatible path, {calls} sequential calls")
-            raw, _ = line("raw httpx.AsyncClient.post", await timed(raw_httpx, calls))
-            mine, _ = line("Session.acomplete (cache off, SQLite log)", await timed(ours, calls))
+            print(f"1. OpenAI-compatible path, {calls} sequential calls each, alternated")
+            raw_samples, our_samples = await paired(raw_httpx, ours, calls)
+            raw, _ = line("raw httpx.AsyncClient.post", raw_samples)
+            mine, _ = line("Session.acomplete (cache off, SQLite log)", our_samples)
             print(f"  ratio: {mine / raw:.2f}x raw httpx (goal <= 1.5x)")
 
             from llmdeck_nb.backends.litellm_sdk import load_litellm
@@ -89,9 +101,10 @@ async def run(calls: int) -> None:
             for warm in (raw_litellm, ours_litellm):
                 await timed(warm, 30)
             n = max(50, calls // 4)
-            print(f"2. litellm path (anthropic/), {n} sequential calls")
-            raw_l, _ = line("raw litellm.acompletion", await timed(raw_litellm, n))
-            mine_l, _ = line("Session.acomplete (cache off, SQLite log)", await timed(ours_litellm, n))
+            print(f"2. litellm path (anthropic/), {n} sequential calls each, alternated")
+            raw_samples, our_samples = await paired(raw_litellm, ours_litellm, n)
+            raw_l, _ = line("raw litellm.acompletion", raw_samples)
+            mine_l, _ = line("Session.acomplete (cache off, SQLite log)", our_samples)
             print(f"  difference: {mine_l - raw_l:+.3f} ms per call (goal <= +0.5 ms)")
 
             await session.acomplete("cached question", "gpt-4o-mini")

@@ -14,9 +14,26 @@ _EXPORTS = {
     "load_deck": "llmdeck_nb.deck",
     "Deck": "llmdeck_nb.deck",
     "Resolution": "llmdeck_nb.deck",
+    "Session": "llmdeck_nb.engine.session",
+    "default_session": "llmdeck_nb.engine.session",
+    "Result": "llmdeck_nb.engine.result",
+    "panel": "llmdeck_nb.notebook.panel",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext llmdeck_nb``: register the magics and print one line about the deck."""
+    from llmdeck_nb.notebook.extension import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from llmdeck_nb.notebook.extension import unload_ipython_extension as unload
+
+    unload(ipython)
 
 
 def __getattr__(name: str) -> Any:

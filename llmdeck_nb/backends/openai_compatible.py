@@ -2,9 +2,15 @@
 lmstudio, ollama's /v1, vLLM, a LiteLLM proxy, any self-hosted server.
 
 ``POST {endpoint}/chat/completions`` with ``Authorization: Bearer <key>`` when a key is set;
-streaming reads the SSE answer (``stream_options.include_usage`` for token counts). One
-pooled ``httpx.AsyncClient`` per event loop is reused by every call (its pool is per
-origin, so every endpoint shares it): this path is benchmarked against a bare httpx POST.
+streaming reads the SSE answer (``stream_options.include_usage`` for token counts).
+
+Connections: pooled ``httpx.AsyncClient`` s per event loop, reused by every call (a
+client's pool is per origin, so every endpoint shares them). A call takes the first client
+with fewer than :data:`CALLS_PER_CLIENT` calls in flight, so sequential calls share one
+keep-alive connection, while concurrent ones spread over a few small pools: httpcore's pool
+rescans every connection for every queued request (encode/httpx#3215), which made one
+shared client 2-3x slower at concurrency 32. This path is benchmarked against a bare httpx
+POST (benchmarks/bench_backend_call.py).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from llmdeck_nb.errors import BackendError
 
 # Keys the strategy sets itself; a deck parameter of the same name is ignored.
 _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "response_format"})
-_LIMITS = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0)
+_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
+CALLS_PER_CLIENT = 4  # concurrent calls per httpx client before another client is used
 _SCHEMA_NAME = re.compile(r"[^a-zA-Z0-9_-]+")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
@@ -50,39 +57,63 @@ def text_of(content: Any) -> str:
     return str(content)
 
 
+class _LoopPool:
+    """The clients of one event loop and how many calls each has in flight."""
+
+    __slots__ = ("clients", "in_flight", "limits")
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self.limits = limits
+        self.clients: list[httpx.AsyncClient] = []
+        self.in_flight: list[int] = []
+
+    def acquire(self) -> tuple[int, httpx.AsyncClient]:
+        """The first client with room (a new one if none); the caller decrements its slot."""
+        in_flight = self.in_flight
+        for slot, busy in enumerate(in_flight):
+            if busy < CALLS_PER_CLIENT:
+                break
+        else:
+            slot = len(in_flight)
+            self.clients.append(httpx.AsyncClient(limits=self.limits, timeout=60.0))
+            in_flight.append(0)
+        in_flight[slot] += 1
+        return slot, self.clients[slot]
+
+
 class OpenAICompatibleStrategy(BackendStrategy):
     kind = "openai_compatible"
 
     def __init__(self, *, limits: httpx.Limits = _LIMITS) -> None:
         self._limits = limits
-        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
-        self._last: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
+        self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
+        self._last: tuple[asyncio.AbstractEventLoop, _LoopPool] | None = None
 
-    # --- connection pool ---------------------------------------------------------------
+    # --- connection pools ----------------------------------------------------------------
 
-    def _client(self) -> httpx.AsyncClient:
+    def _pool(self) -> _LoopPool:
         loop = asyncio.get_running_loop()
         last = self._last
         if last is not None and last[0] is loop:
             return last[1]
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            # clients of loops that have since closed cannot be awaited any more: drop them
-            for old in [lp for lp in self._clients if lp.is_closed()]:
-                del self._clients[old]
-            client = httpx.AsyncClient(limits=self._limits, timeout=60.0)
-            self._clients[loop] = client
-        self._last = (loop, client)
-        return client
+        pool = self._pools.get(loop)
+        if pool is None:
+            # pools of loops that have since closed cannot be awaited any more: drop them
+            for old in [lp for lp in self._pools if lp.is_closed()]:
+                del self._pools[old]
+            pool = self._pools[loop] = _LoopPool(self._limits)
+        self._last = (loop, pool)
+        return pool
 
     async def aclose(self) -> None:
-        """Close this event loop's client (others are dropped when their loop closes)."""
+        """Close this event loop's clients (others are dropped when their loop closes)."""
         loop = asyncio.get_running_loop()
-        client = self._clients.pop(loop, None)
+        pool = self._pools.pop(loop, None)
         if self._last is not None and self._last[0] is loop:
             self._last = None
-        if client is not None:
-            await client.aclose()
+        if pool is not None:
+            for client in pool.clients:
+                await client.aclose()
 
     # --- request -------------------------------------------------------------------------
 
@@ -132,7 +163,8 @@ class OpenAICompatibleStrategy(BackendStrategy):
 
     async def complete(self, request: BackendRequest) -> BackendResponse:
         endpoint = self._endpoint(request)
-        client = self._client()
+        pool = self._pool()
+        slot, client = pool.acquire()
         answer_started = False
         try:
             response = await client.send(client.build_request(
@@ -148,6 +180,8 @@ class OpenAICompatibleStrategy(BackendStrategy):
             raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
                                        timeout=request.timeout,
                                        answer_started=answer_started) from None
+        finally:
+            pool.in_flight[slot] -= 1
         if response.status_code >= 400:
             raise self._status_error(request, response)
         try:
@@ -176,8 +210,10 @@ class OpenAICompatibleStrategy(BackendStrategy):
         done = answer_started = False
         status = None
         start = time.perf_counter()
+        pool = self._pool()
+        slot, client = pool.acquire()
         try:
-            async with self._client().stream(
+            async with client.stream(
                 "POST", endpoint + "/chat/completions", content=self._body(request, True),
                 headers=self._headers(request), timeout=request.timeout,
             ) as response:
@@ -218,6 +254,8 @@ class OpenAICompatibleStrategy(BackendStrategy):
             raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
                                        timeout=request.timeout,
                                        answer_started=answer_started) from None
+        finally:
+            pool.in_flight[slot] -= 1
         if not done and finish_reason is None:
             raise response_error(
                 request.backend,
@@ -235,13 +273,16 @@ class OpenAICompatibleStrategy(BackendStrategy):
     async def probe(self, request: BackendRequest) -> None:
         """``GET {endpoint}/models``; servers without that route get a 1-token completion."""
         endpoint = self._endpoint(request)
+        pool = self._pool()
+        slot, client = pool.acquire()
         try:
-            response = await self._client().get(endpoint + "/models",
-                                                headers=self._headers(request),
-                                                timeout=request.timeout)
+            response = await client.get(endpoint + "/models", headers=self._headers(request),
+                                        timeout=request.timeout)
         except httpx.HTTPError as exc:
             raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
                                        timeout=request.timeout) from None
+        finally:
+            pool.in_flight[slot] -= 1
         if response.status_code in (404, 405):
             await self.complete(request)
         elif response.status_code >= 400:

@@ -51,7 +51,30 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "saved_cost_usd",
 )
 
+#: The columns :func:`summarize` reads (a cold ``summary()`` selects only these).
+SUMMARY_INPUTS: tuple[str, ...] = (
+    "call_id",
+    "backend",
+    "model",
+    "status",
+    "cache_hit",
+    "latency_s",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "saved_cost_usd",
+)
+
 _EXACT_IN_FLOAT = 2**53
+
+
+def copy_on_write() -> bool:
+    """True when pandas shares data between copies safely (always from pandas 3 on)."""
+    import pandas as pd
+
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return bool(getattr(pd.options.mode, "copy_on_write", False) is True)
 
 
 def _int_array(values: Sequence[Any]) -> Any:

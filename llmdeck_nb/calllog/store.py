@@ -478,30 +478,33 @@ class CallLog:
         """One row per (backend, model) over the matching attempts; see
         :func:`llmdeck_nb.calllog.frame.summarize` for the definitions."""
         filters = _Filters.of(since, model, backend, status, call_id, last)
-        return _frame.summarize(self._select(filters, copy=False))
+        with self._lock:
+            if self._use_cache and self._cache is not None:
+                return _frame.summarize(_apply(self._refresh_cache(), filters, copy=False))
+            # Cold: read only the columns the summary needs (a fraction of the frame's cost).
+            return _frame.summarize(self._read(filters, _frame.SUMMARY_INPUTS))
 
     def _select(self, filters: _Filters, *, copy: bool) -> pd.DataFrame:
         with self._lock:
             if self._use_cache and (self._cache is not None or filters.empty):
-                cache = self._refresh_cache()
-                return _apply(cache, filters, copy=copy)
+                return _apply(self._refresh_cache(), filters, copy=copy)
             return self._read(filters)
 
-    def _read(self, filters: _Filters) -> pd.DataFrame:
-        """Filtered rows straight from SQLite (no cache)."""
+    def _read(self, filters: _Filters, columns: tuple[str, ...] = COLUMNS) -> pd.DataFrame:
+        """Filtered rows straight from SQLite (no cache), oldest first."""
         where, args = filters.sql()
-        inner = f"SELECT id, {_SELECT_COLUMNS} FROM {schema.TABLE}{where}"
+        selected = ", ".join(columns)
         if filters.last is not None:
             sql = (
-                f"SELECT {_SELECT_COLUMNS} FROM ({inner} ORDER BY started_at DESC, id DESC "
-                "LIMIT ?) ORDER BY started_at, id"
+                f"SELECT {selected} FROM (SELECT id, {selected} FROM {schema.TABLE}{where} "
+                "ORDER BY started_at DESC, id DESC LIMIT ?) ORDER BY started_at, id"
             )
             args = [*args, filters.last]
         else:
-            sql = f"SELECT {_SELECT_COLUMNS} FROM {schema.TABLE}{where} ORDER BY started_at, id"
+            sql = f"SELECT {selected} FROM {schema.TABLE}{where} ORDER BY started_at, id"
         with self._sqlite_errors("read"), _gc_paused():
             rows = self._connection().execute(sql, args).fetchall()
-            return _frame.build_frame(rows, COLUMNS)
+            return _frame.build_frame(rows, columns)
 
     def _refresh_cache(self) -> _Cache:
         """Bring the cached unfiltered frame up to date: read only the rows appended since
@@ -566,7 +569,10 @@ def _apply(cache: _Cache, filters: _Filters, *, copy: bool) -> pd.DataFrame:
 
     frame = cache.frame
     if filters.empty:
-        return frame.copy() if copy else frame
+        if not copy:
+            return frame
+        # pandas >= 3 is copy-on-write: a shallow copy cannot write through to the cache.
+        return frame.copy(deep=not _frame.copy_on_write())
     mask = np.ones(len(frame), dtype=bool)
     if filters.since_us is not None:
         mask &= cache.micros >= filters.since_us

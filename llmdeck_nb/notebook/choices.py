@@ -1,0 +1,94 @@
+"""What the notebook offers to choose from: handles under a profile, and how each resolves.
+
+Plain data for the panel's dropdown, ``%llm_presets``, ``%llm_aliases`` and the
+``%llm_use`` / ``%llm_profile`` messages; nothing here decides routing (the deck does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from llmdeck_nb.errors import CredentialsMissingError, LLMDeckError
+
+if TYPE_CHECKING:
+    from llmdeck_nb.engine.session import Session
+
+
+@dataclass(frozen=True)
+class Choice:
+    handle: str
+    kind: str  # model | alias | preset
+    target: str | None  # primary candidate "model@backend" when callable
+    problem: str | None  # why it cannot be called under the profile
+
+    @property
+    def callable(self) -> bool:
+        return self.problem is None
+
+    @property
+    def label(self) -> str:
+        kind = "" if self.kind == "model" else f"{self.kind}, "
+        if self.problem:
+            return f"{self.handle}  (unavailable: {self.problem})"
+        return f"{self.handle}  ({kind}{self.target})"
+
+
+def describe(session: Session, handle: str | None = None, profile: str | None = None) -> str:
+    """``'precise' -> gpt-4o-mini via openai`` (or why it cannot be called)."""
+    try:
+        resolution = session.resolve(handle, profile=profile)
+    except LLMDeckError as exc:
+        name = handle or session.default_model or "the deck default"
+        return f"{name} (not callable: {exc.message})"
+    primary = resolution.primary
+    return f"{resolution.requested} -> {primary.model} via {primary.backend.name}"
+
+
+def choice(session: Session, handle: str, kind: str, profile: str | None = None) -> Choice:
+    try:
+        resolution = session.deck.resolve(handle, profile or session.profile)
+    except CredentialsMissingError as exc:
+        return Choice(handle, kind, None, "missing " + ", ".join(exc.variables))
+    except LLMDeckError as exc:
+        return Choice(handle, kind, None, _short(exc.message))
+    primary = resolution.primary
+    return Choice(handle, kind, f"{primary.model} on {primary.backend.name}", None)
+
+
+def choices(session: Session, profile: str | None = None) -> list[Choice]:
+    """Presets, aliases, then models; callable ones first within each kind."""
+    deck = session.deck
+    out: list[Choice] = []
+    for kind, names in (("preset", deck.presets), ("alias", deck.aliases), ("model", deck.model_names)):
+        group = [choice(session, name, kind, profile) for name in names]
+        out.extend(sorted(group, key=lambda c: not c.callable))
+    return out
+
+
+def presets_rows(session: Session) -> list[dict[str, Any]]:
+    rows = []
+    for name, preset in session.deck.presets.items():
+        found = choice(session, name, "preset")
+        rows.append({"preset": name, "model": preset.model, "temperature": preset.temperature,
+                     "max_tokens": preset.max_tokens, "params": dict(preset.params) or None,
+                     "resolves_to": found.target, "note": found.problem or "",
+                     "description": preset.description})
+    return rows
+
+
+def aliases_rows(session: Session) -> list[dict[str, Any]]:
+    rows = []
+    for name, value in session.deck.aliases.items():
+        found = choice(session, name, "alias")
+        chain = value if isinstance(value, str) else " | ".join(value)
+        rows.append({"alias": name, "kind": "alias" if isinstance(value, str) else "waterfall",
+                     "targets": chain, "resolves_to": found.target, "note": found.problem or ""})
+    return rows
+
+
+def _short(message: str, limit: int = 80) -> str:
+    return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+__all__ = ["Choice", "aliases_rows", "choice", "choices", "describe", "presets_rows"]

@@ -1,0 +1,99 @@
+"""``%load_ext llmdeck_nb``: register the magics, load the deck, say one line about it.
+
+A deck that does not load (bad TOML...) is reported in one line; the magics are still
+registered so the user can fix the file and run ``%llm_reload``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.notebook.display import one_line, register_frame_formatter, say, unregister_frame_formatter
+
+if TYPE_CHECKING:
+    from llmdeck_nb.deck import Deck
+    from llmdeck_nb.engine.session import Session
+
+MAGICS_NAME = "LLMDeckMagics"
+
+
+def load_ipython_extension(shell: Any) -> None:
+    from llmdeck_nb.notebook.magics import LLMDeckMagics
+
+    if MAGICS_NAME in shell.magics_manager.registry:  # loaded under another name: start clean
+        unload_ipython_extension(shell)
+    magics = LLMDeckMagics(shell)
+    shell.register_magics(magics)
+    register_frame_formatter(shell)
+    try:
+        session = magics.session
+    except Exception as exc:  # UsageError carrying the deck error
+        say(f"llmdeck: magics loaded, but {_first_line(exc)}; fix it, then run %llm_reload")
+        return
+    _apply_configured_model(magics, session)
+    say(load_line(session))
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    manager = shell.magics_manager
+    magics = manager.registry.pop(MAGICS_NAME, None)
+    if magics is None:
+        return
+    for kind, table in magics.magics.items():
+        for name in table:
+            manager.magics[kind].pop(name, None)
+    if magics in shell.configurables:
+        shell.configurables.remove(magics)
+    magics.detach()
+    unregister_frame_formatter(shell)
+
+
+def _apply_configured_model(magics: Any, session: Session) -> None:
+    """``c.LLMDeckMagics.default_model`` from a config file wins over the session's."""
+    configured = magics.default_model
+    if configured is None or configured == session.default_model:
+        magics.attach(session)
+        return
+    try:
+        magics.controls.use_model(configured)
+    except LLMDeckError as exc:
+        say(f"llmdeck: LLMDeckMagics.default_model = {configured!r} ignored: {one_line(exc)}")
+    magics.attach(session)
+
+
+def load_line(session: Session) -> str:
+    """``llmdeck: profile auto, 3 of 12 backends available (demo, openai, ollama), deck ...``"""
+    deck = session.deck
+    available = deck.available_backends
+    parts = [f"profile {session.profile}",
+             f"{len(available)} of {len(deck.backends)} backends available ({', '.join(available) or 'none'})",
+             f"deck {deck_location(deck)}"]
+    errors = sum(p.severity == "error" for p in deck.problems)
+    if errors:
+        parts.append(f"{errors} problem(s): run `llmdeck validate`")
+    return "llmdeck: " + ", ".join(parts)
+
+
+def deck_location(deck: Deck) -> str:
+    if deck.origin == "packaged default":
+        return "(packaged default)"
+    folder = Path(deck.folder)
+    try:
+        shown = os.path.relpath(folder)
+    except ValueError:  # another drive on Windows
+        shown = str(folder)
+    if shown.startswith(".." + os.sep + ".."):
+        shown = str(folder)
+    return shown if deck.origin == "project" else f"{shown} (from {deck.origin})"
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else type(exc).__name__
+
+
+__all__ = ["deck_location", "load_ipython_extension", "load_line", "unload_ipython_extension"]

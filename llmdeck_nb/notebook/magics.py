@@ -1,0 +1,383 @@
+"""The magics: each parses its arguments, calls the Session, and displays the result.
+
+Settings are traitlets (``%config LLMDeckMagics``); arguments are ``magic_arguments``
+(``%%llm?``); every error a user can fix is a ``UsageError`` (one message, no traceback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Enum, Unicode, observe
+
+from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.notebook import display
+from llmdeck_nb.notebook.arguments import (
+    call_kwargs,
+    call_options,
+    names_list,
+    output_options,
+    split_line,
+    variable_name,
+)
+from llmdeck_nb.notebook.controls import Controls, controls_for
+from llmdeck_nb.notebook.display import FORMATS, say
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from llmdeck_nb.engine.session import Session
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Our errors become UsageErrors: IPython shows the message (with its hint), no traceback."""
+    try:
+        yield
+    except LLMDeckError as exc:
+        raise display.usage_error(exc) from None
+
+
+@magics_class
+class LLMDeckMagics(Magics):
+    """%%llm, %%llm_compare and the %llm_* line magics over the default Session."""
+
+    default_model = Unicode(
+        None, allow_none=True,
+        help="Model, alias or preset that %%llm uses when none is given (None: the routing "
+             "profile's / deck's default). Kept in sync with the session and the panel.",
+    ).tag(config=True)
+    stream = Bool(False, help="Show answers as they arrive (--stream / --no-stream).").tag(config=True)
+    show_footer = Bool(
+        True, help="Show the grey footer (model, backend, latency, tokens, cost) under answers."
+    ).tag(config=True)
+    format = Enum(FORMATS, default_value="markdown",
+                  help="How %%llm shows answers: markdown, text, code, json or html (-f).").tag(config=True)
+    interpolate = Bool(
+        True, help="Fill {name} / {expression} in cells from the notebook (--no-interpolate)."
+    ).tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        self._bound: Session | None = None
+        self._syncing = True  # values from a config file are applied by the extension, not here
+        super().__init__(shell=shell, **kwargs)
+        self._syncing = False
+
+    # --- the session ------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Session:
+        """The default session (loaded again on each use until the deck loads)."""
+        from llmdeck_nb.engine.session import default_session
+
+        try:
+            session = default_session()
+        except LLMDeckError as exc:
+            raise UsageError(f"the deck did not load: {exc}\n  (fix it, then run %llm_reload)") from None
+        self.attach(session)
+        return session
+
+    @property
+    def controls(self) -> Controls:
+        return controls_for(self.session)
+
+    def attach(self, session: Session) -> None:
+        """Follow ``session``: its default model shows in ``default_model``."""
+        if session is not self._bound:
+            if self._bound is not None:
+                controls_for(self._bound).unobserve(self._session_changed)
+            self._bound = session
+            controls_for(session).observe(self._session_changed)
+        self._pull()
+
+    def detach(self) -> None:
+        if self._bound is not None:
+            controls_for(self._bound).unobserve(self._session_changed)
+            self._bound = None
+
+    def _session_changed(self, what: str) -> None:
+        if what in ("default_model", "deck"):
+            self._pull()
+
+    def _pull(self) -> None:
+        if self._bound is not None and self.default_model != self._bound.default_model:
+            self._syncing = True
+            try:
+                self.default_model = self._bound.default_model
+            finally:
+                self._syncing = False
+
+    @observe("default_model")
+    def _default_model_set(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        try:
+            with user_errors():
+                self.controls.use_model(change["new"] or None)
+        except UsageError:
+            self._pull()  # back to what the session uses
+            raise
+
+    # --- %%llm -----------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("model", nargs="?", metavar="MODEL",
+              help="model, alias or preset (default: %%llm_use / the panel's choice, else the deck's)")
+    @output_options
+    @call_options
+    @no_var_expand
+    @line_cell_magic
+    def llm(self, line: str, cell: str | None = None) -> Any:
+        """Send the cell (or, for %llm, the rest of the line) to an LLM; show the answer and
+        a footer with model, backend, latency, tokens and cost.
+
+        %%llm [MODEL] [options]   -- the cell below is the prompt
+        %llm [options] PROMPT     -- one-line prompt (choose the model with -m MODEL)
+
+        {name}, {In[3]}, {Out[3]}, {df.head()} and {x:.2f} are filled from the notebook;
+        {{ and }} are literal braces. The Result is in _llm (and in VAR with -o VAR);
+        with --schema the parsed object is the cell's output.
+        """
+        if cell is None:
+            args, text = split_line(self.llm.parser, line)
+        else:
+            args, text = parse_argstring(self.llm, line), cell
+        session = self.session
+        prompt = self._prompt(text, args.interpolate)
+        kwargs = call_kwargs(args, self.shell.user_ns)
+        out = variable_name(args.out)
+        fmt = args.format or self.format
+        parsed = "schema" in kwargs
+        stream = self.stream if args.stream is None else args.stream
+        with user_errors():
+            if stream:
+                view = display.StreamView(self.shell)
+                result = session.complete(prompt, args.model or args.model_option, on_text=view, **kwargs)
+                view.finish(result, fmt, footer=self.show_footer, parsed=parsed)
+            else:
+                result = session.complete(prompt, args.model or args.model_option, **kwargs)
+                display.show_result(result, fmt, footer=self.show_footer, parsed=parsed)
+        self.shell.user_ns["_llm"] = result
+        if out:
+            self.shell.user_ns[out] = result
+        if fmt == "code" and not parsed:
+            self.shell.set_next_input(display.extract_code(result.text), replace=False)
+        return result.value if parsed else None
+
+    def _prompt(self, text: str, interpolate: bool | None) -> str:
+        if not text.strip():
+            raise UsageError("nothing to send: write the prompt in the cell below %%llm "
+                             "(or after the options: %llm What is 2+2?)")
+        if self.interpolate if interpolate is None else interpolate:
+            from llmdeck_nb.notebook.interpolation import fill
+
+            with user_errors():
+                text = fill(text, self.shell.user_ns)
+        return text
+
+    # --- %%llm_compare -----------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("models", nargs="?", metavar="MODEL1,MODEL2,...",
+              help="models, aliases or presets to compare (default: the current choice)")
+    @argument("--profiles", metavar="P1,P2,...", help="routing profiles to compare "
+              "(each model under each profile)")
+    @argument("--repeat", type=int, default=1, metavar="N", help="send each target N times")
+    @argument("--plot", action="store_true", help="add a bar chart of latency and cost per target")
+    @argument("-o", "--out", metavar="VAR", help="store the DataFrame in this variable")
+    @call_options
+    @no_var_expand
+    @cell_magic
+    def llm_compare(self, line: str, cell: str) -> pd.DataFrame:
+        """Send the cell to several models (or profiles) at once; one row per target:
+        target, backend, model, output, latency_s, ttft_s, tokens, cost_usd, cached, error.
+
+        A failing target shows its error in its row; the others still complete. The
+        cell's output is the DataFrame itself (``df = _``), shown with wrapped outputs.
+        """
+        args = parse_argstring(self.llm_compare, line)
+        if args.repeat < 1:
+            raise UsageError("--repeat takes a number of runs of at least 1")
+        session = self.session
+        prompt = self._prompt(cell, args.interpolate)
+        kwargs = call_kwargs(args, self.shell.user_ns)
+        profile = kwargs.pop("profile", None)
+        profiles = names_list(args.profiles) or ([profile] if profile else None)
+        out = variable_name(args.out)
+        with user_errors():
+            frame = session.compare(prompt, names_list(args.models), profiles, repeat=args.repeat, **kwargs)
+        display.mark_compare(frame)
+        if args.plot:
+            display.show_chart(frame)
+        if out:
+            self.shell.user_ns[out] = frame
+        return frame
+
+    # --- switching -----------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("name", nargs="?", help="profile to switch to (none: list the profiles)")
+    @line_magic
+    def llm_profile(self, line: str) -> None:
+        """Show the routing profiles (* marks the active one), or switch to NAME."""
+        args = parse_argstring(self.llm_profile, line)
+        session = self.session
+        if args.name:
+            with user_errors():
+                self.controls.use_profile(args.name)
+            say(f"llmdeck: profile {session.profile}; %%llm uses {self._choice(session)}")
+        else:
+            say(display.profiles_listing(session.deck.profiles, session.profile))
+
+    @magic_arguments()
+    @argument("handle", nargs="?", metavar="MODEL_OR_PRESET",
+              help="model, alias or preset for %%%%llm when none is given")
+    @argument("--reset", action="store_true", help="back to the profile's / deck's default")
+    @line_magic
+    def llm_use(self, line: str) -> None:
+        """Set the model, alias or preset %%llm uses by default (shown by the panel too)."""
+        args = parse_argstring(self.llm_use, line)
+        session = self.session
+        if args.handle or args.reset:
+            with user_errors():
+                self.controls.use_model(None if args.reset else args.handle)
+        say(f"llmdeck: %%llm uses {self._choice(session)}")
+
+    @staticmethod
+    def _choice(session: Session) -> str:
+        from llmdeck_nb.notebook.choices import describe
+
+        return describe(session)
+
+    # --- the deck --------------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("--backend", help="only the models routed to this backend")
+    @argument("--profile", help="routing under this profile (default: the active one)")
+    @argument("--available", action="store_true", help="only the models that can be called")
+    @line_magic
+    def llm_models(self, line: str) -> pd.DataFrame:
+        """The deck's models as a DataFrame: where the profile routes each one, whether it
+        can be called (and why not), costs per 1M tokens, limits, aliases and presets."""
+        args = parse_argstring(self.llm_models, line)
+        session = self.session
+        with user_errors():
+            rows = session.deck.models_table(args.profile or session.profile)
+        if args.backend:
+            rows = [r for r in rows if r["backend"] == args.backend]
+        if args.available:
+            rows = [r for r in rows if r["available"]]
+        return display.frame(rows)
+
+    @line_magic
+    def llm_presets(self, line: str) -> pd.DataFrame:
+        """The deck's presets: model, parameters, and what each resolves to now."""
+        from llmdeck_nb.notebook.choices import presets_rows
+
+        return display.frame(presets_rows(self.session))
+
+    @line_magic
+    def llm_aliases(self, line: str) -> pd.DataFrame:
+        """The deck's aliases and waterfalls, and what each resolves to now."""
+        from llmdeck_nb.notebook.choices import aliases_rows
+
+        return display.frame(aliases_rows(self.session))
+
+    @line_magic
+    def llm_reload(self, line: str) -> None:
+        """Read the deck again (after setting a key or editing a file)."""
+        had_session = self._bound is not None
+        session = self.session  # a deck that failed to load is loaded here
+        if had_session:
+            with user_errors():
+                self.controls.reload()
+        from llmdeck_nb.notebook.extension import load_line
+
+        say(load_line(session))
+
+    # --- the log, the cache, live checks -------------------------------------------------------
+
+    @magic_arguments()
+    @argument("-n", type=int, default=None, metavar="N", help="the last N calls (default 20)")
+    @argument("--all", action="store_true", help="every logged call")
+    @argument("--summary", action="store_true", help="one row per backend/model: calls, errors, "
+              "cache hit rate, p50/p95 latency, tokens, cost")
+    @argument("--export", metavar="PATH", help="also write the table to PATH (.csv or .parquet)")
+    @line_magic
+    def llm_log(self, line: str) -> pd.DataFrame:
+        """The call log as a DataFrame (one row per attempt), or its summary."""
+        args = parse_argstring(self.llm_log, line)
+        session = self.session
+        last = None if args.all or (args.export and args.n is None) else (args.n or 20)
+        with user_errors():
+            frame = session.summary(last=last) if args.summary else session.calls(last=last)
+        if args.export:
+            display.say(export(frame, args.export))
+        return frame
+
+    @magic_arguments()
+    @argument("--backend", action="append", help="only this backend (repeatable)")
+    @line_magic
+    def llm_check(self, line: str) -> pd.DataFrame:
+        """Live connectivity and latency of each available backend (one tiny request each)."""
+        args = parse_argstring(self.llm_check, line)
+        with user_errors():
+            return self.session.check(args.backend)
+
+    @magic_arguments()
+    @argument("action", nargs="?", default="stats", choices=["stats", "clear", "on", "off"],
+              help="stats (default), clear (delete every entry), on / off (use it for calls)")
+    @line_magic
+    def llm_cache(self, line: str) -> None:
+        """The response cache: statistics, clear it, or switch it on/off for this session."""
+        args = parse_argstring(self.llm_cache, line)
+        session = self.session
+        if args.action in ("on", "off"):
+            self.controls.set_cache(args.action == "on")
+        if session.cache is None:
+            say("llmdeck: the response cache is off for this session (Session(cache=False))")
+            return
+        with user_errors():
+            if args.action == "clear":
+                say(f"llmdeck: cleared {session.cache.clear()} cached answers")
+            else:
+                use = "used" if session.use_cache else "NOT used (%llm_cache on)"
+                say(f"llmdeck: {session.cache.stats()}; {use}")
+
+    # --- the panel --------------------------------------------------------------------------------
+
+    @line_magic
+    def llm_panel(self, line: str) -> Any:
+        """Widgets to switch profile, model, temperature and cache; a table of the last calls."""
+        from llmdeck_nb.notebook.panel import Panel
+
+        return Panel(self.session)
+
+
+def export(frame: pd.DataFrame, path: str) -> str:
+    """Write ``frame`` to ``path`` (.csv or .parquet); the message saying where."""
+    from pathlib import Path
+
+    target = Path(path).expanduser()
+    suffix = target.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise UsageError(f"--export writes .csv or .parquet files, not {target.name!r}")
+    if target.parent and not target.parent.exists():
+        raise UsageError(f"--export: the folder {target.parent} does not exist")
+    if suffix == ".csv":
+        frame.to_csv(target, index=False)
+    else:
+        try:
+            frame.to_parquet(target, index=False)
+        except ImportError:
+            raise UsageError("--export .parquet needs pyarrow: pip install pyarrow "
+                             "(or export .csv)") from None
+    return f"llmdeck: wrote {len(frame)} rows to {target.resolve()}"
+
+
+__all__ = ["LLMDeckMagics", "export", "user_errors"]
