@@ -200,6 +200,7 @@ class FakeLLMServer:
         self.default_delay = 0.0  # seconds, before every response
         self.chunk_delay = 0.0  # seconds between stream chunks
         self.models = ["fake-model", "fake-model-2"]
+        self.record_requests = True  # False for long benchmarks: keep no request history
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -471,8 +472,9 @@ class FakeLLMServer:
             except ValueError:
                 payload = None
         protocol, model = self._classify(method, path, payload)
-        self.requests.append(RecordedRequest(method, path, query, headers, payload, body,
-                                             model, protocol))
+        if self.record_requests:
+            self.requests.append(RecordedRequest(method, path, query, headers, payload, body,
+                                                 model, protocol))
         fault = self._take_fault(path, model)
         delay = self.default_delay + (fault.delay if fault else 0.0)
         if delay:
@@ -765,3 +767,20 @@ def fake_llm_server() -> Iterator[FakeLLMServer]:
     """A started :class:`FakeLLMServer` (fresh per test; starting takes a few ms)."""
     with FakeLLMServer() as server:
         yield server
+
+
+if __name__ == "__main__":  # a standalone server, e.g. for benchmarks from another process
+    import argparse
+
+    parser = argparse.ArgumentParser(description="loopback fake LLM server")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args()
+    server = FakeLLMServer(port=args.port).start()
+    server.default_delay = args.delay
+    server.record_requests = False
+    print(server.url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()

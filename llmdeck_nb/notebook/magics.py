@@ -303,7 +303,8 @@ class LLMDeckMagics(Magics):
     # --- the log, the cache, live checks -------------------------------------------------------
 
     @magic_arguments()
-    @argument("-n", type=int, default=None, metavar="N", help="the last N calls (default 20)")
+    @argument("-n", type=int, default=None, metavar="N",
+              help="the last N attempts (default: 20 shown; every row for --summary and --export)")
     @argument("--all", action="store_true", help="every logged call")
     @argument("--summary", action="store_true", help="one row per backend/model: calls, errors, "
               "cache hit rate, p50/p95 latency, tokens, cost")
@@ -313,9 +314,12 @@ class LLMDeckMagics(Magics):
         """The call log as a DataFrame (one row per attempt), or its summary."""
         args = parse_argstring(self.llm_log, line)
         session = self.session
-        last = None if args.all or (args.export and args.n is None) else (args.n or 20)
         with user_errors():
-            frame = session.summary(last=last) if args.summary else session.calls(last=last)
+            if args.summary:  # over the whole log unless -n says otherwise
+                frame = session.summary() if args.n is None else summarize(session.calls(last=args.n))
+            else:
+                last = None if args.all or (args.export and args.n is None) else (args.n or 20)
+                frame = session.calls(last=last)
         if args.export:
             display.say(export(frame, args.export))
         return frame
@@ -357,6 +361,12 @@ class LLMDeckMagics(Magics):
         from llmdeck_nb.notebook.panel import Panel
 
         return Panel(self.session)
+
+
+def summarize(frame: pd.DataFrame) -> pd.DataFrame:
+    from llmdeck_nb.calllog.frame import summarize as summarize_frame
+
+    return summarize_frame(frame)
 
 
 def export(frame: pd.DataFrame, path: str) -> str:

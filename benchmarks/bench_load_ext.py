@@ -1,0 +1,58 @@
+"""How long ``%load_ext llmdeck_nb`` takes in a fresh interpreter (goal: <= 0.15 s).
+
+Each run is a new Python process that creates an IPython InteractiveShell, then times
+``%load_ext llmdeck_nb`` alone (deck load and the status line included), and reports
+whether litellm, pandas or ipywidgets were imported (none should be). Prints the median.
+
+    python benchmarks/bench_load_ext.py [runs]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+GOAL_S = 0.15
+
+CHILD = r"""
+import contextlib, io, json, sys, time
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    start = time.perf_counter()
+    shell.run_line_magic("load_ext", "llmdeck_nb")
+    elapsed = time.perf_counter() - start
+heavy = [m for m in ("litellm", "pandas", "ipywidgets") if m in sys.modules]
+print(json.dumps({"seconds": elapsed, "heavy": heavy, "line": out.getvalue().strip()}))
+"""
+
+
+def one_run(env: dict[str, str]) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(runs: int = 7) -> int:
+    with tempfile.TemporaryDirectory() as state:
+        env = {**os.environ, "LLMDECK_CACHE_DIR": state}
+        one_run(env)  # warm the OS file cache and the .pyc files; not counted
+        results = [one_run(env) for _ in range(runs)]
+    times = [r["seconds"] for r in results]
+    heavy = sorted({m for r in results for m in r["heavy"]})
+    median = statistics.median(times)
+    print(f"load line: {results[-1]['line']}")
+    print(f"%load_ext llmdeck_nb: median {median * 1000:.0f} ms over {runs} fresh processes "
+          f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}); goal <= {GOAL_S * 1000:.0f} ms "
+          f"-> {'OK' if median <= GOAL_S else 'OVER'}")
+    print(f"heavy modules imported: {', '.join(heavy) or 'none (litellm, pandas, ipywidgets stay out)'}")
+    return 0 if median <= GOAL_S and not heavy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 7))
