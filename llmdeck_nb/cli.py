@@ -81,7 +81,7 @@ def _validate(args: argparse.Namespace) -> int:
         from llmdeck_nb.engine.session import Session
 
         with Session(deck=deck, cache=False, log=False) as session:
-            report.live = session.check(profile=args.profile).to_dict("records")
+            report.live = session.check().to_dict("records")
     print(report.to_json() if args.json else report.to_text())
     return 0 if report.usable else 1
 

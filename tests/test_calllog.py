@@ -431,8 +431,9 @@ def test_summary_numbers(tmp_path, warm):
     only_gpt = log.summary(model="gpt-4o", since=T0 + timedelta(seconds=2))
     assert len(only_gpt) == 1
     row = only_gpt.iloc[0]
-    assert (row["calls"], row["attempts"], row["errors"]) == (2, 2, 0)
-    assert row["p50_latency_s"] == pytest.approx(4.0)
+    # rows b, c (ok: 2.0, 4.0 s) and d (cache hit)
+    assert (row["calls"], row["attempts"], row["errors"], row["cache_hits"]) == (3, 3, 0, 1)
+    assert row["p50_latency_s"] == pytest.approx(3.0)
 
 
 def test_p50_p95_against_pandas_on_many_rows(tmp_path):

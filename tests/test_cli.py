@@ -119,3 +119,16 @@ def test_package_import_stays_light():
             "print(sorted(m for m in ('litellm', 'pandas', 'ipywidgets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_validate_live_probes_each_available_backend(tmp_path, fake_llm_server):
+    from deck_folders import loopback_deck
+
+    folder = loopback_deck(tmp_path / "deck", fake_llm_server.url)
+    result = run("validate", "--live", "--deck", str(folder), cwd=tmp_path,
+                 env={"OPENAI_API_KEY": "sk-test-live-0123456789abcdef", "LLMDECK_CACHE_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stdout + result.stderr
+    live = result.stdout.split("LIVE CHECK")[1]
+    assert "ok     openai" in live and "ok     demo" in live and " ms" in live
+    assert "anthropic" not in live  # unavailable (no key): not probed
+    assert any(r.path == "/v1/models" for r in fake_llm_server.requests)

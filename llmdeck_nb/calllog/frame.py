@@ -111,7 +111,12 @@ def _category_array(values: Sequence[Any]) -> Any:
     import numpy as np
     import pandas as pd
 
-    return pd.Categorical(np.array(values, dtype=object))
+    result = pd.Categorical(np.array(values, dtype=object))
+    if not len(result.categories):  # all missing: keep str categories, like the other columns
+        result = pd.Categorical.from_codes(
+            np.full(len(result), -1, dtype=np.int8), categories=pd.Index([], dtype="str")
+        )
+    return result
 
 
 def _parse_json(text: Any) -> Any:
@@ -181,7 +186,11 @@ def concat_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     for name in a.columns:
         left, right = a[name], b[name]
         if isinstance(left.dtype, pd.CategoricalDtype):
-            data[name] = union_categoricals([left.array, right.array], sort_categories=True)
+            try:
+                data[name] = union_categoricals([left.array, right.array], sort_categories=True)
+            except TypeError:  # categories of different dtypes: factorize again
+                merged = pd.concat([left.astype(object), right.astype(object)], ignore_index=True)
+                data[name] = _category_array(merged.to_numpy())
         else:
             data[name] = pd.concat([left, right], ignore_index=True).array
     return pd.DataFrame(data, columns=a.columns, copy=False)

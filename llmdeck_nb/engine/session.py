@@ -310,7 +310,8 @@ class Session:
 
     # --- live checks and comparisons -------------------------------------------------------
 
-    def check(self, backends: Iterable[str] | None = None, profile: str | None = None) -> pd.DataFrame:
+    def check(self, backends: Iterable[str] | None = None) -> pd.DataFrame:
+        """One live probe per available backend (or the ones named): status and latency."""
         from llmdeck_nb.engine.probe import check_backends
 
         return loop.run(check_backends(self, backends, timeout=min(self.timeout, 15.0)))

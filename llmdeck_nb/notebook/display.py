@@ -181,22 +181,25 @@ def frame_html(frame: pd.DataFrame) -> str | None:
     return styler.to_html()
 
 
+#: where DataFrame lives, by name, so registering does not import pandas (pandas 3 says
+#: "pandas", pandas 2 "pandas.core.frame")
+_FRAME_TYPE_NAMES = (("pandas", "DataFrame"), ("pandas.core.frame", "DataFrame"))
+
+
 def register_frame_formatter(shell: Any) -> None:
     formatter = shell.display_formatter.formatters["text/html"]
-    formatter.for_type_by_name("pandas.core.frame", "DataFrame", frame_html)
+    for module, name in _FRAME_TYPE_NAMES:
+        formatter.for_type_by_name(module, name, frame_html)
 
 
 def unregister_frame_formatter(shell: Any) -> None:
     formatter = shell.display_formatter.formatters["text/html"]
-    key = ("pandas.core.frame", "DataFrame")
-    if formatter.deferred_printers.get(key) is frame_html:
-        del formatter.deferred_printers[key]
-    try:
-        import pandas as pd  # only when pandas is loaded: the deferred entry may be bound now
-    except ImportError:  # pragma: no cover
-        return
-    if formatter.type_printers.get(pd.DataFrame) is frame_html:
-        del formatter.type_printers[pd.DataFrame]
+    for key in _FRAME_TYPE_NAMES:
+        if formatter.deferred_printers.get(key) is frame_html:
+            del formatter.deferred_printers[key]
+    for cls, printer in list(formatter.type_printers.items()):
+        if printer is frame_html:  # bound to the class once a frame was shown
+            del formatter.type_printers[cls]
 
 
 def show_chart(frame: pd.DataFrame) -> None:

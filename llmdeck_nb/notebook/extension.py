@@ -7,6 +7,7 @@ registered so the user can fix the file and run ``%llm_reload``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +30,31 @@ def load_ipython_extension(shell: Any) -> None:
     shell.register_magics(magics)
     register_frame_formatter(shell)
     try:
-        session = magics.session
-    except Exception as exc:  # UsageError carrying the deck error
-        say(f"llmdeck: magics loaded, but {_first_line(exc)}; fix it, then run %llm_reload")
-        return
+        say(_status(magics))
+    except LLMDeckError as exc:
+        say(f"llmdeck: magics loaded, but the deck did not load: {one_line(exc)}; "
+            "fix it, then run %llm_reload")
+
+
+def _status(magics: Any) -> str:
+    """The load line. The Session itself (call log, cache) is only opened here if one
+    exists already or a config file sets a default model; otherwise on the first magic
+    that needs it, which keeps ``%load_ext`` fast."""
+    session = _existing_session()
+    if session is None and magics.default_model is None:
+        from llmdeck_nb.deck import load_deck
+
+        deck = load_deck()
+        return load_line(deck, deck.active_profile)
+    session = magics.load_session()
     _apply_configured_model(magics, session)
-    say(load_line(session))
+    return load_line(session.deck, session.profile)
+
+
+def _existing_session() -> Session | None:
+    """The default session if the engine has been used in this process (never made here)."""
+    module = sys.modules.get("llmdeck_nb.engine.session")
+    return module.default_session() if module is not None else None
 
 
 def unload_ipython_extension(shell: Any) -> None:
@@ -64,16 +84,12 @@ def _apply_configured_model(magics: Any, session: Session) -> None:
     magics.attach(session)
 
 
-def load_line(session: Session) -> str:
+def load_line(deck: Deck, profile: str) -> str:
     """``llmdeck: profile auto, 3 of 12 backends available (demo, openai, ollama), deck ...``"""
-    deck = session.deck
     available = deck.available_backends
-    parts = [f"profile {session.profile}",
+    parts = [f"profile {profile}",
              f"{len(available)} of {len(deck.backends)} backends available ({', '.join(available) or 'none'})",
              f"deck {deck_location(deck)}"]
-    errors = sum(p.severity == "error" for p in deck.problems)
-    if errors:
-        parts.append(f"{errors} problem(s): run `llmdeck validate`")
     return "llmdeck: " + ", ".join(parts)
 
 
@@ -88,12 +104,6 @@ def deck_location(deck: Deck) -> str:
     if shown.startswith(".." + os.sep + ".."):
         shown = str(folder)
     return shown if deck.origin == "project" else f"{shown} (from {deck.origin})"
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return " ".join(lines[:2]) if lines else type(exc).__name__
 
 
 __all__ = ["deck_location", "load_ipython_extension", "load_line", "unload_ipython_extension"]

@@ -73,12 +73,16 @@ class LLMDeckMagics(Magics):
     @property
     def session(self) -> Session:
         """The default session (loaded again on each use until the deck loads)."""
-        from llmdeck_nb.engine.session import default_session
-
         try:
-            session = default_session()
+            return self.load_session()
         except LLMDeckError as exc:
             raise UsageError(f"the deck did not load: {exc}\n  (fix it, then run %llm_reload)") from None
+
+    def load_session(self) -> Session:
+        """:attr:`session`, raising the deck's own error if it does not load."""
+        from llmdeck_nb.engine.session import default_session
+
+        session = default_session()
         self.attach(session)
         return session
 
@@ -298,7 +302,7 @@ class LLMDeckMagics(Magics):
                 self.controls.reload()
         from llmdeck_nb.notebook.extension import load_line
 
-        say(load_line(session))
+        say(load_line(session.deck, session.profile))
 
     # --- the log, the cache, live checks -------------------------------------------------------
 
