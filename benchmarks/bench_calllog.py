@@ -33,6 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from llmdeck_nb.calllog import CallLog, CallRecord, hash_prompt  # noqa: E402
+from llmdeck_nb.calllog.store import _SELECT_COLUMNS, _row  # noqa: E402
 
 BACKENDS = {
     "openai": ["gpt-4o", "gpt-4o-mini", "o3-mini"],
@@ -138,6 +139,8 @@ def main() -> None:
         print(f"append_many({n:,}) (one transaction): {seconds:7.2f} s  "
               f"({seconds / n * 1e6:.1f} us/row)")
         assert log.count() == n
+        seconds, _ = timed(lambda: [_row(record) for record in records])
+        print(f"  of which record -> row (redaction, JSON, truncation): {seconds:.2f} s")
 
         def cold_frame() -> object:
             with CallLog(path) as fresh:
@@ -158,7 +161,7 @@ def main() -> None:
             log.frame()
             return time.perf_counter() - t0
 
-        incremental = statistics.median(warm_after_100() for _ in range(repeat))  # type: ignore[type-var]
+        incremental = statistics.median(float(warm_after_100()) for _ in range(repeat))
 
         def cold_last() -> object:
             with CallLog(path) as fresh:
@@ -172,15 +175,24 @@ def main() -> None:
                 return fresh.summary()
 
         summary_cold = median_time(cold_summary, repeat)
+
+        def raw_fetchall() -> object:
+            with CallLog(path) as fresh:
+                sql = f"SELECT {_SELECT_COLUMNS} FROM calls"
+                return fresh._connection().execute(sql).fetchall()
+
+        floor = median_time(raw_fetchall, repeat)
         print(f"frame() of {n:,} rows, cold (new CallLog, all rows read), median of {repeat}: "
               f"{cold:.3f} s")
+        print(f"  for reference, a bare cursor.fetchall() of those rows (no pandas): {floor:.3f} s")
         print(f"frame() of {n:,} rows, warm (same CallLog), median of {repeat}:             "
               f"{warm:.3f} s")
         print(f"frame() warm after another process appended 100 rows, median of {repeat}: "
               f"{incremental:.3f} s")
         print(f"frame(last=50) cold, median of {repeat}:                                 "
               f"{last_cold:.3f} s")
-        print(f"summary() warm, median of {repeat}: {summary_warm:.3f} s;  cold: {summary_cold:.3f} s")
+        print(f"summary() warm, median of {repeat}: {summary_warm:.3f} s;  "
+              f"cold: {summary_cold:.3f} s")
         print(f"file size: {path.stat().st_size / 1e6:.1f} MB")
         other.close()
         log.close()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -491,41 +492,49 @@ def test_in_memory_log():
 
 WRITER = textwrap.dedent(
     """
-    import sys, time
-    from datetime import datetime, timezone
+    import os, sys, time
     sys.path.insert(0, sys.argv[1])
     from llmdeck_nb.calllog import CallLog, CallRecord
-    path, name, n, go = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-    import os
-    while not os.path.exists(go):
+    path, name, n, folder = sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+    open(os.path.join(folder, "ready-" + name), "w").close()
+    while not os.path.exists(os.path.join(folder, "go")):
         time.sleep(0.001)
-    log = CallLog(path)
+    log = CallLog(path)  # both processes may be the first to create the file
+    first = time.time()
     for i in range(n):
         log.append(CallRecord(call_id=f"{name}-{i}", backend=name, model="m",
                               prompt_preview="x" * 150))
+    last = time.time()
     log.close()
-    print("done", name)
+    print(first, last)
     """
 )
 
 
 def test_two_processes_append_concurrently(tmp_path):
     path = tmp_path / "shared" / "calls.sqlite"  # created by the racing processes themselves
-    go = tmp_path / "go"
+    names = ("kernel_a", "kernel_b")
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(REPO), str(path), name, "500", str(go)],
+            [sys.executable, "-c", WRITER, str(REPO), str(path), name, "500", str(tmp_path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for name in ("kernel_a", "kernel_b")
+        for name in names
     ]
-    go.touch()
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{name}").exists() for name in names):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
     outputs = [p.communicate(timeout=120) for p in procs]
     for proc, (out, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
         assert "locked" not in err
+    (a_first, a_last), (b_first, b_last) = (map(float, out.split()) for out, _ in outputs)
+    assert a_first < b_last and b_first < a_last, "the two writers did not overlap in time"
+
     log = CallLog(path)
     df = log.frame()
     assert len(df) == 1000

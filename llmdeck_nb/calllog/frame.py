@@ -108,15 +108,25 @@ def _str_array(values: Sequence[Any]) -> Any:
 
 
 def _category_array(values: Sequence[Any]) -> Any:
+    """Low-cardinality text -> Categorical with sorted categories (missing -> NaN).
+
+    A dict lookup per value is about twice as fast as ``pd.Categorical(values)`` on
+    freshly fetched strings, and this is the costliest conversion of a cold frame.
+    """
     import numpy as np
     import pandas as pd
 
-    result = pd.Categorical(np.array(values, dtype=object))
-    if not len(result.categories):  # all missing: keep str categories, like the other columns
-        result = pd.Categorical.from_codes(
-            np.full(len(result), -1, dtype=np.int8), categories=pd.Index([], dtype="str")
-        )
-    return result
+    lookup: dict[Any, int] = {}
+    setdefault = lookup.setdefault
+    codes = np.array([setdefault(v, len(lookup)) for v in values], dtype=np.int64)
+    remap = np.full(len(lookup), -1, dtype=np.int64)
+    lookup.pop(None, None)
+    categories = sorted(lookup)
+    for new_code, value in enumerate(categories):
+        remap[lookup[value]] = new_code
+    return pd.Categorical.from_codes(
+        remap[codes] if len(codes) else codes, categories=pd.Index(categories, dtype="str")
+    )
 
 
 def _parse_json(text: Any) -> Any:
@@ -190,7 +200,7 @@ def concat_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
                 data[name] = union_categoricals([left.array, right.array], sort_categories=True)
             except TypeError:  # categories of different dtypes: factorize again
                 merged = pd.concat([left.astype(object), right.astype(object)], ignore_index=True)
-                data[name] = _category_array(merged.to_numpy())
+                data[name] = _category_array(merged.where(merged.notna(), None).tolist())
         else:
             data[name] = pd.concat([left, right], ignore_index=True).array
     return pd.DataFrame(data, columns=a.columns, copy=False)

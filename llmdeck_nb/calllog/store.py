@@ -59,7 +59,8 @@ _ERROR_INDEX = COLUMNS.index("error_message")
 _TOKEN_COUNT = re.compile(r"tokens|token_(?:limit|count|budget)", re.IGNORECASE)
 
 _RELATIVE = re.compile(
-    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)\s*$",
+    r"^\s*(\d+(?:\.\d+)?)\s*"
+    r"(s|secs?|seconds?|m|mins?|minutes?|h|hours?|d|days?|w|weeks?)\s*$",
     re.IGNORECASE,
 )
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -152,7 +153,7 @@ def _row(r: CallRecord) -> tuple[Any, ...]:
         _text(r.session_id),
     ]
     # The one redaction call site: every string that reaches the file passes here.
-    values = [redact(v) if v.__class__ is str else v for v in values]
+    values = [redact(v) if isinstance(v, str) else v for v in values]
     for index in _PREVIEW_INDEXES:
         values[index] = truncate(values[index], PREVIEW_CHARS)
     values[_ERROR_INDEX] = truncate(values[_ERROR_INDEX], ERROR_CHARS)
@@ -176,8 +177,11 @@ def _since_micros(since: Any) -> int:
         if match:
             seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)[0].lower()]
             return _since_micros(timedelta(seconds=seconds))
+        text = since.strip()
+        if text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat does not read "Z"
+            text = text[:-1] + "+00:00"
         try:
-            return _micros(datetime.fromisoformat(since.strip()))
+            return _micros(datetime.fromisoformat(text))
         except ValueError:
             pass
     raise LLMDeckError(
@@ -310,17 +314,16 @@ class CallLog:
         return str(self._path) if self._path is not None else "(in memory)"
 
     def _connect(self) -> sqlite3.Connection:
+        if self._path is None:
+            target: str | Path = ":memory:"
+        else:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            target = self._path
+        conn = sqlite3.connect(
+            target, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
         try:
-            if self._path is None:
-                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            else:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    self._path,
-                    timeout=self._timeout,
-                    isolation_level=None,
-                    check_same_thread=False,
-                )
+            if self._path is not None:
                 conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
                 self._retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
                 # WAL + NORMAL: a commit is durable against a crashed kernel; only a power
@@ -328,11 +331,14 @@ class CallLog:
                 conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -32000")
             self._retry_locked(lambda: schema.migrate(conn, self._where))
-        except sqlite3.DatabaseError as exc:
-            raise LLMDeckError(
-                f"cannot open the call log {self._where}: {exc}",
-                hint="is it an llmdeck_nb call log (SQLite)? point the log at another file",
-            ) from exc
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise LLMDeckError(
+                    f"cannot open the call log {self._where}: {exc}",
+                    hint="is it an llmdeck_nb call log (SQLite)? point the log at another file",
+                ) from exc
+            raise
         return conn
 
     def _retry_locked(self, action: Any) -> Any:
@@ -367,7 +373,8 @@ class CallLog:
                     f"another process kept the file locked for more than {self._timeout:g} s; "
                     "retry, or open the log with a larger timeout"
                 )
-            raise LLMDeckError(f"cannot {doing} the call log {self._where}: {exc}", hint=hint) from exc
+            message = f"cannot {doing} the call log {self._where}: {exc}"
+            raise LLMDeckError(message, hint=hint) from exc
 
     def close(self) -> None:
         """Close the file. Further use raises an error; closing twice is fine."""
@@ -387,7 +394,11 @@ class CallLog:
     def __repr__(self) -> str:
         if self._closed:
             return redact(f"CallLog(path={self._where!r}, closed)")
-        return redact(f"CallLog(path={self._where!r}, rows={self.count()})")
+        try:
+            rows: object = self.count()
+        except LLMDeckError:
+            rows = "?"
+        return redact(f"CallLog(path={self._where!r}, rows={rows})")
 
     # -- writing ------------------------------------------------------------------------
 
@@ -435,7 +446,8 @@ class CallLog:
         filters = _Filters.of(since, model, backend, status, call_id, last)
         where, args = filters.sql()
         with self._lock, self._sqlite_errors("read"):
-            (n,) = self._connection().execute(f"SELECT count(*) FROM {schema.TABLE}{where}", args).fetchone()
+            sql = f"SELECT count(*) FROM {schema.TABLE}{where}"
+            (n,) = self._connection().execute(sql, args).fetchone()
         return n if filters.last is None else min(n, filters.last)
 
     def __len__(self) -> int:
