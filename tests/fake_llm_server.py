@@ -40,7 +40,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -364,6 +364,10 @@ class FakeLLMServer:
                 except _Cut:
                     writer.transport.abort()
                     return
+                except Exception as exc:  # a bug here: say so instead of hanging the client
+                    error = {"error": {"message": f"fake server bug: {exc!r}", "type": "bug"}}
+                    await self._send(writer, 500, json.dumps(error).encode(), False)
+                    break
                 if not keep_alive:
                     break
         except (ConnectionError, asyncio.CancelledError):
@@ -429,8 +433,8 @@ class FakeLLMServer:
                       fault: Fault | None) -> None:
         """Chunked response: preamble events, text chunks (cut/malformed apply), epilogue."""
         cut = fault.cut_stream_after if fault else None
-        if fault is not None and fault.malformed:
-            chunks = [self._malformed_event(content_type), *chunks]
+        if fault is not None and fault.malformed and chunks:
+            chunks = [self._truncated(chunks[0]), *chunks]
 
         def frame(data: bytes) -> bytes:
             return b"%x\r\n%s\r\n" % (len(data), data)
@@ -453,10 +457,10 @@ class FakeLLMServer:
         await writer.drain()
 
     @staticmethod
-    def _malformed_event(content_type: str) -> bytes:
-        if "ndjson" in content_type:
-            return b'{"message": {"content": "broken\n'
-        return b'data: {"choices": [{"delta": {"content": "broken\n\n'
+    def _truncated(event: bytes) -> bytes:
+        """The event in its protocol's framing, with its JSON cut short (invalid)."""
+        body = event.rstrip(b"\r\n")
+        return body[: len(body) * 3 // 5] + event[len(body):]
 
     # -- dispatch --
 
@@ -572,7 +576,8 @@ class FakeLLMServer:
         users = [_text_of(m.get("content")) for m in messages
                  if isinstance(m, dict) and m.get("role") == "user"]
         last_user = users[-1] if users else (texts[-1] if texts else "")
-        fmt = req.get("response_format") or {}
+        fmt = req.get("response_format")
+        fmt = fmt if isinstance(fmt, dict) else {}
         schema = None
         if fmt.get("type") == "json_schema":
             schema = (fmt.get("json_schema") or {}).get("schema", {})
@@ -673,8 +678,10 @@ class FakeLLMServer:
     @staticmethod
     def _forced_tool(req: dict[str, Any]) -> dict[str, Any] | None:
         """The tool the request forces (litellm's json_tool_call for response_format)."""
-        choice = req.get("tool_choice") or {}
+        choice = req.get("tool_choice")
         tools = req.get("tools") or []
+        if not isinstance(choice, dict):
+            return None
         if choice.get("type") == "tool":
             return next((t for t in tools if t.get("name") == choice.get("name")), None)
         if choice.get("type") == "any" and len(tools) == 1:

@@ -39,7 +39,7 @@ def test_retry_after_seconds_http_date_and_ms():
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after(None) is None
     exc = error_from_status(429, backend="b", headers={"retry-after": "4"})
-    assert exc.retry_after == 4.0 and "after 4s" in exc.hint
+    assert exc.retry_after == 4.0 and "wait 4s" in exc.hint
     assert error_from_status(400, backend="b", headers={"retry-after": "4"}).retry_after is None
 
 

@@ -29,8 +29,12 @@ SENTINEL = "sk-test-SENTINEL-0123456789abcdef"
 MESSAGES = [{"role": "system", "content": "be brief"},
             {"role": "user", "content": "name three rivers"}]
 ROOT = Path(__file__).resolve().parents[1]
-# load_litellm() silences this pydantic warning process-wide; pytest resets filters per test
-pytestmark = pytest.mark.filterwarnings("ignore:Item .* on TypedDict class:UserWarning")
+pytestmark = [
+    # load_litellm() silences this pydantic warning process-wide; pytest resets filters per test
+    pytest.mark.filterwarnings("ignore:Item .* on TypedDict class:UserWarning"),
+    # one event loop for the module, as in a notebook: litellm caches its clients per loop
+    pytest.mark.asyncio(loop_scope="module"),
+]
 
 # provider prefix, model id, endpoint suffix, extra, request path, auth header, auth value
 PROVIDERS = {
@@ -175,6 +179,18 @@ async def test_malformed_json_is_a_retryable_response_error(strategy, fake_llm_s
 
 
 @pytest.mark.parametrize("provider", list(PROVIDERS))
+async def test_malformed_stream_event_never_gives_a_silent_empty_answer(strategy, fake_llm_server,
+                                                                         provider):
+    fake_llm_server.add_fault(malformed=True)  # one truncated event before the real ones
+    try:
+        res = await strategy.stream(request_for(fake_llm_server, provider), lambda _: None)
+    except BackendResponseError as exc:
+        assert exc.retryable
+    else:  # ollama_chat, mistral, hosted_vllm skip the bad event and read the rest
+        assert res.text == "echo: name three rivers"
+
+
+@pytest.mark.parametrize("provider", list(PROVIDERS))
 async def test_cut_stream_is_a_retryable_response_error(strategy, fake_llm_server, provider):
     fake_llm_server.add_fault(cut_stream_after=2)
     pieces: list[str] = []
@@ -222,7 +238,7 @@ async def test_on_text_exceptions_are_not_disguised(strategy, fake_llm_server):
 # --- how litellm is set up ---------------------------------------------------------------------
 
 
-def test_provider_extras_become_litellm_keywords():
+async def test_provider_extras_become_litellm_keywords():
     strategy = LiteLLMStrategy()
     secret = Secret("aws-secret-SENTINEL-value")
     bedrock = strategy._kwargs(BackendRequest(
@@ -241,7 +257,7 @@ def test_provider_extras_become_litellm_keywords():
         ("p1", "europe-west4", 9)
 
 
-def test_litellm_is_configured_quietly_and_offline(strategy):
+async def test_litellm_is_configured_quietly_and_offline(strategy):
     litellm = load_litellm()
     assert litellm.suppress_debug_info is True
     assert os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
@@ -249,7 +265,7 @@ def test_litellm_is_configured_quietly_and_offline(strategy):
     assert litellm.cache is None
 
 
-def test_importing_the_backends_does_not_import_litellm():
+async def test_importing_the_backends_does_not_import_litellm():
     code = ("import sys, llmdeck_nb.backends.registry, llmdeck_nb.backends.litellm_sdk, "
             "llmdeck_nb.backends.catalog; print('litellm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

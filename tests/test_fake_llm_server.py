@@ -156,7 +156,8 @@ def test_status_fault_with_retry_after_and_openai_error_body(client, fake_llm_se
     assert r.headers["retry-after"] == "7"
     assert r.json()["error"]["type"] == "rate_limit_error"
     # consumed: the next request succeeds
-    assert client.post("/v1/chat/completions", json={"model": "m", "messages": CHAT}).status_code == 200
+    again = client.post("/v1/chat/completions", json={"model": "m", "messages": CHAT})
+    assert again.status_code == 200
 
 
 def test_status_fault_has_provider_shaped_bodies(client, fake_llm_server):
@@ -193,6 +194,16 @@ def test_malformed_fault_returns_invalid_json_with_200(client, fake_llm_server):
     assert r.status_code == 200
     with pytest.raises(ValueError):
         r.json()
+
+
+def test_malformed_stream_starts_with_one_truncated_event(client, fake_llm_server):
+    fake_llm_server.add_fault(malformed=True)
+    r = client.post("/v1/chat/completions", json={"model": "m", "messages": CHAT, "stream": True})
+    data = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
+    with pytest.raises(ValueError):
+        json.loads(data[0])
+    assert "".join(json.loads(d)["choices"][0]["delta"].get("content", "")
+                   for d in data[1:-1] if json.loads(d)["choices"]) == "echo: hello there world"
 
 
 def test_cut_stream_after_n_chunks(fake_llm_server):

@@ -37,7 +37,9 @@ def is_retryable_status(status: int | None) -> bool:
     return status in RETRYABLE_STATUSES
 
 
-def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = None) -> float | None:
+def parse_retry_after(
+    headers: Mapping[str, str] | None, *, now: float | None = None
+) -> float | None:
     """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``retry-after-ms``."""
     if not headers:
         return None
@@ -138,10 +140,10 @@ def error_from_status(
         hint = "the provider rejected the request: check the parameters and the prompt " \
                "(see its message above)"
     elif status == 429:
-        wait = f" after {retry_after:g}s" if retry_after is not None else ""
-        hint = f"rate limited: retried automatically{wait}; lower concurrency or use another profile"
+        wait = f" (it asks to wait {retry_after:g}s)" if retry_after is not None else ""
+        hint = f"rate limited by the provider{wait}: lower concurrency, or use another profile"
     elif retryable:
-        hint = "the provider failed on its side; retried automatically"
+        hint = "the provider failed on its side; usually transient, try again later"
     else:
         hint = None
     return cls(message, backend=backend, status=status, retryable=retryable,
@@ -157,13 +159,15 @@ def timeout_error(backend: str, timeout: float | None, where: str = "") -> Backe
     )
 
 
-def connection_error(backend: str, endpoint: str | None, detail: str = "") -> BackendConnectionError:
+def connection_error(
+    backend: str, endpoint: str | None, detail: str = ""
+) -> BackendConnectionError:
     where = f" at {endpoint}" if endpoint else ""
     tail = f": {shorten(detail)}" if detail else ""
     return BackendConnectionError(
         f"cannot reach backend '{backend}'{where}{tail}",
         backend=backend, retryable=True,
-        hint="is the server running and the endpoint right? (retried automatically)",
+        hint="is the server running, and is the endpoint right?",
     )
 
 
@@ -172,8 +176,8 @@ def response_error(backend: str, detail: str) -> BackendResponseError:
     return BackendResponseError(
         f"backend '{backend}' sent an unusable answer: {shorten(detail)}",
         backend=backend, retryable=True,
-        hint="usually transient (retried automatically); if it persists the endpoint may not "
-             "be OpenAI-compatible or a proxy is cutting long answers",
+        hint="usually transient; if it persists, the endpoint may not speak this provider's "
+             "protocol, or a proxy is cutting long answers",
     )
 
 

@@ -103,7 +103,8 @@ class LiteLLMStrategy(BackendStrategy):
     @staticmethod
     def model_name(request: BackendRequest) -> str:
         prefix = request.provider + "/"
-        return request.model_id if request.model_id.startswith(prefix) else prefix + request.model_id
+        model_id = request.model_id
+        return model_id if model_id.startswith(prefix) else prefix + model_id
 
     def _kwargs(self, request: BackendRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -190,10 +191,12 @@ class LiteLLMStrategy(BackendStrategy):
         except Exception as exc:  # noqa: BLE001
             error = map_litellm_error(exc, request)
         else:
-            if not parts and finish_reason is None:
-                raise response_error(request.backend, "the stream ended without any answer")
             input_tokens = getattr(usage, "prompt_tokens", None)
             output_tokens = getattr(usage, "completion_tokens", None)
+            if not parts and not output_tokens and finish_reason in (None, "stop"):
+                # litellm's anthropic/ and gemini/ stream readers end a stream quietly, with
+                # finish_reason "stop", when an event does not parse: not a real answer
+                raise response_error(request.backend, "the stream ended without any text")
             return BackendResponse(
                 text="".join(parts),
                 input_tokens=input_tokens,

@@ -130,7 +130,8 @@ class OpenAICompatibleStrategy(BackendStrategy):
     def _endpoint(request: BackendRequest) -> str:
         endpoint = request.endpoint
         if not endpoint:
-            defaults = PROVIDER_CATALOG.get(request.backend) or PROVIDER_CATALOG.get(request.provider)
+            defaults = (PROVIDER_CATALOG.get(request.backend)
+                        or PROVIDER_CATALOG.get(request.provider))
             endpoint = defaults.endpoint if defaults is not None else None
         if not endpoint:
             raise BackendError(
