@@ -14,7 +14,6 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
 
 from llmdeck_nb.notebook.display import FORMATS
-from llmdeck_nb.notebook.interpolation import evaluate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,6 +74,15 @@ output_options = _stack(
 )
 
 
+def parse_line(parser: Any, line: str) -> Namespace:
+    """Shell-like splitting (``--param stop='["##"]'`` keeps its JSON), then argparse."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the options: {exc} (check the quotes)") from None
+    return parser.parse_args(argv)
+
+
 def split_line(parser: Any, line: str) -> tuple[Namespace, str]:
     """``%llm [options] PROMPT``: the leading options parsed, the rest kept verbatim."""
     actions = parser._option_string_actions
@@ -96,10 +104,10 @@ def split_line(parser: Any, line: str) -> tuple[Namespace, str]:
             action = actions[name[:2]]  # -t0.2
             name = name[:2]
         options.append(_unquote(token))
-        if action is not None and action.nargs != 0 and "=" not in token and token == name:
-            if i + 1 < len(tokens):
-                i += 1
-                options.append(_unquote(tokens[i].group()))
+        takes_value = action is not None and action.nargs != 0 and token == name
+        if takes_value and i + 1 < len(tokens):
+            i += 1
+            options.append(_unquote(tokens[i].group()))
         i += 1
     args = parser.parse_args(options)
     return args, prompt.strip()
@@ -147,6 +155,8 @@ def call_kwargs(args: Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]
         if value is not None:
             kwargs[name] = value
     if args.schema:
+        from llmdeck_nb.notebook.interpolation import evaluate
+
         kwargs["schema"] = evaluate(args.schema, namespace, what=f"--schema {args.schema}")
     if args.no_cache:
         kwargs["cache"] = False
@@ -171,5 +181,6 @@ def names_list(text: str | None) -> list[str] | None:
     return names or None
 
 
-__all__ = ["call_kwargs", "call_options", "names_list", "output_options", "parse_params", "split_line",
+__all__ = ["call_kwargs", "call_options", "names_list", "output_options", "parse_line", "parse_params",
+           "split_line",
            "variable_name"]

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 class Choice:
     handle: str
     kind: str  # model | alias | preset
-    target: str | None  # primary candidate "model@backend" when callable
+    model: str | None  # the first candidate, when callable
+    backend: str | None
     problem: str | None  # why it cannot be called under the profile
 
     @property
@@ -27,10 +28,18 @@ class Choice:
         return self.problem is None
 
     @property
+    def target(self) -> str | None:
+        return f"{self.model} on {self.backend}" if self.problem is None else None
+
+    @property
     def label(self) -> str:
-        kind = "" if self.kind == "model" else f"{self.kind}, "
+        """``precise  (preset, gpt-4o-mini on openai)``, ``gpt-4o-mini  (on openai)``,
+        ``claude-x  (unavailable: missing ANTHROPIC_API_KEY)``."""
         if self.problem:
             return f"{self.handle}  (unavailable: {self.problem})"
+        if self.kind == "model" and self.model == self.handle:
+            return f"{self.handle}  (on {self.backend})"
+        kind = "" if self.kind == "model" else f"{self.kind}, "
         return f"{self.handle}  ({kind}{self.target})"
 
 
@@ -49,11 +58,11 @@ def choice(session: Session, handle: str, kind: str, profile: str | None = None)
     try:
         resolution = session.deck.resolve(handle, profile or session.profile)
     except CredentialsMissingError as exc:
-        return Choice(handle, kind, None, "missing " + ", ".join(exc.variables))
+        return Choice(handle, kind, None, None, "missing " + ", ".join(exc.variables))
     except LLMDeckError as exc:
-        return Choice(handle, kind, None, _short(exc.message))
+        return Choice(handle, kind, None, None, _short(exc.message))
     primary = resolution.primary
-    return Choice(handle, kind, f"{primary.model} on {primary.backend.name}", None)
+    return Choice(handle, kind, primary.model, primary.backend.name, None)
 
 
 def choices(session: Session, profile: str | None = None) -> list[Choice]:

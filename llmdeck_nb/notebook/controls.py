@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from llmdeck_nb.deck import Deck
@@ -84,10 +84,6 @@ class Controls:
         deck = self.session.reload()
         self._changed("deck")
         return deck
-
-    @property
-    def temperature(self) -> Any:
-        return self.session.params.get("temperature")
 
 
 __all__ = ["Controls", "Observer", "controls_for"]

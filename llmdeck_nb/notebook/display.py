@@ -110,19 +110,18 @@ def pretty_json(text: str) -> str | None:
 class StreamView:
     """Shows text as it arrives, then the final rendering, in one display area.
 
-    In Jupyter (or anything that keeps display ids) the area is updated in place, at
-    most every :data:`STREAM_REFRESH_S`; a plain terminal gets the deltas printed.
+    In Jupyter (or anything that keeps display ids) the area appears with the first
+    tokens and is updated in place, at most every :data:`STREAM_REFRESH_S`; a plain
+    terminal gets the deltas printed as they come.
     """
 
     def __init__(self, shell: Any) -> None:
         from IPython.core.displaypub import DisplayPublisher
-        from IPython.display import display
 
         self._inline = type(getattr(shell, "display_pub", None)) is DisplayPublisher
         self._parts: list[str] = []
         self._last = 0.0
-        self.updates = 0
-        self._handle = None if self._inline else display({"text/plain": ""}, raw=True, display_id=True)
+        self._handle: Any = None
 
     def __call__(self, delta: str) -> None:
         self._parts.append(delta)
@@ -132,29 +131,35 @@ class StreamView:
         now = time.perf_counter()
         if now - self._last >= STREAM_REFRESH_S:
             self._last = now
-            self._update({"text/markdown": "".join(self._parts), "text/plain": "".join(self._parts)})
+            text = "".join(self._parts)
+            self._show({"text/markdown": text, "text/plain": text})
 
     def finish(self, result: Result, fmt: str, *, footer: bool = True, parsed: bool = False) -> None:
         from IPython.display import display
 
         if self._inline:
             print()
-        elif parsed:
-            self._update({"text/plain": ""})
-        else:
-            self._update(answer_bundle(result.text, fmt))
+        elif not parsed:
+            self._show(answer_bundle(result.text, fmt))
+        elif self._handle is not None:  # the parsed object is the cell's output: clear the JSON
+            self._show({"text/plain": ""})
         if footer:
             display(footer_bundle(result), raw=True)
 
-    def _update(self, bundle: dict[str, str]) -> None:
-        self.updates += 1
-        self._handle.update(bundle, raw=True)
+    def _show(self, bundle: dict[str, str]) -> None:
+        from IPython.display import display
+
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
 
 
 # --- tables -------------------------------------------------------------------------------
 
 
-def frame(rows: Sequence[dict[str, Any]] | pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def to_frame(rows: Sequence[dict[str, Any]] | pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows (plain dicts from the deck or the notebook) as a DataFrame; pandas imported here."""
     import pandas as pd
 
     if isinstance(rows, pd.DataFrame):
@@ -253,5 +258,19 @@ def calls_table_html(rows: Iterable[dict[str, Any]]) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
-__all__ = ["FORMATS", "StreamView", "answer_bundle", "calls_table_html", "extract_code", "footer_bundle",
-           "frame_html", "mark_compare", "one_line", "say", "show_chart", "show_result", "usage_error"]
+__all__ = [
+    "FORMATS",
+    "StreamView",
+    "answer_bundle",
+    "calls_table_html",
+    "extract_code",
+    "footer_bundle",
+    "frame_html",
+    "mark_compare",
+    "one_line",
+    "say",
+    "show_chart",
+    "show_result",
+    "to_frame",
+    "usage_error",
+]

@@ -7,12 +7,18 @@ registered so the user can fix the file and run ``%llm_reload``.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.errors import LLMDeckError
-from llmdeck_nb.notebook.display import one_line, register_frame_formatter, say, unregister_frame_formatter
+from llmdeck_nb.notebook.display import (
+    one_line,
+    register_frame_formatter,
+    say,
+    unregister_frame_formatter,
+)
 
 if TYPE_CHECKING:
     from llmdeck_nb.deck import Deck
@@ -29,25 +35,32 @@ def load_ipython_extension(shell: Any) -> None:
     magics = LLMDeckMagics(shell)
     shell.register_magics(magics)
     register_frame_formatter(shell)
+    if keep_question_marks not in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.append(keep_question_marks)
     try:
         say(_status(magics))
     except LLMDeckError as exc:
-        say(f"llmdeck: magics loaded, but the deck did not load: {one_line(exc)}; "
-            "fix it, then run %llm_reload")
+        say(f"llmdeck: magics loaded, but the deck did not load: {one_line(exc)}; then run %llm_reload")
 
 
 def _status(magics: Any) -> str:
     """The load line. The Session itself (call log, cache) is only opened here if one
     exists already or a config file sets a default model; otherwise on the first magic
     that needs it, which keeps ``%load_ext`` fast."""
+    configured = magics.default_model  # from a config file, if any
     session = _existing_session()
-    if session is None and magics.default_model is None:
+    if session is None and configured is None:
         from llmdeck_nb.deck import load_deck
 
         deck = load_deck()
         return load_line(deck, deck.active_profile)
     session = magics.load_session()
-    _apply_configured_model(magics, session)
+    if configured is not None and configured != session.default_model:
+        try:
+            magics.controls.use_model(configured)
+        except LLMDeckError as exc:
+            say(f"llmdeck: LLMDeckMagics.default_model = {configured!r} ignored: {one_line(exc)}")
+        magics.attach(session)
     return load_line(session.deck, session.profile)
 
 
@@ -69,19 +82,28 @@ def unload_ipython_extension(shell: Any) -> None:
         shell.configurables.remove(magics)
     magics.detach()
     unregister_frame_formatter(shell)
+    if keep_question_marks in shell.input_transformers_cleanup:
+        shell.input_transformers_cleanup.remove(keep_question_marks)
 
 
-def _apply_configured_model(magics: Any, session: Session) -> None:
-    """``c.LLMDeckMagics.default_model`` from a config file wins over the session's."""
-    configured = magics.default_model
-    if configured is None or configured == session.default_model:
-        magics.attach(session)
-        return
-    try:
-        magics.controls.use_model(configured)
-    except LLMDeckError as exc:
-        say(f"llmdeck: LLMDeckMagics.default_model = {configured!r} ignored: {one_line(exc)}")
-    magics.attach(session)
+_LINE_PROMPT = re.compile(r"^([ \t]*)%llm[ \t]+(.*\?)[ \t]*$")
+
+
+def keep_question_marks(lines: list[str]) -> list[str]:
+    """``%llm What is the capital of France?`` is a prompt, not IPython's ``France?`` help:
+    such lines become the equivalent ``run_line_magic`` call before IPython looks for ``?``.
+    (``%llm?`` alone still shows the help; ``%%llm`` cells are left alone.)"""
+    if not lines or lines[0].lstrip().startswith("%%"):
+        return lines
+    out = []
+    for line in lines:
+        match = _LINE_PROMPT.match(line.rstrip("\r\n"))
+        if match:
+            newline = line[len(line.rstrip("\r\n")):]
+            indent, rest = match.groups()
+            line = f"{indent}get_ipython().run_line_magic('llm', {rest!r}){newline}"
+        out.append(line)
+    return out
 
 
 def load_line(deck: Deck, profile: str) -> str:
@@ -89,13 +111,15 @@ def load_line(deck: Deck, profile: str) -> str:
     available = deck.available_backends
     parts = [f"profile {profile}",
              f"{len(available)} of {len(deck.backends)} backends available ({', '.join(available) or 'none'})",
-             f"deck {deck_location(deck)}"]
+             deck_location(deck)]
     return "llmdeck: " + ", ".join(parts)
 
 
 def deck_location(deck: Deck) -> str:
+    """``deck .llmdeck/inference``, ``deck /x/deck (from $LLMDECK_CONFIG_DIR)``, or
+    ``packaged default deck``."""
     if deck.origin == "packaged default":
-        return "(packaged default)"
+        return "packaged default deck"
     folder = Path(deck.folder)
     try:
         shown = os.path.relpath(folder)
@@ -103,7 +127,7 @@ def deck_location(deck: Deck) -> str:
         shown = str(folder)
     if shown.startswith(".." + os.sep + ".."):
         shown = str(folder)
-    return shown if deck.origin == "project" else f"{shown} (from {deck.origin})"
+    return f"deck {shown}" if deck.origin == "project" else f"deck {shown} (from {deck.origin})"
 
 
 __all__ = ["deck_location", "load_ipython_extension", "load_line", "unload_ipython_extension"]

@@ -49,14 +49,14 @@ def evaluate(expression: str, namespace: Mapping[str, Any], *, what: str | None 
     except SyntaxError:
         raise PromptTemplateError(f"{label} is not a Python expression", hint=_HINT) from None
     try:
-        return eval(code, dict(namespace) if not isinstance(namespace, dict) else namespace)  # noqa: S307
+        return eval(code, dict(namespace) if not isinstance(namespace, dict) else namespace)
     except NameError as exc:
         name = getattr(exc, "name", None) or str(exc)
         raise PromptTemplateError(
             f"cannot fill {label}: '{name}' is not defined in the notebook",
             hint="define it in a cell above, " + _HINT,
         ) from None
-    except Exception as exc:  # IndexError from In[99], KeyError from Out[5], a failing method...
+    except Exception as exc:  # noqa: BLE001 (IndexError from In[99], KeyError from Out[5]...)
         raise PromptTemplateError(f"cannot fill {label}: {type(exc).__name__}: {exc}",
                                   hint=_HINT) from None
 

@@ -11,17 +11,25 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic import (
+    Magics,
+    cell_magic,
+    line_cell_magic,
+    line_magic,
+    magics_class,
+    no_var_expand,
+)
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Unicode, observe
 
-from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.errors import DeckError, LLMDeckError
 from llmdeck_nb.notebook import display
 from llmdeck_nb.notebook.arguments import (
     call_kwargs,
     call_options,
     names_list,
     output_options,
+    parse_line,
     split_line,
     variable_name,
 )
@@ -75,8 +83,10 @@ class LLMDeckMagics(Magics):
         """The default session (loaded again on each use until the deck loads)."""
         try:
             return self.load_session()
+        except DeckError as exc:
+            raise UsageError(f"the deck did not load: {exc}\n  -> then run %llm_reload") from None
         except LLMDeckError as exc:
-            raise UsageError(f"the deck did not load: {exc}\n  (fix it, then run %llm_reload)") from None
+            raise display.usage_error(exc) from None
 
     def load_session(self) -> Session:
         """:attr:`session`, raising the deck's own error if it does not load."""
@@ -150,21 +160,21 @@ class LLMDeckMagics(Magics):
         if cell is None:
             args, text = split_line(self.llm.parser, line)
         else:
-            args, text = parse_argstring(self.llm, line), cell
+            args, text = parse_line(self.llm.parser, line), cell
         session = self.session
-        prompt = self._prompt(text, args.interpolate)
-        kwargs = call_kwargs(args, self.shell.user_ns)
-        out = variable_name(args.out)
-        fmt = args.format or self.format
-        parsed = "schema" in kwargs
-        stream = self.stream if args.stream is None else args.stream
         with user_errors():
-            if stream:
+            prompt = self._prompt(text, args.interpolate)
+            kwargs = call_kwargs(args, self.shell.user_ns)
+            model = args.model or args.model_option
+            parsed = "schema" in kwargs
+            fmt = args.format or self.format
+            out = variable_name(args.out)
+            if self.stream if args.stream is None else args.stream:
                 view = display.StreamView(self.shell)
-                result = session.complete(prompt, args.model or args.model_option, on_text=view, **kwargs)
+                result = session.complete(prompt, model, on_text=view, **kwargs)
                 view.finish(result, fmt, footer=self.show_footer, parsed=parsed)
             else:
-                result = session.complete(prompt, args.model or args.model_option, **kwargs)
+                result = session.complete(prompt, model, **kwargs)
                 display.show_result(result, fmt, footer=self.show_footer, parsed=parsed)
         self.shell.user_ns["_llm"] = result
         if out:
@@ -180,9 +190,8 @@ class LLMDeckMagics(Magics):
         if self.interpolate if interpolate is None else interpolate:
             from llmdeck_nb.notebook.interpolation import fill
 
-            with user_errors():
-                text = fill(text, self.shell.user_ns)
-        return text
+            text = fill(text, self.shell.user_ns)
+        return text.strip()
 
     # --- %%llm_compare -----------------------------------------------------------------------
 
@@ -204,16 +213,16 @@ class LLMDeckMagics(Magics):
         A failing target shows its error in its row; the others still complete. The
         cell's output is the DataFrame itself (``df = _``), shown with wrapped outputs.
         """
-        args = parse_argstring(self.llm_compare, line)
+        args = parse_line(self.llm_compare.parser, line)
         if args.repeat < 1:
             raise UsageError("--repeat takes a number of runs of at least 1")
         session = self.session
-        prompt = self._prompt(cell, args.interpolate)
-        kwargs = call_kwargs(args, self.shell.user_ns)
-        profile = kwargs.pop("profile", None)
-        profiles = names_list(args.profiles) or ([profile] if profile else None)
-        out = variable_name(args.out)
         with user_errors():
+            prompt = self._prompt(cell, args.interpolate)
+            kwargs = call_kwargs(args, self.shell.user_ns)
+            profile = kwargs.pop("profile", None)
+            profiles = names_list(args.profiles) or ([profile] if profile else None)
+            out = variable_name(args.out)
             frame = session.compare(prompt, names_list(args.models), profiles, repeat=args.repeat, **kwargs)
         display.mark_compare(frame)
         if args.plot:
@@ -276,21 +285,21 @@ class LLMDeckMagics(Magics):
             rows = [r for r in rows if r["backend"] == args.backend]
         if args.available:
             rows = [r for r in rows if r["available"]]
-        return display.frame(rows)
+        return display.to_frame(rows)
 
     @line_magic
     def llm_presets(self, line: str) -> pd.DataFrame:
         """The deck's presets: model, parameters, and what each resolves to now."""
         from llmdeck_nb.notebook.choices import presets_rows
 
-        return display.frame(presets_rows(self.session))
+        return display.to_frame(presets_rows(self.session))
 
     @line_magic
     def llm_aliases(self, line: str) -> pd.DataFrame:
         """The deck's aliases and waterfalls, and what each resolves to now."""
         from llmdeck_nb.notebook.choices import aliases_rows
 
-        return display.frame(aliases_rows(self.session))
+        return display.to_frame(aliases_rows(self.session))
 
     @line_magic
     def llm_reload(self, line: str) -> None:
