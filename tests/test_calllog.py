@@ -759,3 +759,12 @@ def test_import_does_not_load_pandas():
     )
     assert out.stdout.strip() == "False False"
     assert "pandas" not in out.stderr
+
+
+def test_summary_of_the_last_rows_of_a_cold_log(tmp_path):
+    path = tmp_path / "calls.sqlite"
+    with CallLog(path) as log:
+        log.append_many([CallRecord(backend="b", model=m, latency_s=0.1) for m in ("x", "y", "y")])
+    with CallLog(path, cache=False) as cold:
+        summary = cold.summary(last=2)
+    assert list(summary.model) == ["y"] and int(summary.calls.iloc[0]) == 2

@@ -508,8 +508,8 @@ class CallLog:
         selected = ", ".join(columns)
         if filters.last is not None:
             sql = (
-                f"SELECT {selected} FROM (SELECT id, {selected} FROM {schema.TABLE}{where} "
-                "ORDER BY started_at DESC, id DESC LIMIT ?) ORDER BY started_at, id"
+                f"SELECT {selected} FROM (SELECT id AS _id, started_at AS _t, {selected} "
+                f"FROM {schema.TABLE}{where} ORDER BY _t DESC, _id DESC LIMIT ?) ORDER BY _t, _id"
             )
             args = [*args, filters.last]
         else:
