@@ -93,6 +93,7 @@ class Deck:
             if other is not None:
                 return other.model_copy(update={
                     "backend": backend.name, "model_id": model, "sdk": None, "costs": Costs(),
+                    "constraints": (), "valued_constraints": {},  # a stand-in takes any parameter
                     "mirrored": True, "source": f"{other.source} (served by {backend.name})"})
         return None
 
