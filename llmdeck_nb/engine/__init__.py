@@ -1,0 +1,1 @@
+"""The call path: resolve -> pre-checks -> cache -> backend (retry, failover) -> log -> Result."""
