@@ -229,3 +229,15 @@ def test_redis_cache_shared_between_sessions(tmp_path, fake_llm_server, redis_se
     with Session(deck=deck, cache=redis_server, log=False) as second:
         assert second.complete("team question", "gpt-4o-mini").cached
     assert len(fake_llm_server.requests) == 1
+
+
+def test_reload_follows_the_search_order_and_sees_new_keys(tmp_path, monkeypatch, fake_llm_server):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LLMDECK_CONFIG_DIR", raising=False)
+    with Session(cache=False, log=False) as s:
+        assert s.deck.origin == "packaged default"
+        loopback_deck(tmp_path / ".llmdeck" / "inference", fake_llm_server.url)  # like `llmdeck init`
+        monkeypatch.setenv("OPENAI_API_KEY", SENTINEL_KEY)
+        s.reload()
+        assert s.deck.origin == "project" and s.profile == "loopback"
+        assert s.complete("after reload", "gpt-4o-mini").backend == "openai"

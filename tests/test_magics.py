@@ -415,7 +415,7 @@ def test_check_probes_the_available_backends(ip, run):
 def test_cache_stats_clear_and_switch(ip, run, session, assert_usage_error):
     run("%%llm\ncache me")
     stats = run("%llm_cache")
-    assert "1 entries" in stats.stdout and "used" in stats.stdout
+    assert "1 entry," in stats.stdout and "used" in stats.stdout
     assert run("%llm_cache clear").stdout.strip() == "llmdeck: cleared 1 cached answers"
     run("%llm_cache off")
     assert session.use_cache is False

@@ -43,8 +43,9 @@ class CacheStats:
 
     def __str__(self) -> str:
         rate = f"{self.hit_rate:.0%}" if self.hit_rate is not None else "n/a"
+        entries = "1 entry" if self.entries == 1 else f"{self.entries} entries"
         return (
-            f"{self.kind} cache at {self.location}: {self.entries} entries, "
+            f"{self.kind} cache at {self.location}: {entries}, "
             f"{self.bytes / 1e6:.1f} MB; {self.hits} hits, {self.misses} misses ({rate})"
         )
 

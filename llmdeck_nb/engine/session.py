@@ -66,6 +66,9 @@ class Session:
         tags: Sequence[str] = (),
     ) -> None:
         self.deck = deck if isinstance(deck, Deck) else load_deck(deck)
+        # what reload() reads again: the same folder if one was named, else the search order
+        # (so a `llmdeck init` made after the session started is picked up)
+        self._deck_path = self.deck.folder if self.deck.origin == "argument" else None
         self.profile = profile or self.deck.active_profile
         if profile is not None:
             self.deck.profile(profile)  # an unknown profile fails here, not at the first call
@@ -97,8 +100,10 @@ class Session:
         self.default_model = handle
 
     def reload(self, path: str | Path | None = None) -> Deck:
-        """Read the deck again (new keys in the environment, edited files)."""
-        self.deck = load_deck(path if path is not None else self.deck.folder)
+        """Read the deck again (new keys in the environment, edited files, a new folder)."""
+        if path is not None:
+            self._deck_path = Path(path)
+        self.deck = load_deck(self._deck_path)
         if self.profile not in self.deck.profiles:
             self.profile = self.deck.active_profile
         return self.deck

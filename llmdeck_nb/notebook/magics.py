@@ -329,9 +329,9 @@ class LLMDeckMagics(Magics):
         session = self.session
         with user_errors():
             if args.summary:  # over the whole log unless -n says otherwise
-                frame = session.summary() if args.n is None else summarize(session.calls(last=args.n))
+                frame = session.summary(last=args.n)
             else:
-                last = None if args.all or (args.export and args.n is None) else (args.n or 20)
+                last = None if args.all or (args.export and args.n is None) else (20 if args.n is None else args.n)
                 frame = session.calls(last=last)
         if args.export:
             display.say(export(frame, args.export))
@@ -374,12 +374,6 @@ class LLMDeckMagics(Magics):
         from llmdeck_nb.notebook.panel import Panel
 
         return Panel(self.session)
-
-
-def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    from llmdeck_nb.calllog.frame import summarize as summarize_frame
-
-    return summarize_frame(frame)
 
 
 def export(frame: pd.DataFrame, path: str) -> str:
