@@ -10,17 +10,16 @@ key set: every answer must come from the offline demo backend.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import nbformat
 import pytest
+from notebook_runner import notebook_runner
 
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
@@ -29,18 +28,6 @@ QUICKSTART = Path("notebooks") / "01_quickstart.ipynb"  # the launch link's urlp
 NOT_COPIED = (".git", ".venv", "venv", "build", "dist", "__pycache__", "*.egg-info",
               ".pytest_cache", ".benchmarks", ".ipynb_checkpoints", ".llmdeck", ".env",
               "*.sqlite", "*.sqlite-*")
-
-
-def notebook_runner() -> ModuleType:
-    """notebooks/conftest.py as a plain module: the clean setting and execute_notebook()."""
-    spec = importlib.util.spec_from_file_location("llmdeck_notebook_runner",
-                                                  ROOT / "notebooks" / "conftest.py")
-    module = sys.modules.get(spec.name)
-    if module is None:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while it runs
-        spec.loader.exec_module(module)
-    return module
 
 
 # --- the files --------------------------------------------------------------------------

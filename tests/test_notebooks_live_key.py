@@ -9,33 +9,20 @@ points it at the fake server. Everything else is the notebooks' clean setting
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import nbformat
 import pytest
+from notebook_runner import notebook_runner
 from fake_llm_server import FakeLLMServer
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "notebooks" / "01_quickstart.ipynb"
 FAKE_KEY = "sk-fake-notebook-test-0123456789abcdef"
 QUESTION = "In two sentences, what is a context window in a large language model?"
-
-
-def notebook_runner() -> ModuleType:
-    """notebooks/conftest.py as a plain module: the clean setting and execute_notebook()."""
-    spec = importlib.util.spec_from_file_location("llmdeck_notebook_runner",
-                                                  ROOT / "notebooks" / "conftest.py")
-    module = sys.modules.get(spec.name)
-    if module is None:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while it runs
-        spec.loader.exec_module(module)
-    return module
 
 
 def text_of(cell: Any) -> str:
