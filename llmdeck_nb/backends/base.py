@@ -19,6 +19,15 @@ from llmdeck_nb.redaction import Secret
 TextCallback = Callable[[str], None]
 
 
+def content_text(content: Any) -> str:
+    """Message content as text: a string, or the text parts of a list of parts."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content)
+
+
 @dataclass(frozen=True, slots=True)
 class BackendRequest:
     """Everything one attempt needs; built by the engine, never holds a bare key string."""

@@ -25,7 +25,13 @@ from typing import Any
 
 import httpx
 
-from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback
+from llmdeck_nb.backends.base import (
+    BackendRequest,
+    BackendResponse,
+    BackendStrategy,
+    TextCallback,
+    content_text,
+)
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG
 from llmdeck_nb.backends.errors import (
     error_from_status,
@@ -48,15 +54,6 @@ def response_format_for(schema: dict[str, Any]) -> dict[str, Any]:
     """OpenAI ``response_format`` asking for JSON that follows ``schema``."""
     name = _SCHEMA_NAME.sub("_", str(schema.get("title") or "answer"))[:64] or "answer"
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
-
-
-def text_of(content: Any) -> str:
-    """Message content as text: a string, or the text parts of a list of parts."""
-    if content is None or isinstance(content, str):
-        return content or ""
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content)
 
 
 @functools.cache
@@ -198,7 +195,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
             data = _loads(response.content)
             choice = data["choices"][0]
             message = choice.get("message") or {}
-            text = text_of(message.get("content")) or message.get("refusal") or ""
+            text = content_text(message.get("content")) or message.get("refusal") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise response_error(request.backend, _malformed(exc, response.content)) from None
         usage = data.get("usage") or {}

@@ -17,6 +17,11 @@ _FROZEN = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
 PER_MILLION = 1_000_000
 
 
+def host_of(url: str | None) -> str | None:
+    """The host of an endpoint URL: what logs and reports show instead of the whole URL."""
+    return urlsplit(url).hostname if url else None
+
+
 class Costs(BaseModel):
     """USD per 1M tokens. Missing ``input_cached`` is half of ``input`` (Pipelex rule)."""
 
@@ -106,7 +111,7 @@ class BackendConfig(BaseModel):
 
     @property
     def endpoint_host(self) -> str | None:
-        return urlsplit(self.endpoint).hostname if self.endpoint else None
+        return host_of(self.endpoint)
 
     def __repr_args__(self):  # keep reprs short: no extra values
         return [("name", self.name), ("strategy", self.strategy), ("available", self.available)]

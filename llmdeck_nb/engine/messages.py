@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from llmdeck_nb.backends.base import content_text
 from llmdeck_nb.errors import RequestRejectedError
 
 Messages = list[dict[str, Any]]
@@ -32,14 +33,7 @@ def build_messages(prompt: str | Sequence[dict[str, Any]], system: str | None = 
 
 def text_of(messages: Messages) -> str:
     """All text parts joined: what previews, hashes and token estimates read."""
-    parts: list[str] = []
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(p.get("text", "") for p in content if isinstance(p, dict))
-    return "\n".join(parts)
+    return "\n".join(content_text(message.get("content")) for message in messages)
 
 
 def count_images(messages: Messages) -> int:

@@ -22,6 +22,7 @@ from llmdeck_nb.cache import ResponseCache, cache_key, open_cache
 from llmdeck_nb.calllog.records import CallRecord, hash_prompt
 from llmdeck_nb.calllog.store import CallLog
 from llmdeck_nb.deck import Candidate, Deck, Resolution, load_deck
+from llmdeck_nb.deck.specs import host_of
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.cost import call_cost
 from llmdeck_nb.engine.messages import Messages, build_messages, count_images, estimate_tokens, text_of
@@ -170,8 +171,9 @@ class Session:
         messages = build_messages(prompt, system)
         wanted = schema_spec(schema)
         resolution = self.resolve(model, preset, profile, structured=wanted is not None, **params)
-        candidates = self._prechecked(resolution, messages, wanted)
-        call = _CallContext(self, resolution, messages, stream or on_text is not None,
+        prompt_text = text_of(messages)
+        candidates = self._prechecked(resolution, messages, prompt_text, wanted)
+        call = _CallContext(self, resolution, prompt_text, stream or on_text is not None,
                             (*self.tags, *tags))
         use_cache = cache and self.use_cache and self.cache is not None
         last_error: BackendError | None = None
@@ -212,11 +214,11 @@ class Session:
                 return result
         raise AllAttemptsFailedError(resolution.requested, call.attempts, last_error)
 
-    def _prechecked(self, resolution: Resolution, messages: Messages,
+    def _prechecked(self, resolution: Resolution, messages: Messages, prompt_text: str,
                     wanted: SchemaSpec | None) -> list[Candidate]:
         """Candidates that can take this request; a clear error before sending if none."""
         images = count_images(messages)
-        tokens = estimate_tokens(text_of(messages))
+        tokens = estimate_tokens(prompt_text)
         usable, reasons = [], []
         for candidate in resolution.candidates:
             spec = candidate.spec
@@ -354,14 +356,13 @@ class Session:
 class _CallContext:
     """Builds the log rows and the Result of one call; every attempt appends one row."""
 
-    def __init__(self, session: Session, resolution: Resolution, messages: Messages, stream: bool,
+    def __init__(self, session: Session, resolution: Resolution, prompt: str, stream: bool,
                  tags: tuple[str, ...]) -> None:
         self.session = session
         self.resolution = resolution
         self.stream = stream
         self.tags = tags
         self.call_id = uuid.uuid4().hex
-        prompt = text_of(messages)
         self.prompt_preview = prompt
         self.prompt_hash = hash_prompt(prompt)
         self.attempts: list[Attempt] = []
@@ -374,7 +375,7 @@ class _CallContext:
             requested=self.resolution.requested, preset=self.resolution.preset,
             backend=candidate.backend.name, provider=candidate.backend.provider, model=candidate.model,
             model_id=candidate.spec.model_id,
-            endpoint_host=_host(endpoint) if endpoint else candidate.backend.endpoint_host,
+            endpoint_host=host_of(endpoint) if endpoint else candidate.backend.endpoint_host,
             stream=self.stream, temperature=temperature,
             max_tokens=max_tokens if isinstance(max_tokens, int) else None, params=params,
             prompt_hash=self.prompt_hash, prompt_preview=self.prompt_preview, tags=self.tags,
@@ -449,12 +450,6 @@ def _cache_entry(response: BackendResponse, result: Result) -> dict[str, Any]:
 
 def _ignore(_: str) -> None:
     pass
-
-
-def _host(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).hostname
 
 
 def _log_path(log: str | Path | bool | None) -> Path | None:
