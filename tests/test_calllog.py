@@ -504,6 +504,7 @@ WRITER = textwrap.dedent(
     for i in range(n):
         log.append(CallRecord(call_id=f"{name}-{i}", backend=name, model="m",
                               prompt_preview="x" * 150))
+        time.sleep(0.001)  # paced like a kernel, so the two writers surely overlap
     last = time.time()
     log.close()
     print(first, last)
