@@ -22,11 +22,14 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Unicode, observe
 
+from llmdeck_nb.engine.attachments import with_attachments
 from llmdeck_nb.errors import DeckError, LLMDeckError
 from llmdeck_nb.notebook import display
 from llmdeck_nb.notebook.arguments import (
+    attachment_parts,
     call_kwargs,
     call_options,
+    chat_options,
     names_list,
     output_options,
     parse_line,
@@ -68,6 +71,10 @@ class LLMDeckMagics(Magics):
                   help="How %%llm shows answers: markdown, text, code, json or html (-f).").tag(config=True)
     interpolate = Bool(
         True, help="Fill {name} / {expression} in cells from the notebook (--no-interpolate)."
+    ).tag(config=True)
+    chat = Bool(
+        False, help="Send each %%llm cell with the current conversation's history (--chat / "
+                    "--no-chat); %llm_chat starts, lists and switches conversations."
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -143,6 +150,7 @@ class LLMDeckMagics(Magics):
     @argument("model", nargs="?", metavar="MODEL",
               help="model, alias or preset (default: %%llm_use / the panel's choice, else the deck's)")
     @output_options
+    @chat_options
     @call_options
     @no_var_expand
     @line_cell_magic
@@ -154,8 +162,10 @@ class LLMDeckMagics(Magics):
         %llm [options] PROMPT     -- one-line prompt (choose the model with -m MODEL)
 
         {name}, {In[3]}, {Out[3]}, {df.head()} and {x:.2f} are filled from the notebook;
-        {{ and }} are literal braces. The Result is in _llm (and in VAR with -o VAR);
-        with --schema the parsed object is the cell's output.
+        {{ and }} are literal braces; {fig} holding an image (PIL, matplotlib, PNG/JPEG
+        bytes, a path) sends it as an image. The Result is in _llm (and in VAR with -o VAR);
+        with --schema the parsed object is the cell's output. --chat continues the current
+        conversation (%llm_chat).
         """
         if cell is None:
             args, text = split_line(self.llm.parser, line)
@@ -163,18 +173,22 @@ class LLMDeckMagics(Magics):
             args, text = parse_line(self.llm.parser, line), cell
         session = self.session
         with user_errors():
-            prompt = self._prompt(text, args.interpolate)
+            content = self._content(text, args)
             kwargs = call_kwargs(args, self.shell.user_ns)
             model = args.model or args.model_option
             parsed = "schema" in kwargs
             fmt = args.format or self.format
             out = variable_name(args.out)
+            if self.chat if args.chat is None else args.chat:
+                send, prompt = session.chat, content
+            else:
+                send, prompt = session.complete, as_prompt(content)
             if self.stream if args.stream is None else args.stream:
                 view = display.StreamView(self.shell)
-                result = session.complete(prompt, model, on_text=view, **kwargs)
+                result = send(prompt, model, on_text=view, **kwargs)
                 view.finish(result, fmt, footer=self.show_footer, parsed=parsed)
             else:
-                result = session.complete(prompt, model, **kwargs)
+                result = send(prompt, model, **kwargs)
                 display.show_result(result, fmt, footer=self.show_footer, parsed=parsed)
         self.shell.user_ns["_llm"] = result
         if out:
@@ -183,15 +197,18 @@ class LLMDeckMagics(Magics):
             self.shell.set_next_input(display.extract_code(result.text), replace=False)
         return result.value if parsed else None
 
-    def _prompt(self, text: str, interpolate: bool | None) -> str:
+    def _content(self, text: str, args: Any) -> str | list[dict[str, Any]]:
+        """The cell as message content: text, or parts when it holds images or documents."""
         if not text.strip():
             raise UsageError("nothing to send: write the prompt in the cell below %%llm "
                              "(or after the options: %llm What is 2+2?)")
-        if self.interpolate if interpolate is None else interpolate:
-            from llmdeck_nb.notebook.interpolation import fill
+        content: str | list[dict[str, Any]] = text.strip()
+        if self.interpolate if args.interpolate is None else args.interpolate:
+            from llmdeck_nb.notebook.interpolation import fill_content
 
-            text = fill(text, self.shell.user_ns)
-        return text.strip()
+            content = fill_content(text, self.shell.user_ns)
+            content = content.strip() if isinstance(content, str) else content
+        return with_attachments(content, attachment_parts(args, self.shell.user_ns))
 
     # --- %%llm_compare -----------------------------------------------------------------------
 
@@ -218,7 +235,7 @@ class LLMDeckMagics(Magics):
             raise UsageError("--repeat takes a number of runs of at least 1")
         session = self.session
         with user_errors():
-            prompt = self._prompt(cell, args.interpolate)
+            prompt = as_prompt(self._content(cell, args))
             kwargs = call_kwargs(args, self.shell.user_ns)
             profile = kwargs.pop("profile", None)
             profiles = names_list(args.profiles) or ([profile] if profile else None)
@@ -230,6 +247,36 @@ class LLMDeckMagics(Magics):
         if out:
             self.shell.user_ns[out] = frame
         return frame
+
+    # --- conversations ----------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("action", nargs="?", default="show", choices=["new", "show", "list", "switch", "drop"],
+              help="new [NAME]: start a conversation (NAME again: start it over) and make it current; "
+                   "show [NAME] (the default): its turns; list: every conversation; switch NAME; "
+                   "drop [N]: forget the last N turns (default 2: the last prompt and its answer)")
+    @argument("value", nargs="?", metavar="NAME_OR_N")
+    @line_magic
+    def llm_chat(self, line: str) -> None:
+        """The conversations %%llm --chat continues (kept in the call log file: they survive a
+        kernel restart, and any model can continue one)."""
+        from llmdeck_nb.notebook import chat_view
+
+        args = parse_argstring(self.llm_chat, line)
+        chats = self.session.conversations
+        with user_errors():
+            if args.action == "new":
+                say(chat_view.started(*chats.new(args.value)))
+            elif args.action == "switch":
+                if not args.value:
+                    raise UsageError("%llm_chat switch takes a NAME (%llm_chat list shows them)")
+                say(chat_view.switched(chats.switch(args.value)))
+            elif args.action == "drop":
+                say(chat_view.dropped(chats.drop(chat_view.turn_count(args.value)), chats.current))
+            elif args.action == "list":
+                say(chat_view.listing(chats.listing(), chats.current.name))
+            else:
+                chat_view.show(chats.get(args.value) if args.value else chats.current)
 
     # --- switching -----------------------------------------------------------------------------
 
@@ -374,6 +421,11 @@ class LLMDeckMagics(Magics):
         from llmdeck_nb.notebook.panel import Panel
 
         return Panel(self.session)
+
+
+def as_prompt(content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """Content with images or documents becomes the one user message that carries them."""
+    return content if isinstance(content, str) else [{"role": "user", "content": content}]
 
 
 def export(frame: pd.DataFrame, path: str) -> str:
