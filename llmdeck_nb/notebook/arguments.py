@@ -195,6 +195,19 @@ def attachment_parts(args: Namespace, namespace: Mapping[str, Any]) -> list[dict
     return parts
 
 
+ALL_ROWS = -1
+
+
+def log_rows(text: str) -> int:
+    """``-n 5`` -> 5, ``-n all`` -> :data:`ALL_ROWS` (argparse reports a bad value)."""
+    if text.strip().lower() == "all":
+        return ALL_ROWS
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
 def variable_name(name: str | None) -> str | None:
     if name is not None and not name.isidentifier():
         raise UsageError(f"-o takes a variable name, got {name!r}")
@@ -209,6 +222,6 @@ def names_list(text: str | None) -> list[str] | None:
     return names or None
 
 
-__all__ = ["attachment_parts", "call_kwargs", "call_options", "chat_options", "names_list", "output_options", "parse_line", "parse_params",
+__all__ = ["ALL_ROWS", "attachment_parts", "call_kwargs", "call_options", "chat_options", "log_rows", "names_list", "output_options", "parse_line", "parse_params",
            "split_line",
            "variable_name"]

@@ -26,10 +26,12 @@ from llmdeck_nb.engine.attachments import with_attachments
 from llmdeck_nb.errors import DeckError, LLMDeckError
 from llmdeck_nb.notebook import display
 from llmdeck_nb.notebook.arguments import (
+    ALL_ROWS,
     attachment_parts,
     call_kwargs,
     call_options,
     chat_options,
+    log_rows,
     names_list,
     output_options,
     parse_line,
@@ -218,7 +220,10 @@ class LLMDeckMagics(Magics):
     @argument("--profiles", metavar="P1,P2,...", help="routing profiles to compare "
               "(each model under each profile)")
     @argument("--repeat", type=int, default=1, metavar="N", help="send each target N times")
-    @argument("--plot", action="store_true", help="add a bar chart of latency and cost per target")
+    @argument("--plot", action="store_true", help="add a chart of every run's latency and cost per "
+              "target, the mean marked")
+    @argument("--grid", action="store_true", help="show the targets side by side (answers next to "
+              "each other, metrics below) instead of one row per target")
     @argument("-o", "--out", metavar="VAR", help="store the DataFrame in this variable")
     @call_options
     @no_var_expand
@@ -241,9 +246,11 @@ class LLMDeckMagics(Magics):
             profiles = names_list(args.profiles) or ([profile] if profile else None)
             out = variable_name(args.out)
             frame = session.compare(prompt, names_list(args.models), profiles, repeat=args.repeat, **kwargs)
-        display.mark_compare(frame)
+        display.mark_compare(frame, grid=args.grid)
         if args.plot:
-            display.show_chart(frame)
+            from llmdeck_nb.notebook.charts import chart_title, shows_demo
+
+            display.show_chart(frame, chart_title(prompt, args.repeat), demo=shows_demo(frame, session.deck))
         if out:
             self.shell.user_ns[out] = frame
         return frame
@@ -363,26 +370,28 @@ class LLMDeckMagics(Magics):
     # --- the log, the cache, live checks -------------------------------------------------------
 
     @magic_arguments()
-    @argument("-n", type=int, default=None, metavar="N",
-              help="the last N attempts (default: 20 shown; every row for --summary and --export)")
-    @argument("--all", action="store_true", help="every logged call")
+    @argument("-n", type=log_rows, default=None, metavar="N",
+              help="the last N attempts, or all (default: 20 shown; every row for --summary and --export)")
+    @argument("--all", action="store_true", help="every column (default: time, model, backend, status, "
+              "latency, tokens, cost, cached, error, tags)")
     @argument("--summary", action="store_true", help="one row per backend/model: calls, errors, "
               "cache hit rate, p50/p95 latency, tokens, cost")
-    @argument("--export", metavar="PATH", help="also write the table to PATH (.csv or .parquet)")
+    @argument("--export", metavar="PATH", help="also write the table, every column, to PATH (.csv or .parquet)")
     @line_magic
     def llm_log(self, line: str) -> pd.DataFrame:
-        """The call log as a DataFrame (one row per attempt), or its summary."""
+        """The call log as a DataFrame (one row per attempt, oldest first), or its summary."""
+        from llmdeck_nb.notebook import views
+
         args = parse_argstring(self.llm_log, line)
         session = self.session
         with user_errors():
             if args.summary:  # over the whole log unless -n says otherwise
-                frame = session.summary(last=args.n)
-            else:
-                last = None if args.all or (args.export and args.n is None) else (20 if args.n is None else args.n)
-                frame = session.calls(last=last)
+                return views.mark(session.summary(last=args.n), views.SUMMARY)
+            whole = args.n == ALL_ROWS or (args.export and args.n is None)
+            frame = session.calls(last=None if whole else (20 if args.n is None else args.n))
         if args.export:
             display.say(export(frame, args.export))
-        return frame
+        return frame if args.all else views.log_frame(frame)
 
     @magic_arguments()
     @argument("--backend", action="append", help="only this backend (repeatable)")
@@ -410,8 +419,7 @@ class LLMDeckMagics(Magics):
             if args.action == "clear":
                 say(f"llmdeck: cleared {session.cache.clear()} cached answers")
             else:
-                use = "used" if session.use_cache else "NOT used (%llm_cache on)"
-                say(f"llmdeck: {session.cache.stats()}; {use}")
+                say(display.cache_line(session.cache.stats(), session.use_cache))
 
     # --- the panel --------------------------------------------------------------------------------
 
