@@ -238,18 +238,22 @@ def profiles_listing(profiles: dict[str, Any], active: str) -> str:
 
 
 def calls_table_html(rows: Iterable[dict[str, Any]]) -> str:
-    """The panel's small table of recent calls."""
+    """The panel's table of recent calls (newest first); failed attempts in red."""
     rows = list(rows)
     if not rows:
-        return f'<div style="{FOOTER_STYLE}">no calls yet</div>'
-    head = "".join(f"<th style='text-align:left;padding:0 8px'>{h}</th>"
-                   for h in ("model", "backend", "latency", "cost", "cached"))
+        return f'<div style="{FOOTER_STYLE}">no calls in the log yet</div>'
+    columns = ("time (UTC)", "model", "backend", "status", "latency", "cost", "cached", "error")
+    head = "".join(f"<th style='text-align:left;padding:0 8px'>{h}</th>" for h in columns)
     body = []
     for row in rows:
-        cells = (row["model"], row["backend"], row["latency"], row["cost"], "yes" if row["cached"] else "")
-        body.append("<tr>" + "".join(f"<td style='padding:0 8px'>{html.escape(str(c))}</td>"
+        cells = (row["time"], row["model"], row["backend"], row["status"], row["latency"], row["cost"],
+                 "yes" if row["cached"] else "", row["error"])
+        colour = "color:#b00020;" if row["status"] == "error" else ""
+        body.append("<tr>" + "".join(f"<td style='{colour}padding:0 8px;white-space:nowrap;max-width:40em;"
+                                     f"overflow:hidden;text-overflow:ellipsis'>{html.escape(str(c or ''))}</td>"
                                      for c in cells) + "</tr>")
-    return (f"<table style='font-size:smaller'><thead><tr>{head}</tr></thead>"
+    return (f"<div style='{FOOTER_STYLE}'>recent calls (every kernel's, from the call log)</div>"
+            f"<table style='font-size:smaller'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
@@ -257,6 +261,7 @@ __all__ = [
     "FORMATS",
     "StreamView",
     "answer_bundle",
+    "cache_line",
     "calls_table_html",
     "extract_code",
     "footer_bundle",

@@ -400,7 +400,7 @@ class LLMDeckMagics(Magics):
         """Live connectivity and latency of each available backend (one tiny request each)."""
         args = parse_argstring(self.llm_check, line)
         with user_errors():
-            return self.session.check(args.backend)
+            return self.controls.check(args.backend)
 
     @magic_arguments()
     @argument("action", nargs="?", default="stats", choices=["stats", "clear", "on", "off"],
