@@ -44,6 +44,7 @@ class Deck:
         self.choice_defaults: dict[str, str] = content.choice_defaults
         self.cache_settings: dict[str, Any] | None = content.cache_settings
         self.problems: list[DeckProblem] = content.problems
+        self.env_file: Path | None = content.env_file
         self.model_names: tuple[str, ...] = tuple(
             sorted({name for specs in self.specs.values() for name in specs})
         )
