@@ -186,7 +186,7 @@ def _smallest_window(resolution: Resolution) -> tuple[int | None, str, int]:
         window = candidate.spec.context_window
         if window is not None and (best[0] is None or window < best[0]):
             max_tokens = candidate.params.get("max_tokens")
-            best = (window, candidate.label, max_tokens if isinstance(max_tokens, int) else 0)
+            best = (window, candidate.model, max_tokens if isinstance(max_tokens, int) else 0)
     return best
 
 
