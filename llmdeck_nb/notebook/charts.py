@@ -14,6 +14,8 @@ from llmdeck_nb.notebook.views import significant, usd
 if TYPE_CHECKING:
     import pandas as pd
 
+    from matplotlib.figure import Figure
+
     from llmdeck_nb.deck import Deck
 
 POINT_COLOURS = ("#4c72b0", "#dd8452")
@@ -38,6 +40,13 @@ def shows_demo(frame: pd.DataFrame, deck: Deck) -> bool:
 
 
 def runs_chart_png(frame: pd.DataFrame, title: str, *, demo: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    runs_chart(frame, title, demo=demo).savefig(buffer, format="png", dpi=96)
+    return buffer.getvalue()
+
+
+def runs_chart(frame: pd.DataFrame, title: str, *, demo: bool = False) -> Figure:
+    """Latency and cost side by side: one row per target, a point per run, the mean a bar."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
@@ -70,9 +79,7 @@ def runs_chart_png(frame: pd.DataFrame, title: str, *, demo: bool = False) -> by
         figure.text(0.99, 0.01, "DEMO answers (offline demo backend, no API key)", ha="right", va="bottom",
                     fontsize="small", color="#b00020")
     figure.tight_layout(rect=(0, 0.03 if demo else 0, 1, 1))
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=96)
-    return buffer.getvalue()
+    return figure
 
 
-__all__ = ["chart_title", "runs_chart_png", "shows_demo"]
+__all__ = ["chart_title", "runs_chart", "runs_chart_png", "shows_demo"]
