@@ -56,7 +56,7 @@ def listing(infos: Sequence[ConversationInfo], current: str) -> str:
     for info in infos:
         mark = "*" if info.name == current else " "
         when = (datetime.fromtimestamp(info.last_used_us / 1e6, timezone.utc).astimezone()
-                .strftime("last used %Y-%m-%d %H:%M") if info.last_used_us else "empty")
+                .strftime("last used %Y-%m-%d %H:%M:%S") if info.last_used_us else "empty")
         lines.append(f"{mark} {info.name:<{width}}  {_turns(info.turns):>9}  ~{info.tokens:>6,} tokens  {when}")
     return "\n".join(lines)
 

@@ -56,7 +56,7 @@ def fill_content(template: str, namespace: Mapping[str, Any]) -> str | list[dict
         value = evaluate(piece.expression, namespace, what=piece.text)
         if piece.conversion is None and not piece.spec and is_attachment(value):
             if "".join(text).strip():
-                parts.append({"type": "text", "text": "".join(text).strip()})
+                parts.append({"type": "text", "text": "".join(text)})
             text = []
             parts.append(attachment_part(value, piece.text))
         else:
@@ -64,7 +64,10 @@ def fill_content(template: str, namespace: Mapping[str, Any]) -> str | list[dict
     if not parts:
         return "".join(text)
     if "".join(text).strip():
-        parts.append({"type": "text", "text": "".join(text).strip()})
+        parts.append({"type": "text", "text": "".join(text)})
+    texts = [part for part in parts if part["type"] == "text"]
+    if texts:  # the cell's own leading and trailing blank lines are not part of the prompt
+        texts[0]["text"], texts[-1]["text"] = texts[0]["text"].lstrip(), texts[-1]["text"].rstrip()
     return parts
 
 

@@ -288,7 +288,7 @@ def session_spend(session: Session) -> tuple[int, float]:
 
 def recent_calls(session: Session, count: int = RECENT_CALLS) -> list[dict[str, Any]]:
     """The last attempts in the log, newest first, as the panel's table shows them."""
-    from llmdeck_nb.notebook.views import significant, usd
+    from llmdeck_nb.notebook.views import usd
 
     frame = session.log.frame(last=count)
     rows = []
@@ -297,7 +297,7 @@ def recent_calls(session: Session, count: int = RECENT_CALLS) -> list[dict[str, 
         rows.append({
             "time": row.started_at.tz_convert(None).strftime("%H:%M:%S"), "model": row.model or row.requested,
             "backend": row.backend, "status": row.status,
-            "latency": f"{significant(row.latency_s, 2)} s" if row.latency_s == row.latency_s else "",
+            "latency": f"{row.latency_s:.2f} s" if row.latency_s == row.latency_s else "",
             "cost": usd(row.cost_usd), "cached": bool(row.cache_hit), "error": error})
     return rows
 

@@ -54,6 +54,11 @@ def usd(value: Any) -> str:
     return "$" + significant(value, 2 if abs(float(value)) < 0.01 else 3)
 
 
+def seconds(value: Any) -> str:
+    """Latency to the millisecond: ``0.049``; "" when unknown."""
+    return "" if _missing(value) else f"{float(value):.3f}"
+
+
 def percent(value: Any) -> str:
     return "" if _missing(value) else f"{float(value):.0%}"
 
@@ -136,7 +141,7 @@ def compare_html(frame: pd.DataFrame) -> str:
     if "error" in columns and frame["error"].notna().any():  # visible without scrolling
         columns.remove("error")
         columns.insert(columns.index("target") + 1 if "target" in columns else 0, "error")
-    styler = _styled(frame[columns], {"cost_usd": usd, "latency_s": significant, "ttft_s": significant})
+    styler = _styled(frame[columns], {"cost_usd": usd, "latency_s": seconds, "ttft_s": seconds})
     if "output" in styler.data.columns:
         styler = styler.set_properties(subset=["output"], **{**TEXT_CELL, "min-width": "24em",
                                                               "max-width": "60em"})
@@ -157,7 +162,7 @@ def grid_html(frame: pd.DataFrame) -> str:
             answers.append(f"<td style='vertical-align:top;text-align:left;white-space:pre-wrap;"
                            f"min-width:16em;max-width:40em'>{html.escape(str(row.get('output') or ''))}</td>")
     metrics = []
-    for name, render in (("model", str), ("backend", str), ("latency_s", significant), ("tokens", None),
+    for name, render in (("model", str), ("backend", str), ("latency_s", seconds), ("tokens", None),
                          ("cost_usd", usd), ("cached", lambda v: "yes" if v is True else "")):
         if render is None:
             values = [f"{_int(i)} -> {_int(o)}" if not (_missing(i) and _missing(o)) else ""
@@ -195,12 +200,12 @@ def log_html(frame: pd.DataFrame) -> str:
         shown["cache_hit"] = ["yes" if hit else "" for hit in shown["cache_hit"]]
     shown = shown.rename(columns={"started_at": "time (UTC)", "latency_s": "latency (s)", "cost_usd": "cost",
                                   "cache_hit": "cached", "error_message": "error"})
-    return _styled(shown, {"latency (s)": significant, "cost": usd}).to_html()
+    return _styled(shown, {"latency (s)": seconds, "cost": usd}).to_html()
 
 
 def summary_html(frame: pd.DataFrame) -> str:
     formats: dict[str, Callable[[Any], str]] = {
-        "cache_hit_rate": percent, "p50_latency_s": significant, "p95_latency_s": significant,
+        "cache_hit_rate": percent, "p50_latency_s": seconds, "p95_latency_s": seconds,
         "cost_usd": usd, "saved_cost_usd": usd}
     return _styled(frame, formats).to_html()
 
@@ -210,5 +215,5 @@ _RENDERERS: dict[str, Callable[[Any], str]] = {COMPARE: compare_html, GRID: grid
 
 
 __all__ = ["COMPARE", "GRID", "LOG", "LOG_COLUMNS", "SUMMARY", "compare_html", "grid_html", "kind_of",
-           "log_frame", "log_html", "mark", "percent", "significant", "size", "summary_html", "usd",
+           "log_frame", "log_html", "mark", "percent", "seconds", "significant", "size", "summary_html", "usd",
            "view_html"]
