@@ -258,9 +258,6 @@ class LLMDeckMagics(Magics):
         from llmdeck_nb.notebook.interpolation import evaluate
 
         args = parse_line(self.llm_batch.parser, line)
-        if not cell.strip():
-            raise UsageError("nothing to send: write the prompt template in the cell, e.g. "
-                             "Classify this ticket: {text}")
         session = self.session
         with user_errors():
             rows = evaluate(args.rows, self.shell.user_ns, what=args.rows)
