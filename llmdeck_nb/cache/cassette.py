@@ -43,13 +43,15 @@ _KEY = re.compile(r"[0-9a-f]{64}$")
 class CassetteReport:
     """What an export or an import did."""
 
+    action: str  # "exported" | "imported"
     path: Path
     entries: int
     missing: int = 0  # logged answers no longer in the cache (expired, cleared)
 
     def __str__(self) -> str:
         missing = f" ({self.missing} logged answers were no longer in the cache)" if self.missing else ""
-        return f"{self.entries} cached answers, {self.path}{missing}"
+        way = "to" if self.action == "exported" else "from"
+        return f"{self.action} {self.entries} cached answers {way} {self.path}{missing}"
 
 
 def export_cassette(log: CallLog, cache: ResponseCache, path: str | Path, *, tag: str | None = None,
@@ -77,7 +79,7 @@ def export_cassette(log: CallLog, cache: ResponseCache, path: str | Path, *, tag
                 "entries": entries}
     target = Path(path).expanduser()
     target.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    return CassetteReport(target, len(entries), missing)
+    return CassetteReport("exported", target, len(entries), missing)
 
 
 def import_cassette(cache: ResponseCache, path: str | Path) -> CassetteReport:
@@ -86,7 +88,7 @@ def import_cassette(cache: ResponseCache, path: str | Path) -> CassetteReport:
     entries = _entries(source)
     for entry in entries:
         cache.set(entry["key"], entry["value"])
-    return CassetteReport(source, len(entries))
+    return CassetteReport("imported", source, len(entries))
 
 
 def _entries(source: Path) -> list[dict[str, Any]]:
@@ -136,12 +138,12 @@ def cassette_command(action: str, args: Any) -> int:
         return 2
     with cache:
         if action == "import":
-            print(f"imported {import_cassette(cache, args.file)}")
+            print(import_cassette(cache, args.file))
             return 0
         with CallLog(args.log or call_log_path()) as log:
             report = export_cassette(log, cache, args.out, tag=args.tag, since=args.since,
                                      session_id=args.session)
-    print(f"exported {report}")
+    print(report)
     return 0
 
 

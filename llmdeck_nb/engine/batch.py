@@ -103,6 +103,9 @@ class BatchRun:
         self.session, self.model, self.options = session, model, options
         self.concurrency, self.on_error, self.column = concurrency, on_error, column
         self.budget_usd, self.variables = budget_usd, variables
+        # an unknown model or preset fails now, not once per row
+        session.resolve(model, options.get("preset"), options.get("profile"),
+                        structured=options.get("schema") is not None)
         self.frame, row_dicts = _input_frame(rows)
         self._check_columns()
         self.render = compile_template(template)
@@ -304,7 +307,7 @@ def summary_line(frame: pd.DataFrame) -> str:
     if stats is None:
         return f"batch: {len(frame)} rows"
     parts = [f"batch: {stats.rows} rows", f"{stats.answered} answered ({stats.cached} from the cache)",
-             f"{stats.errors} errors", format_cost(stats.cost_usd), f"{stats.elapsed_s:.1f} s"]
+             f"{stats.errors} error{'' if stats.errors == 1 else 's'}", format_cost(stats.cost_usd), f"{stats.elapsed_s:.2f} s"]
     if stats.stopped == "interrupted":
         parts.append(f"interrupted: {stats.not_run} rows not run (run it again to send only those)")
     elif stats.stopped == "budget":

@@ -181,7 +181,7 @@ def _exceeded(candidate: Candidate, allowance: Allowance, worst: float) -> Budge
     in_flight = f", {format_cost(allowance.reserved)} reserved by calls in flight" if allowance.reserved else ""
     return BudgetExceededError(
         f"budget: this call to {candidate.label} could cost up to {format_cost(worst)}, more than the "
-        f"{format_cost(left)} left of the {allowance.kind} budget of ${allowance.limit:.2f} "
+        f"{format_cost(left)} left of the {allowance.kind} budget of {format_cost(allowance.limit)} "
         f"({format_cost(allowance.spent)} spent{in_flight}); nothing was sent",
         limit=allowance.kind, spent=allowance.spent, left=left, worst_case=worst,
         hint=_HINTS[allowance.kind])

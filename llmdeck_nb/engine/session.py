@@ -35,6 +35,7 @@ from llmdeck_nb.engine.structured import SchemaSpec, schema_spec
 from llmdeck_nb.errors import (
     AllAttemptsFailedError,
     BackendError,
+    BudgetExceededError,
     CacheError,
     PresetNotFoundError,
     RequestRejectedError,
@@ -222,6 +223,8 @@ class Session:
                         break  # next candidate
                     await asyncio.sleep(wait)
                     continue
+                except BudgetExceededError:
+                    raise  # refused before sending: not an attempt
                 except Exception as exc:  # a bug or an unexpected library error: log it, then raise
                     call.failed(record, exc, time.perf_counter() - began)
                     raise
