@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from llmdeck_nb.commands import register_commands
 from llmdeck_nb.errors import LLMDeckError
 
 INIT_TARGET = Path(".llmdeck") / "inference"
@@ -45,13 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="the deck summary: backends, profile, aliases, presets")
     _deck_argument(show)
+    register_commands(commands, _deck_argument)  # serve, backend, backup, restore, keys
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        handler = getattr(args, "handler", None) or _COMMANDS[args.command]
+        return handler(args)
     except LLMDeckError as exc:
         print(f"llmdeck: {exc}", file=sys.stderr)
         return 1

@@ -22,6 +22,7 @@
     │   │   └── BackendResponseError  malformed answer / stream cut
     │   └── AllAttemptsFailedError    every retry and fallback failed (attempts)
     ├── CacheError                    the response cache cannot be used
+    ├── KeyStoreError                 the key store cannot be read or written
     └── PromptTemplateError           a `{name}` in a cell cannot be filled
 
 Every message says what was wrong, where, and what to do next; every message is
@@ -209,6 +210,10 @@ class CacheError(LLMDeckError):
 
 
 class PromptTemplateError(LLMDeckError):
+    pass
+
+
+class KeyStoreError(LLMDeckError):
     pass
 
 
