@@ -94,12 +94,18 @@ def m002_session_id(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE INDEX {TABLE}_session_id ON {TABLE} (session_id)")
 
 
+@migration
+def m003_cache_key(conn: sqlite3.Connection) -> None:
+    """The cache entry of each answer, so a cassette can export a notebook's answers."""
+    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cache_key TEXT")
+
+
 #: the turns of notebook conversations (``%%llm --chat``), kept next to the calls they made
 CONVERSATIONS_TABLE = "conversation_turns"
 
 
 @migration
-def m003_conversation_turns(conn: sqlite3.Connection) -> None:
+def m004_conversation_turns(conn: sqlite3.Connection) -> None:
     conn.execute(
         f"""
         CREATE TABLE {CONVERSATIONS_TABLE} (
