@@ -51,6 +51,7 @@ class Panel:
         self._lock = threading.Lock()
         self._recent: list[dict[str, Any]] = []
         self._choices: list[Choice] = []
+        self._missing: tuple[str, ...] = ()
 
         self.header = w.HTML()
         self.profile = w.Dropdown(description="profile")
@@ -69,6 +70,9 @@ class Panel:
                                          continuous_update=False)
         self.cache = w.Checkbox(description="cache", indent=False)
         self.status = w.HTML()
+        self.key_button = w.Button(icon="key", tooltip="type the key in a password box: it is stored "
+                                   "encrypted and never enters the notebook", layout=w.Layout(display="none"))
+        self.key_area = w.Output()
         self.calls = w.HTML()
         self.widget = w.VBox([
             self.header,
@@ -77,6 +81,7 @@ class Panel:
             self.model,
             w.HBox([self.temperature_set, self.temperature, self.cache]),
             self.status,
+            w.HBox([self.key_button, self.key_area]),
             self.calls,
         ])
 
@@ -89,6 +94,7 @@ class Panel:
         self.cache.observe(self._cache_chosen, names="value")
         self.reload_button.on_click(self._reload_clicked)
         self.check_button.on_click(self._check_clicked)
+        self.key_button.on_click(self._key_clicked)
         self.controls.observe(self._session_changed)
         session.listeners.append(self._call_done)
         self._shell = _shell()
@@ -160,10 +166,15 @@ class Panel:
         return f"(deck default: {handle})"
 
     def _show_status(self, problem: str | None = None) -> None:
-        ok, text = serving_status(self.session, self.controls.unreachable)
+        serving = serving_status(self.session, self.controls.unreachable)
+        ok, text = serving.ok, serving.text
         if problem:
             ok, text = False, f"{problem} ({text})" if ok else f"{problem}. {text}"
-        self.status.value = f'<span style="{OK_STYLE if ok else PROBLEM_STYLE}">{"✓" if ok else "✗"} {html.escape(text)}</span>'
+        self._missing = serving.missing
+        self.key_button.description = f"set {serving.missing[0]}" if serving.missing else ""
+        self.key_button.layout.display = "" if serving.missing else "none"
+        mark, style = ("✓", OK_STYLE) if ok else ("✗", PROBLEM_STYLE)
+        self.status.value = f'<span style="{style}">{mark} {html.escape(text)}</span>'
 
     def _show_header(self) -> None:
         from llmdeck_nb.notebook.extension import deck_location
@@ -218,6 +229,15 @@ class Panel:
         finally:
             self.check_button.disabled = False
             self.check_button.description = "check"
+
+    def _key_clicked(self, _: Any) -> None:
+        """The password box of ``%llm_key set NAME``, in the panel (then: reload)."""
+        from llmdeck_nb.keys.magic import ask_for_key
+
+        if self._missing:
+            self.key_area.clear_output()
+            with self.key_area:
+                ask_for_key(self._missing[0])
 
     def _apply(self, switch: Any, value: Any) -> None:
         try:
