@@ -22,7 +22,6 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Unicode, observe
 
-from llmdeck_nb.engine.attachments import with_attachments
 from llmdeck_nb.errors import DeckError, LLMDeckError
 from llmdeck_nb.notebook import display
 from llmdeck_nb.notebook.arguments import (
@@ -204,6 +203,8 @@ class LLMDeckMagics(Magics):
         if not text.strip():
             raise UsageError("nothing to send: write the prompt in the cell below %%llm "
                              "(or after the options: %llm What is 2+2?)")
+        from llmdeck_nb.engine.attachments import with_attachments
+
         content: str | list[dict[str, Any]] = text.strip()
         if self.interpolate if args.interpolate is None else args.interpolate:
             from llmdeck_nb.notebook.interpolation import fill_content
