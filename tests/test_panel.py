@@ -71,6 +71,8 @@ def test_the_calls_table_updates_after_each_call(panel, session):
     assert rows[0]["model"] == "demo-chat" and rows[0]["backend"] == "demo"
     assert "demo-chat" in panel.calls.value and "<table" in panel.calls.value
     assert rows[1]["cost"] == "$0" and rows[1]["latency"].endswith(" s")
+    panel.refresh_calls()  # what the panel does after each cell: the log read again
+    assert panel.recent_calls[:2] == [dict(r, time=panel.recent_calls[i]["time"]) for i, r in enumerate(rows)]
     assert "this session: 2 calls, $0" in panel.header.value
 
 

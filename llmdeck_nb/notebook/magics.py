@@ -462,11 +462,14 @@ class LLMDeckMagics(Magics):
         session = self.session
         with user_errors():
             if args.summary:  # over the whole log unless -n says otherwise
-                return views.mark(session.summary(last=args.n), views.SUMMARY)
-            whole = args.n == ALL_ROWS or (args.export and args.n is None)
-            frame = session.calls(last=None if whole else (20 if args.n is None else args.n))
+                frame = session.summary(last=None if args.n == ALL_ROWS else args.n)
+            else:
+                whole = args.n == ALL_ROWS or (args.export and args.n is None)
+                frame = session.calls(last=None if whole else (20 if args.n is None else args.n))
         if args.export:
             display.say(export(frame, args.export))
+        if args.summary:
+            return views.mark(frame, views.SUMMARY)
         return frame if args.all else views.log_frame(frame)
 
     @magic_arguments()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import threading
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.calllog.schema import TABLE
@@ -249,8 +250,13 @@ class Panel:
     # --- recent calls ---------------------------------------------------------------------------
 
     def _call_done(self, result: Result) -> None:
-        """A session listener (it runs on the engine's loop thread)."""
-        self.refresh_calls()
+        """A session listener (it runs on the engine's loop thread, once per call of a batch
+        too): the answered call goes on top without reading the log; after the cell, the
+        table is read from the log again (failed calls included)."""
+        with self._lock:
+            self._recent = [result_row(result), *self._recent][:RECENT_CALLS]
+            rows = list(self._recent)
+        self.calls.value = calls_table_html(rows)
 
     def _after_cell(self, *_: Any) -> None:
         self.refresh_calls()
@@ -306,6 +312,16 @@ def session_spend(session: Session) -> tuple[int, float]:
     return int(calls), float(spent)
 
 
+def result_row(result: Result) -> dict[str, Any]:
+    """A row of the recent calls for an answered call, as :func:`recent_calls` reads it back."""
+    from llmdeck_nb.notebook.views import usd
+
+    return {"time": datetime.now(timezone.utc).strftime("%H:%M:%S"), "model": result.model,
+            "backend": result.backend, "status": "cache_hit" if result.cached else "ok",
+            "latency": f"{result.latency_s:.2f} s" if result.latency_s is not None else "",
+            "cost": usd(result.cost_usd), "cached": result.cached, "error": ""}
+
+
 def recent_calls(session: Session, count: int = RECENT_CALLS) -> list[dict[str, Any]]:
     """The last attempts in the log, newest first, as the panel's table shows them."""
     from llmdeck_nb.notebook.views import usd
@@ -322,4 +338,4 @@ def recent_calls(session: Session, count: int = RECENT_CALLS) -> list[dict[str, 
     return rows
 
 
-__all__ = ["Panel", "panel", "recent_calls", "session_spend"]
+__all__ = ["Panel", "panel", "recent_calls", "result_row", "session_spend"]
