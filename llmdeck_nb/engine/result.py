@@ -43,6 +43,7 @@ class Result:
     finish_reason: str | None = None
     adjustments: tuple[str, ...] = ()
     attempts: list[Attempt] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] | None = None  # when the request passed `tools`
 
     @property
     def demo(self) -> bool:
