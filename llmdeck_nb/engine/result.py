@@ -47,6 +47,7 @@ class Result:
     adjustments: tuple[str, ...] = ()
     attempts: list[Attempt] = field(default_factory=list)
     history: History | None = None  # what conversation history went with the call (chat)
+    tool_calls: list[dict[str, Any]] | None = None  # when the request passed `tools`
 
     @property
     def demo(self) -> bool:

@@ -48,7 +48,7 @@ from llmdeck_nb.errors import (
     RequestRejectedError,
 )
 from llmdeck_nb.paths import call_log_path, responses_dir
-from llmdeck_nb.redaction import redact
+from llmdeck_nb.redaction import redact, redact_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -340,7 +340,8 @@ class Session:
         response = BackendResponse(text=text, input_tokens=hit.get("input_tokens"),
                                    output_tokens=hit.get("output_tokens"), model_id=hit.get("model_id"),
                                    finish_reason=hit.get("finish_reason"),
-                                   provider_cost_usd=hit.get("provider_cost_usd"))
+                                   provider_cost_usd=hit.get("provider_cost_usd"),
+                                   tool_calls=hit.get("tool_calls"))
         result = call.cache_hit(record, candidate, response, value, time.perf_counter() - started)
         self._notify(result)
         return result
@@ -539,7 +540,7 @@ class _CallContext:
             ttft_s=response.ttft_s, input_tokens=response.input_tokens,
             output_tokens=response.output_tokens, cost_usd=cost, cost_source=source, cached=cached,
             finish_reason=response.finish_reason, adjustments=candidate.adjustments,
-            attempts=list(self.attempts),
+            attempts=list(self.attempts), tool_calls=redact_value(response.tool_calls),
         )
 
 
@@ -547,7 +548,7 @@ def _cache_entry(response: BackendResponse, result: Result) -> dict[str, Any]:
     return {"text": response.text, "input_tokens": response.input_tokens,
             "output_tokens": response.output_tokens, "model_id": result.model_id,
             "finish_reason": response.finish_reason, "provider_cost_usd": response.provider_cost_usd,
-            "created_at": time.time()}
+            "tool_calls": response.tool_calls, "created_at": time.time()}
 
 
 def _ignore(_: str) -> None:
