@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -51,10 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        status = _COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return status
     except LLMDeckError as exc:
         print(f"llmdeck: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `llmdeck models | head`: the reader has what it wanted. Point stdout at devnull so
+        # the interpreter's final flush does not fail again, and exit like `cat` would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -81,7 +90,7 @@ def _validate(args: argparse.Namespace) -> int:
         from llmdeck_nb.engine.session import Session
 
         with Session(deck=deck, cache=False, log=False) as session:
-            report.live = session.check().to_dict("records")
+            report.record_live(deck, session.check().to_dict("records"))
     print(report.to_json() if args.json else report.to_text())
     return 0 if report.usable else 1
 

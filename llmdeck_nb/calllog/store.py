@@ -78,14 +78,26 @@ def _micros(value: datetime) -> int:
 
 
 def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+    """An integer column; a value that is not a whole number is stored as NULL (a row is
+    never lost to an odd parameter such as temperature="abc")."""
+    if value is None or isinstance(value, int):
+        return None if value is None else int(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def _float(value: Any) -> float | None:
+    """A real column; NaN, infinities and non-numbers are stored as NULL."""
     if value is None:
         return None
-    value = float(value)
-    return None if math.isnan(value) else value
+    try:
+        value = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _text(value: Any) -> str | None:
@@ -151,6 +163,7 @@ def _row(r: CallRecord) -> tuple[Any, ...]:
         _window(r.response_preview, PREVIEW_CHARS),
         _tags(r.tags),
         _text(r.session_id),
+        _text(r.cache_where),
     ]
     # The one redaction call site: every string that reaches the file passes here.
     values = [redact(v) if isinstance(v, str) else v for v in values]

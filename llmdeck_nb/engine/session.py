@@ -25,7 +25,10 @@ from llmdeck_nb.deck import Candidate, Deck, Resolution, load_deck
 from llmdeck_nb.deck.specs import host_of
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.cost import call_cost
+from llmdeck_nb.engine.deadline import Deadline
+from llmdeck_nb.engine.inflight import first_or_wait
 from llmdeck_nb.engine.messages import Messages, build_messages, count_images, estimate_tokens, text_of
+from llmdeck_nb.engine.params import check_params, check_timeout
 from llmdeck_nb.engine.result import Attempt, Result
 from llmdeck_nb.engine.retry import RetryPolicy
 from llmdeck_nb.engine.structured import SchemaSpec, schema_spec
@@ -33,11 +36,14 @@ from llmdeck_nb.errors import (
     AllAttemptsFailedError,
     BackendError,
     CacheError,
+    CacheUnavailableError,
+    LLMDeckError,
     PresetNotFoundError,
     RequestRejectedError,
 )
 from llmdeck_nb.paths import call_log_path, responses_dir
-from llmdeck_nb.redaction import redact
+from llmdeck_nb.redaction import redact, redact_value
+from llmdeck_nb.stream_redaction import StreamRedactor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("llmdeck_nb")
 
 TextCallback = Callable[[str], None]
+ResetCallback = Callable[[], None]
 CallListener = Callable[[Result], None]
 
 
@@ -75,7 +82,7 @@ class Session:
             self.deck.profile(profile)  # an unknown profile fails here, not at the first call
         if cache is None and self.deck.cache_settings:
             cache = self.deck.cache_settings
-        self.cache: ResponseCache | None = open_cache(cache, default_dir=responses_dir())
+        self.cache: ResponseCache | None = _open_or_defer(cache)
         self.log = log if isinstance(log, CallLog) else CallLog(_log_path(log))
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -86,8 +93,9 @@ class Session:
         self.params: dict[str, Any] = {}  # session-wide generation overrides (e.g. temperature)
         self.use_cache = True
         self.listeners: list[CallListener] = []
+        self.reachability: dict[str, dict[str, Any]] = {}  # backend -> last live check row
         self._round_robin: dict[str, itertools.count] = {}
-        self._cache_warned = False
+        self._cache_warned = self.cache is not None and self.cache.kind == "deferred"  # warned
 
     # --- switching ---------------------------------------------------------------------
 
@@ -128,22 +136,32 @@ class Session:
     # --- calling -------------------------------------------------------------------------
 
     def complete(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
-                 on_text: TextCallback | None = None, **options: Any) -> Result:
+                 on_text: TextCallback | None = None, on_reset: ResetCallback | None = None,
+                 **options: Any) -> Result:
         """Synchronous :meth:`acomplete`; works inside a running notebook event loop.
 
-        With ``on_text``, text deltas are delivered on the calling thread as they arrive.
+        With ``on_text``, text deltas (and ``on_reset`` calls) are delivered on the calling
+        thread, in order, as they arrive.
         """
         if on_text is None:
             return loop.run(self.acomplete(prompt, model, **options))
-        deltas: SimpleQueue[str] = SimpleQueue()
-        future = loop.submit(self.acomplete(prompt, model, on_text=deltas.put, **options))
+        events: SimpleQueue[str | None] = SimpleQueue()  # None: a reset
+        future = loop.submit(self.acomplete(prompt, model, on_text=events.put,
+                                            on_reset=lambda: events.put(None), **options))
+
+        def deliver(event: str | None) -> None:
+            if event is not None:
+                on_text(event)
+            elif on_reset is not None:
+                on_reset()
+
         while True:
             try:
-                on_text(deltas.get(timeout=0.02))
+                deliver(events.get(timeout=0.02))
             except Empty:
                 if future.done():
-                    while not deltas.empty():
-                        on_text(deltas.get())
+                    while not events.empty():
+                        deliver(events.get())
                     return future.result()
 
     async def acomplete(
@@ -160,14 +178,19 @@ class Session:
         tags: Sequence[str] = (),
         on_text: TextCallback | None = None,
         timeout: float | None = None,
+        on_reset: ResetCallback | None = None,
         **params: Any,
     ) -> Result:
         """Send a prompt to the routed model; retries and fails over along the chain.
 
         ``model`` is a model name, alias or preset; none means the panel's choice or the
-        deck's choice default (``for_object`` when a ``schema`` is given).
+        deck's choice default (``for_object`` when a ``schema`` is given). ``timeout``
+        (seconds) overrides the model's and the backend's. Streamed text reaches
+        ``on_text`` redacted; when an attempt that already showed text fails and the call
+        goes on, ``on_reset`` is called first: the consumer clears what it showed.
         """
-        started = time.perf_counter()
+        deadline = Deadline(self.retry.total_budget_s)
+        timeout = check_timeout(timeout)
         messages = build_messages(prompt, system)
         wanted = schema_spec(schema)
         resolution = self.resolve(model, preset, profile, structured=wanted is not None, **params)
@@ -175,44 +198,65 @@ class Session:
         candidates = self._prechecked(resolution, messages, prompt_text, wanted)
         call = _CallContext(self, resolution, prompt_text, stream or on_text is not None,
                             (*self.tags, *tags))
+        call.on_text, call.on_reset, call.deadline = on_text, on_reset, deadline
         use_cache = cache and self.use_cache and self.cache is not None
-        last_error: BackendError | None = None
         for candidate in candidates:
+            if deadline.expired or len(call.attempts) >= self.retry.max_attempts:
+                break
             request = self._request(candidate, messages, wanted, timeout)
             key = self._cache_key(candidate, request) if use_cache else None
-            if key is not None and not refresh:
-                hit = self._cache_call(self.cache.get, key)
-                if hit is not None:
-                    return self._serve_hit(call, candidate, hit, wanted, started, on_text)
-            strategy = get_strategy(candidate.backend.strategy)
-            for retry_number in range(1, self.retry.attempts_per_candidate + 1):
-                if len(call.attempts) >= self.retry.max_attempts:
-                    break
-                record = call.record(candidate, request.endpoint)
-                began = time.perf_counter()
-                try:
-                    if call.stream:
-                        response = await strategy.stream(request, on_text or _ignore)
-                    else:
-                        response = await strategy.complete(request)
-                    value = wanted.parse(response.text, candidate.backend.name) if wanted else response.text
-                except BackendError as exc:
-                    last_error = exc
-                    call.failed(record, exc, time.perf_counter() - began)
-                    wait = self._retry_wait(exc, retry_number, started)
-                    if wait is None:
-                        break  # next candidate
-                    await asyncio.sleep(wait)
-                    continue
-                except Exception as exc:  # a bug or an unexpected library error: log it, then raise
-                    call.failed(record, exc, time.perf_counter() - began)
-                    raise
-                result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
-                if key is not None:
-                    self._cache_call(self.cache.set, key, _cache_entry(response, result))
-                self._notify(result)
+            if key is None or refresh:
+                result = await self._attempts(call, candidate, request, wanted, None)
+            else:
+                result = await self._cached_or_attempts(call, candidate, request, wanted, key)
+            if result is not None:
                 return result
-        raise AllAttemptsFailedError(resolution.requested, call.attempts, last_error)
+        raise AllAttemptsFailedError(resolution.requested, call.attempts, call.last_error)
+
+    async def _cached_or_attempts(self, call: _CallContext, candidate: Candidate,
+                                  request: BackendRequest, wanted: SchemaSpec | None,
+                                  key: str) -> Result | None:
+        """The cached answer, else the answer of an identical call in flight, else a call."""
+        hit = self._cache_call(self.cache.get, key)
+        if hit is None:
+            async with first_or_wait(key) as waited:
+                hit = self._cache_call(self.cache.get, key) if waited else None
+                if hit is None:
+                    return await self._attempts(call, candidate, request, wanted, key)
+        return self._serve_hit(call, candidate, hit, wanted, call.deadline.started, call.on_text)
+
+    async def _attempts(self, call: _CallContext, candidate: Candidate, request: BackendRequest,
+                        wanted: SchemaSpec | None, key: str | None) -> Result | None:
+        """Try one candidate (with retries); its Result, or None to move on."""
+        strategy = get_strategy(candidate.backend.strategy)
+        for retry_number in range(1, self.retry.attempts_per_candidate + 1):
+            if len(call.attempts) >= self.retry.max_attempts or call.deadline.expired:
+                return None
+            record = call.record(candidate, request.endpoint)
+            began = time.perf_counter()
+            shown = StreamRedactor(call.on_text or _ignore) if call.stream else None
+            try:
+                sending = strategy.stream(request, shown) if shown else strategy.complete(request)
+                response = await call.deadline.bound(sending, candidate.backend.name)
+                value = wanted.parse(response.text, candidate.backend.name) if wanted else response.text
+            except BackendError as exc:
+                call.failed(record, exc, time.perf_counter() - began, shown)
+                wait = self._retry_wait(exc, retry_number, call.deadline)
+                if wait is None:
+                    return None  # next candidate
+                await asyncio.sleep(wait)
+                continue
+            except Exception as exc:  # a bug or an unexpected library error: log it, then raise
+                call.failed(record, exc, time.perf_counter() - began, shown)
+                raise
+            if shown is not None:
+                shown.flush()
+            result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
+            if key is not None:
+                self._cache_call(self.cache.set, key, _cache_entry(response, result))
+            self._notify(result)
+            return result
+        return None
 
     def _prechecked(self, resolution: Resolution, messages: Messages, prompt_text: str,
                     wanted: SchemaSpec | None) -> list[Candidate]:
@@ -235,6 +279,8 @@ class Session:
                                f"context window of {spec.context_window:,} tokens")
             else:
                 usable.append(candidate)
+        for candidate in usable:  # before anything is sent, not when its turn comes
+            check_params(candidate.params)
         if not usable:
             raise RequestRejectedError(
                 f"'{resolution.requested}' cannot take this request: " + "; ".join(reasons),
@@ -244,6 +290,8 @@ class Session:
 
     def _request(self, candidate: Candidate, messages: Messages, wanted: SchemaSpec | None,
                  timeout: float | None) -> BackendRequest:
+        """The request for one candidate. ``timeout``: the call's; else the model's, the
+        backend's, the session's."""
         backend = candidate.backend
         endpoint = backend.endpoint
         if len(backend.endpoints) > 1:  # round-robin across the backend's endpoints
@@ -253,7 +301,7 @@ class Session:
             backend=backend.name, provider=backend.provider, model_id=candidate.spec.model_id,
             messages=messages, params=candidate.params, endpoint=endpoint, api_key=backend.api_key,
             extra=backend.extra, schema=wanted.json_schema if wanted else None,
-            timeout=timeout or self.timeout,
+            timeout=timeout or candidate.spec.timeout or backend.timeout or self.timeout,
         )
 
     @staticmethod
@@ -272,23 +320,21 @@ class Session:
                 logger.warning("llmdeck: the response cache failed, calls go on uncached: %s", exc)
             return None
 
-    def _retry_wait(self, exc: BackendError, retry_number: int, started: float) -> float | None:
+    def _retry_wait(self, exc: BackendError, retry_number: int, deadline: Deadline) -> float | None:
         """Seconds to wait before retrying the same candidate, or None to move on."""
         if not exc.retryable or retry_number >= self.retry.attempts_per_candidate:
             return None
         if exc.retry_after is not None and exc.retry_after > self.retry.max_retry_after_s:
             return None
         wait = self.retry.delay(retry_number, exc.retry_after)
-        if time.perf_counter() - started + wait > self.retry.total_budget_s:
-            return None
-        return wait
+        return wait if deadline.allows_wait(wait) else None
 
     def _serve_hit(self, call: _CallContext, candidate: Candidate, hit: dict[str, Any],
                    wanted: SchemaSpec | None, started: float, on_text: TextCallback | None) -> Result:
         record = call.record(candidate, None)
         text = hit["text"]
         if on_text is not None:
-            on_text(text)
+            on_text(redact(text))
         value = wanted.parse(text, candidate.backend.name) if wanted else text
         response = BackendResponse(text=text, input_tokens=hit.get("input_tokens"),
                                    output_tokens=hit.get("output_tokens"), model_id=hit.get("model_id"),
@@ -321,7 +367,10 @@ class Session:
         """One live probe per available backend (or the ones named): status and latency."""
         from llmdeck_nb.engine.probe import check_backends
 
-        return loop.run(check_backends(self, backends, timeout=min(self.timeout, 15.0)))
+        frame = loop.run(check_backends(self, backends, timeout=min(self.timeout, 15.0)))
+        for row in frame.to_dict("records"):  # what %llm_reload and the load line show now
+            self.reachability[row["backend"]] = row
+        return frame
 
     def compare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                 profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
@@ -366,6 +415,10 @@ class _CallContext:
         self.prompt_preview = prompt
         self.prompt_hash = hash_prompt(prompt)
         self.attempts: list[Attempt] = []
+        self.last_error: BackendError | None = None
+        self.on_text: TextCallback | None = None
+        self.on_reset: ResetCallback | None = None
+        self.deadline = Deadline(session.retry.total_budget_s)
 
     def record(self, candidate: Candidate, endpoint: str | None) -> CallRecord:
         params = dict(candidate.params)
@@ -382,19 +435,32 @@ class _CallContext:
             session_id=self.session.id,
         )
 
-    def failed(self, record: CallRecord, exc: Exception, latency: float) -> None:
+    def failed(self, record: CallRecord, exc: Exception, latency: float,
+               shown: StreamRedactor | None = None) -> None:
+        """Log a failed attempt; text it already showed is withdrawn (``on_reset``)."""
+        if isinstance(exc, BackendError):
+            self.last_error = exc
+        if shown is not None:
+            shown.discard()
+            if shown.emitted and self.on_reset is not None:
+                self.on_reset()
         record.set_error(exc)
         record.latency_s = latency
         self.session.log.append(record)
         self.attempts.append(Attempt(record.attempt, record.model or "", record.backend or "", "error",
                                      record.error_type, record.error_message, latency))
-        logger.warning("call %s attempt %d: %s on %s failed: %s", self.call_id[:8], record.attempt,
-                       record.model, record.backend, record.error_type)
+        cause = exc.message if isinstance(exc, LLMDeckError) else redact(str(exc))
+        logger.warning("call %s attempt %d: %s on %s failed: %s: %s", self.call_id[:8],
+                       record.attempt, record.model, record.backend, record.error_type, cause)
 
     def succeeded(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
                   value: Any, latency: float) -> Result:
         cost, source = call_cost(candidate.spec, response.input_tokens, response.output_tokens,
                                  response.provider_cost_usd)
+        saved = None
+        if response.proxy_cache_hit:  # the proxy's own cache answered: nothing was spent
+            record.cache_hit, record.cache_where, record.saved_cost_usd = True, "proxy", cost
+            cost, saved = (0.0 if cost is not None else None), cost
         record.status, record.latency_s, record.ttft_s = "ok", latency, response.ttft_s
         record.http_status = response.http_status
         record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
@@ -403,16 +469,21 @@ class _CallContext:
         self.session.log.append(record)
         self.attempts.append(Attempt(record.attempt, candidate.model, candidate.backend.name, "ok",
                                      latency_s=latency))
-        logger.info("call %s: %s via %s in %.0f ms (%s+%s tokens, cost %s)", self.call_id[:8],
+        logger.info("call %s: %s via %s in %.0f ms (%s+%s tokens, cost %s)%s", self.call_id[:8],
                     candidate.model, candidate.backend.name, latency * 1000, response.input_tokens,
-                    response.output_tokens, cost)
-        return self._result(candidate, response, value, latency, cost, source, cached=False)
+                    response.output_tokens, cost,
+                    " served from the proxy's cache" if record.cache_where else "")
+        result = self._result(candidate, response, value, latency, cost, source,
+                              cached=response.proxy_cache_hit)
+        result.saved_cost_usd, result.cache_where = saved, record.cache_where
+        return result
 
     def cache_hit(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
                   value: Any, latency: float) -> Result:
         saved, source = call_cost(candidate.spec, response.input_tokens, response.output_tokens,
                                   response.provider_cost_usd)
         record.status, record.cache_hit, record.latency_s = "cache_hit", True, latency
+        record.cache_where = "local"
         record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
         record.cost_usd, record.cost_source, record.saved_cost_usd = 0.0, source, saved
         record.response_preview = response.text
@@ -422,7 +493,7 @@ class _CallContext:
         logger.info("call %s: %s via %s served from the cache in %.1f ms", self.call_id[:8],
                     candidate.model, candidate.backend.name, latency * 1000)
         result = self._result(candidate, response, value, latency, 0.0, source, cached=True)
-        result.saved_cost_usd = saved
+        result.saved_cost_usd, result.cache_where = saved, "local"
         return result
 
     def _result(self, candidate: Candidate, response: BackendResponse, value: Any, latency: float,
@@ -430,7 +501,7 @@ class _CallContext:
         # The answer is shown, stored in `_llm` and saved with the notebook: scrub it too
         # (a model may quote a key back that the prompt contained).
         return Result(
-            text=redact(response.text), value=value, model=candidate.model, backend=candidate.backend.name,
+            text=redact(response.text), value=redact_value(value), model=candidate.model, backend=candidate.backend.name,
             provider=candidate.backend.provider, model_id=response.model_id or candidate.spec.model_id,
             profile=self.resolution.profile, requested=self.resolution.requested,
             preset=self.resolution.preset, call_id=self.call_id, latency_s=latency,
@@ -450,6 +521,19 @@ def _cache_entry(response: BackendResponse, result: Result) -> dict[str, Any]:
 
 def _ignore(_: str) -> None:
     pass
+
+
+def _open_or_defer(spec: Any) -> ResponseCache | None:
+    """The response cache; a Redis that does not answer yet is a warning, not a failure:
+    calls go on uncached and the cache is used as soon as it answers."""
+    try:
+        return open_cache(spec, default_dir=responses_dir())
+    except CacheUnavailableError as exc:
+        from llmdeck_nb.cache.deferred import DeferredCache
+
+        logger.warning("llmdeck: %s; calls go on uncached and use the cache once it answers",
+                       exc.message)
+        return DeferredCache(lambda: open_cache(spec, default_dir=responses_dir()), exc)
 
 
 def _log_path(log: str | Path | bool | None) -> Path | None:

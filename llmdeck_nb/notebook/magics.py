@@ -171,7 +171,7 @@ class LLMDeckMagics(Magics):
             out = variable_name(args.out)
             if self.stream if args.stream is None else args.stream:
                 view = display.StreamView(self.shell)
-                result = session.complete(prompt, model, on_text=view, **kwargs)
+                result = session.complete(prompt, model, on_text=view, on_reset=view.reset, **kwargs)
                 view.finish(result, fmt, footer=self.show_footer, parsed=parsed)
             else:
                 result = session.complete(prompt, model, **kwargs)
@@ -311,7 +311,7 @@ class LLMDeckMagics(Magics):
                 self.controls.reload()
         from llmdeck_nb.notebook.extension import load_line
 
-        say(load_line(session.deck, session.profile))
+        say(load_line(session.deck, session.profile, session.reachability))
 
     # --- the log, the cache, live checks -------------------------------------------------------
 
@@ -343,8 +343,13 @@ class LLMDeckMagics(Magics):
     def llm_check(self, line: str) -> pd.DataFrame:
         """Live connectivity and latency of each available backend (one tiny request each)."""
         args = parse_argstring(self.llm_check, line)
+        session = self.session
         with user_errors():
-            return self.session.check(args.backend)
+            frame = session.check(args.backend)
+        from llmdeck_nb.notebook.extension import load_line
+
+        say(load_line(session.deck, session.profile, session.reachability))
+        return frame
 
     @magic_arguments()
     @argument("action", nargs="?", default="stats", choices=["stats", "clear", "on", "off"],
