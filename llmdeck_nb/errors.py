@@ -217,7 +217,7 @@ class AllAttemptsFailedError(CallError):
         self.last = last
         cause = getattr(last, "message", None) or (str(last) if last else "no attempt was made")
         advice = getattr(last, "hint", None)
-        log = "every attempt is in %llm_log (or session.calls())"
+        log = "see %llm_log (or session.calls()) for every attempt"
         super().__init__(
             f"'{handle}' failed after {len(self.attempts)} attempt(s); last error: {cause}",
             hint=f"{advice}; {log}" if advice else log,

@@ -19,6 +19,7 @@ across chunks is still caught.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -80,11 +81,11 @@ def _forms(value: str) -> list[tuple[str, str]]:
     """Every recognisable form of one secret as (literal start, regex rest)."""
     forms = [(value, ""), *((core, "") for core in _base64_forms(value))]
     if len(value) >= 2 * MASK_PREFIX_CHARS:
-        # the key's start (>= MASK_PREFIX_CHARS), mask characters, maybe its end
+        # the key's start (>= MASK_PREFIX_CHARS), mask characters
         rest = value[MASK_PREFIX_CHARS:PREFIX_CHARS]
         head = "".join(f"(?:{re.escape(char)}" for char in rest) + ")?" * len(rest)
-        tail = "|".join(re.escape(value[-n:]) for n in range(min(8, len(value) // 2), 1, -1))
-        forms.append((value[:MASK_PREFIX_CHARS], f"{head}{_MASK}(?:{tail})?"))
+        # then whatever short tail the echo shows (the key's end, in practice)
+        forms.append((value[:MASK_PREFIX_CHARS], f"{head}{_MASK}[A-Za-z0-9_\\-]{{0,8}}"))
     if len(value) > PREFIX_CHARS:
         forms.append((value[:PREFIX_CHARS], ""))
     return forms
@@ -188,6 +189,25 @@ def redact_value(value: Any) -> Any:
                 update[name] = new
         return value.model_copy(update=update) if update else value
     return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's message (for third-party loggers such as
+    litellm's, whose DEBUG output prints request arguments)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_logger(name: str) -> None:
+    """Install :class:`RedactingFilter` on the logger ``name`` (once)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
 
 
 class Secret:

@@ -165,18 +165,24 @@ class _Answer:
 
     @property
     def pieces(self) -> list[str]:
+        size = _CHUNK_CHARS.get()
+        if size:
+            return [self.text[i:i + size] for i in range(0, len(self.text), size)] or [self.text]
         return _WORD.findall(self.text) or [self.text]
 
 
 def _make_answer(texts: list[str], last_user: str, model: str, max_tokens: Any,
                  schema: Any = None, json_mode: bool = False) -> _Answer:
     prompt_tokens = max(1, sum(len(t.split()) for t in texts))
+    quoted = _QUOTED_KEY.get()
     if schema is not None:
         text = _json_answer(schema)
+        if quoted:  # every string value of the object quotes the key
+            text = text.replace('"dummy ', f'"dummy {quoted} ')
     elif json_mode:
         text = json.dumps({"echo": last_user})
     else:
-        text = f"echo: {last_user}"
+        text = f"echo: {last_user}" + (f" (your key is {quoted})" if quoted else "")
     truncated = False
     if isinstance(max_tokens, int) and max_tokens > 0 and schema is None and not json_mode:
         pieces = _WORD.findall(text)
@@ -188,6 +194,10 @@ def _make_answer(texts: list[str], last_user: str, model: str, max_tokens: Any,
 
 _RESPONSE_HEADERS: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
     "response_headers", default={})
+# the request's API key when the server quotes it back in answers (``quote_key``)
+_QUOTED_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar("quoted_key", default=None)
+# characters per stream chunk (None: one word per chunk)
+_CHUNK_CHARS: contextvars.ContextVar[int | None] = contextvars.ContextVar("chunk_chars", default=None)
 
 
 @dataclass
@@ -229,16 +239,6 @@ def _request_key(headers: dict[str, str]) -> str | None:
     return headers.get("x-api-key") or headers.get("api-key") or headers.get("x-goog-api-key")
 
 
-def _quoting(payload: dict[str, Any], key: str) -> dict[str, Any]:
-    """The request as if its last user message quoted ``key`` (so the echo answer does)."""
-    messages = [dict(m) for m in payload.get("messages") or [] if isinstance(m, dict)]
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            message["content"] = f"{_text_of(message.get('content'))} (your key is {key})"
-            break
-    return {**payload, "messages": messages}
-
-
 def _with_key(fault: Fault, key: str) -> Fault:
     """``{key}`` / ``{masked_key}`` (OpenAI's ``sk-abcd****wxyz`` echo) in a fault message."""
     masked = key[:8] + "*" * 20 + key[-4:]
@@ -265,6 +265,7 @@ class FakeLLMServer:
         self.models = ["fake-model", "fake-model-2"]
         self.record_requests = True  # False for long benchmarks: keep no request history
         self.quote_key = False  # True: every answer quotes the request's API key back
+        self.chunk_chars: int | None = None  # stream chunks of this many characters (else words)
         self.proxy: LiteLLMProxyBehaviour | None = None  # act like a LiteLLM proxy (see there)
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
@@ -557,8 +558,8 @@ class FakeLLMServer:
                 await self._send(writer, status, body, keep_alive)
                 return
             _RESPONSE_HEADERS.set(self.proxy.cache_headers(body))
-        if self.quote_key and key and isinstance(payload, dict):
-            payload = _quoting(payload, key)
+        _QUOTED_KEY.set(key if self.quote_key else None)
+        _CHUNK_CHARS.set(self.chunk_chars)
         if fault is not None and fault.message and key:
             fault = _with_key(fault, key)
         delay = self.default_delay + (fault.delay if fault else 0.0)

@@ -66,6 +66,7 @@ EXPECTED_DTYPES = {
     "response_preview": "str",
     "tags": "str",
     "session_id": "str",
+    "cache_where": "str",
 }
 
 
@@ -103,6 +104,7 @@ def full_record(**overrides) -> CallRecord:
         response_preview="Hi!",
         tags=("eval", "fr"),
         session_id="sess-1",
+        cache_where="local",
     )
     values.update(overrides)
     return CallRecord(**values)

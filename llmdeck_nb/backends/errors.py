@@ -132,7 +132,7 @@ def error_from_status(
     retryable = is_retryable_status(status)
     retry_after = parse_retry_after(headers) if retryable else None
     cls: type[BackendError] = BackendTimeoutError if status in (408, 504) else BackendError
-    if _proxy_refused_key(status, detail, backend):
+    if _proxy_refused_key(status, detail):
         retryable, retry_after = False, None  # it says 500 for a missing key: not transient
         hint = f"the proxy refused the key: set {key_variable or _key_variable(backend)} to " \
                "its master key (a LiteLLM proxy without a database accepts no other key)"
@@ -159,14 +159,12 @@ def error_from_status(
 
 # What a LiteLLM proxy answers for a missing or unknown key (400, 401 or 500 by version).
 _PROXY_AUTH_MARKERS = ("no connected db", "no api key passed in", "malformed api key",
-                       "litellm virtual key")
+                       "litellm virtual key", "invalid proxy server token")
 
 
-def _proxy_refused_key(status: int, detail: str, backend: str) -> bool:
+def _proxy_refused_key(status: int, detail: str) -> bool:
     lowered = detail.lower()
-    if any(marker in lowered for marker in _PROXY_AUTH_MARKERS):
-        return True
-    return status in (401, 403) and backend == "self_hosted"
+    return status in (400, 401, 403, 500) and any(m in lowered for m in _PROXY_AUTH_MARKERS)
 
 
 def _key_variable(backend: str) -> str:

@@ -23,13 +23,12 @@ RETRY_INTERVAL_S = 5.0
 class DeferredCache(ResponseCache):
     kind = "deferred"
 
-    def __init__(self, opener: Callable[[], ResponseCache | None], error: CacheUnavailableError,
-                 *, retry_interval_s: float = RETRY_INTERVAL_S) -> None:
+    def __init__(self, opener: Callable[[], ResponseCache | None],
+                 error: CacheUnavailableError) -> None:
         super().__init__()
         self._opener = opener
         self._error = error
-        self._retry_interval_s = retry_interval_s
-        self._next_try = time.monotonic() + retry_interval_s
+        self._next_try = time.monotonic() + RETRY_INTERVAL_S
         self._cache: ResponseCache | None = None
         self._lock = threading.Lock()
 
@@ -41,7 +40,7 @@ class DeferredCache(ResponseCache):
             if self._cache is None:
                 if time.monotonic() < self._next_try:
                     raise self._error
-                self._next_try = time.monotonic() + self._retry_interval_s
+                self._next_try = time.monotonic() + RETRY_INTERVAL_S
                 try:
                     self._cache = self._opener()
                 except CacheUnavailableError as exc:
