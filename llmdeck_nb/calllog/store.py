@@ -117,7 +117,18 @@ def _params_json(params: Mapping[str, Any] | None) -> str:
         else redact_value(value)
         for key, value in params.items()
     }
-    return json.dumps(clean, sort_keys=True, ensure_ascii=False, default=str)
+    return json.dumps(_finite(clean), sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null: the column holds strict JSON whatever was passed."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _tags(tags: Any) -> str:
