@@ -188,7 +188,7 @@ def test_quoted_keys_never_leave_the_engine(tmp_path, env, fake_llm_server, capl
                              on_text=cut.append, on_reset=cut.clear)
         assert cut == []
         fake_llm_server.reset()
-        seen += [session.calls().to_string(), session.calls().to_json()]
+        seen += [session.calls().to_string(), session.calls().to_json(date_format="iso")]
     seen.append("".join(deltas))
     out = capsys.readouterr()
     for i, text in enumerate(seen):

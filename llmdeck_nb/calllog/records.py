@@ -105,6 +105,7 @@ class CallRecord:
     response_preview: str | None = None
     tags: tuple[str, ...] = ()
     session_id: str | None = None
+    cache_key: str | None = None  # the response-cache entry the answer is stored under (cassettes)
 
     @property
     def ok(self) -> bool:
@@ -154,6 +155,7 @@ COLUMNS: tuple[str, ...] = (
     "response_preview",
     "tags",
     "session_id",
+    "cache_key",
     "cache_where",
 )
 

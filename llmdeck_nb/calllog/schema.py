@@ -95,7 +95,13 @@ def m002_session_id(conn: sqlite3.Connection) -> None:
 
 
 @migration
-def m003_cache_where(conn: sqlite3.Connection) -> None:
+def m003_cache_key(conn: sqlite3.Connection) -> None:
+    """The cache entry of each answer, so a cassette can export a notebook's answers."""
+    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cache_key TEXT")
+
+
+@migration
+def m004_cache_where(conn: sqlite3.Connection) -> None:
     """Where a cache hit was served: 'local' (llmdeck's cache) or 'proxy' (a LiteLLM proxy's
     own cache, told by its x-litellm-cache-key header). Older hits were all local."""
     conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cache_where TEXT")

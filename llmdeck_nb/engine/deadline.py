@@ -17,6 +17,7 @@ from typing import TypeVar
 from llmdeck_nb.errors import BackendTimeoutError
 
 T = TypeVar("T")
+_timeout = getattr(asyncio, "timeout", None)
 
 
 class Deadline:
@@ -42,8 +43,12 @@ class Deadline:
 
     async def bound(self, attempt: Awaitable[T], backend: str) -> T:
         """Await ``attempt``; a BackendTimeoutError (not retried) when the budget runs out."""
+        remaining = max(self.remaining(), 0.0)
         try:
-            return await asyncio.wait_for(attempt, max(self.remaining(), 0.0))
+            if _timeout is None:  # Python 3.10
+                return await asyncio.wait_for(attempt, remaining)
+            async with _timeout(remaining):  # no extra task per attempt (3.11+)
+                return await attempt
         except (asyncio.TimeoutError, TimeoutError):
             raise self.exceeded(backend) from None
 
