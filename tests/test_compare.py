@@ -83,7 +83,7 @@ def test_out_and_plot(ip, run):
 
 def test_targets_run_concurrently(ip, run, fake_llm_server):
     run("%%llm gpt-4o-mini --profile loopback --no-cache\nwarm up the connection")
-    fake_llm_server.default_delay = 0.2
+    fake_llm_server.default_delay = 0.5  # long enough for all six to be sent before one ends
     fake_llm_server.max_in_flight = 0
     frame = run("""
         %%llm_compare gpt-4o-mini,text-only,tiny-context --profile loopback --repeat 2 --no-cache
