@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_UNCLOSED = re.compile(r"\$\{(?![^}]*\})")  # a "${" with no "}" after it
 _SOURCES = ("env:", "secret:")
 
 
@@ -36,6 +37,7 @@ class Substituted:
     value: str
     missing: list[str] = field(default_factory=list)
     used: list[str] = field(default_factory=list)  # variable names that supplied a value
+    unclosed: bool = False  # "${NAME" without its "}": the text is kept, the loader reports it
 
 
 def _lookup(expression: str, env: Mapping[str, str]) -> tuple[str | None, list[str], str | None]:
@@ -73,4 +75,5 @@ def substitute(text: str, env: Mapping[str, str]) -> Substituted:
         return value
 
     result.value = _PLACEHOLDER.sub(replace, text)
+    result.unclosed = _UNCLOSED.search(text) is not None
     return result
