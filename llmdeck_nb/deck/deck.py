@@ -142,6 +142,13 @@ class Deck:
                   or self.choice_defaults.get("for_text"))
         if not handle or handle == NO_OVERRIDE:
             raise HandleNotFoundError(f"<{key}>", self.handles())
+        return self.choice_handle(handle)
+
+    def choice_handle(self, handle: str) -> str:
+        """A choice default names a preset first (Pipelex 0.10 decks give an alias and a
+        preset the same name, e.g. ``cheap_llm_for_text``): such a name becomes ``$name``."""
+        if handle in self.presets and handle in self.aliases:
+            return spelled("preset", handle)
         return handle
 
     def _resolve(self, handle: str, profile: str) -> Resolution:
@@ -308,11 +315,12 @@ class Deck:
         match = self.route(model, profile)
         backend = self.backends.get(match.backend) if match.backend else None
         if model not in self._model_set:
+            where = str(self._what(model)) if model in self.dormant else "not listed in any backends/*.toml file"
             if backend is not None and backend.remote_catalogue:
-                return "remote", (f"not listed in any backends/*.toml file; profile '{profile}' routes it to "
-                                  f"backend '{backend.name}', which is {backend.unavailable_reason}")
+                return "remote", (f"{where}; profile '{profile}' routes it to backend '{backend.name}', "
+                                  f"which is {backend.unavailable_reason}")
             if model in self.dormant:
-                return "dormant", str(self._what(model))
+                return "dormant", where
             return "unknown", "not a model in any backends/*.toml file"
         if match.backend is None:
             return "no_route", f"no route in profile '{profile}' reaches it"
@@ -400,10 +408,12 @@ def apply_constraints(spec: ModelSpec, params: Mapping[str, Any]) -> tuple[dict[
     elif "temperature_must_be_multiplied_by_2" in spec.constraints and temperature is not None:
         final["temperature"] = temperature * 2
         notes.append(f"temperature {temperature} -> {temperature * 2} (temperature_must_be_multiplied_by_2)")
-    max_tokens = final.get("max_tokens")
-    if isinstance(max_tokens, int) and spec.max_tokens and max_tokens > spec.max_tokens:
-        final["max_tokens"] = spec.max_tokens
-        notes.append(f"max_tokens {max_tokens} -> {spec.max_tokens} (the model's limit)")
+    if "temperature_unsupported" in spec.constraints and "temperature" in final:
+        notes.append(f"temperature {final.pop('temperature')} dropped ({spec.name} takes no temperature)")
+    max_tokens, limit = final.get("max_tokens"), spec.output_token_limit
+    if isinstance(max_tokens, int) and limit and max_tokens > limit:
+        final["max_tokens"] = limit
+        notes.append(f"max_tokens {max_tokens} -> {limit} (the model's limit)")
     return final, tuple(notes)
 
 

@@ -28,13 +28,21 @@ def unreadable(label: str, exc: OSError, what: str = "file") -> DeckError:
 
 def read_toml(path: Path, *, label: str | None = None) -> dict[str, Any]:
     """Parse one TOML file; a syntax error becomes DeckSyntaxError(file, line)."""
+    return parse_toml(read_text(path, label=label), label=label or str(path))
+
+
+def read_text(path: Path, *, label: str | None = None) -> str:
+    """A deck file's text; unreadable or not UTF-8 -> a DeckError naming the file."""
     label = label or str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DeckSyntaxError(label, None, f"not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise unreadable(label, exc) from None
+
+
+def parse_toml(text: str, *, label: str) -> dict[str, Any]:
     try:
         return rtoml.loads(text)
     except rtoml.TomlParsingError as exc:

@@ -125,7 +125,8 @@ def validate_deck(deck: Deck, profile: str | None = None) -> ValidationReport:
         _check_preset(deck, preset.name, name, row, problem)
     for where, choices in (("choice default", deck.choice_defaults), ("choice override", deck.choice_overrides)):
         for key, handle in choices.items():
-            _resolution_row(deck, handle, name, where, problem, blocked, label=f"{where} {key} = '{handle}'")
+            _resolution_row(deck, deck.choice_handle(handle), name, where, problem, blocked,
+                            label=f"{where} {key} = '{handle}'")
     for cause, handles in blocked.items():
         count = f"{len(handles)} alias(es), preset(s) or choice(s)"
         if cause == DISABLED_ONLY:
@@ -243,9 +244,10 @@ def _check_preset(deck: Deck, preset: str, profile: str, row: dict[str, Any], pr
         return
     limit = deck.presets[preset].max_tokens
     for candidate in deck.resolve(preset, profile).candidates:
-        if isinstance(limit, int) and candidate.spec.max_tokens and limit > candidate.spec.max_tokens:
+        cap = candidate.spec.output_token_limit
+        if isinstance(limit, int) and cap and limit > cap:
             message = (f"preset '{preset}': max_tokens {limit} exceeds {candidate.label}'s "
-                       f"max_tokens {candidate.spec.max_tokens} (it will be lowered)")
+                       f"limit of {cap} output tokens (it will be lowered)")
             row["notes"].append(message)
             problem(DeckProblem("warning", "presets", message, key=preset))
         row["notes"] += [f"{candidate.label}: {note}" for note in candidate.adjustments
