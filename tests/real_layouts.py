@@ -230,7 +230,7 @@ LAYOUT_2026 = {
         testing-structured = { model = "@default-small", temperature = 0.1, description = "Testing preset for structured output" }
         quick = { model = "small-llm", description = "No temperature: the deck's default_temperature" }
         deep-analysis = { model = "@default-reasoning", temperature = 0.1, reasoning_effort = "high" }
-        haiku-long = { model = "claude-4.5-haiku", temperature = 0.3, max_tokens = 20000 }
+        haiku = { model = "claude-4.5-haiku", temperature = 0.3 }
         grok = { model = "grok-3-mini" }
         open-weights = { model = "gpt-oss-120b" }
     ''',

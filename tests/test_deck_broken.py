@@ -121,7 +121,10 @@ def _tree_readable(folder: Path) -> None:
     ("backends/openai.toml", "backends/openai.toml: cannot read this file (permission denied)"),
     ("deck", "deck/: cannot read this folder (permission denied)"),
 ])
-def test_unreadable_files_and_folders_are_errors_not_tracebacks(shared_dir, unreadable, expected):
+def test_unreadable_files_and_folders_are_errors_not_tracebacks(shared_dir, monkeypatch, unreadable, expected):
+    keys = shared_dir / "keys"  # a key store the unprivileged child may read
+    keys.mkdir(mode=0o777)
+    monkeypatch.setenv("LLMDECK_KEYS_DIR", str(keys))
     folder = small_deck(shared_dir / "inference")
     _tree_readable(folder)
     (folder / unreadable).chmod(0o000)

@@ -34,7 +34,7 @@ def test_2026_every_alias_preset_and_choice_resolves_under_a_direct_profile(deck
         "default-reasoning": "gpt-5.2@openai", "small-llm": "gpt-4o-mini@openai",
         "writing-factual": "claude-4.6-sonnet@anthropic", "testing-structured": "gpt-4o-mini@openai",
         "quick": "gpt-4o-mini@openai", "deep-analysis": "gpt-5.2@openai",
-        "haiku-long": "claude-4.5-haiku@anthropic", "grok": "grok-3-mini@xai",
+        "haiku": "claude-4.5-haiku@anthropic", "grok": "grok-3-mini@xai",
         "open-weights": "gpt-oss-120b@scaleway",
     }
     # choice defaults carry sigils; "disabled" overrides leave them in force
@@ -67,7 +67,7 @@ def test_2026_default_temperature_applies_when_a_preset_gives_none(deck_2026):
 
 
 def test_2026_token_limits_and_listed_constraints_apply(deck_2026):
-    haiku = deck_2026.resolve("haiku-long", "direct").primary
+    haiku = deck_2026.resolve("haiku", "direct", max_tokens=20000).primary
     assert haiku.params["max_tokens"] == 8192  # valued_constraints.max_output_tokens_limit
     assert haiku.params["temperature"] == 0.6  # listed_constraints: multiplied by 2
     assert "max_tokens 20000 -> 8192 (the model's limit)" in haiku.adjustments

@@ -16,7 +16,7 @@ from llmdeck_nb.deck.loader import DeckContent, DeckProblem, read_deck, warn_pro
 from llmdeck_nb.deck.references import ReferenceKind, parse_reference, spelled
 from llmdeck_nb.deck.resolution import Candidate, HandleKind, Resolution, frozen_params
 from llmdeck_nb.deck.routing import RouteMatch, Router
-from llmdeck_nb.deck.specs import BackendConfig, Costs, ModelSpec, Preset, RoutingProfile
+from llmdeck_nb.deck.specs import BackendConfig, BudgetSettings, Costs, ModelSpec, Preset, RoutingProfile
 from llmdeck_nb.errors import (
     AliasCycleError,
     AliasDepthError,
@@ -58,6 +58,7 @@ class Deck:
         self.default_temperature: float | None = choices.default_temperature
         self.other_decks: dict[str, OtherDeck] = choices.other_decks
         self.cache_settings: dict[str, Any] | None = choices.cache_settings
+        self.budget: BudgetSettings = choices.budget
         self.dormant: dict[str, list[str]] = content.dormant
         self.problems: list[DeckProblem] = content.problems
         self.model_names: tuple[str, ...] = tuple(
@@ -110,6 +111,7 @@ class Deck:
                 return other.model_copy(update={
                     "backend": backend.name, "model_id": model, "sdk": None, "costs": Costs(),
                     "constraints": (), "valued_constraints": {},  # a stand-in takes any parameter
+                    "rpm": None, "tpm": None, "max_concurrency": None,  # the other backend's limits
                     "mirrored": True, "source": f"{other.source} (served by {backend.name})"})
         return None
 
@@ -390,7 +392,7 @@ class Deck:
 def _candidate(model: str, spec: ModelSpec, backend: BackendConfig, params: Mapping[str, Any],
                via: str) -> Candidate:
     final, adjustments = apply_constraints(spec, params)
-    return Candidate(model, spec, backend, frozen_params(final), via, adjustments)
+    return Candidate(model, spec, backend, frozen_params(final), via, adjustments, frozen_params(params))
 
 
 def apply_constraints(spec: ModelSpec, params: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -419,7 +421,8 @@ def apply_constraints(spec: ModelSpec, params: Mapping[str, Any]) -> tuple[dict[
 
 def _with_params(resolution: Resolution, overrides: Mapping[str, Any]) -> Resolution:
     candidates = tuple(
-        _candidate(c.model, c.spec, c.backend, {**c.params, **overrides}, c.via) for c in resolution.candidates
+        _candidate(c.model, c.spec, c.backend, {**(c.asked or c.params), **overrides}, c.via)
+        for c in resolution.candidates
     )
     return Resolution(resolution.requested, resolution.kind, resolution.profile, resolution.preset,
                       candidates, resolution.skipped)

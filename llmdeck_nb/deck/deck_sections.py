@@ -29,14 +29,14 @@ from llmdeck_nb.deck.schema import (
     got,
     type_error,
 )
-from llmdeck_nb.deck.specs import Preset
+from llmdeck_nb.deck.specs import BudgetSettings, Preset
 from llmdeck_nb.errors import CacheError, DeckSchemaError
 
 ALIAS_SECTIONS = ("aliases", "waterfalls", "fallbacks")
 PRESET_KEYS = {"model", "llm_handle", "temperature", "max_tokens", "description", "prompting_target"}
 LLM_KEYS = {*ALIAS_SECTIONS, "presets", "choice_defaults", "choice_overrides"}
 TOP_LEVEL_KEYS = {*ALIAS_SECTIONS, "llm", "llm_presets", "llm_choice_defaults", "llm_choice_overrides",
-                  "cache"}
+                  "cache", "budget"}
 # Pipelex decks of models that are not LLMs: loaded and listed, never sent by %%llm.
 OTHER_KINDS = ("img_gen", "extract", "search", "doc_gen", "judgment", "ocr")
 NO_OVERRIDE = "disabled"  # a choice override of "disabled" leaves the default in force
@@ -65,6 +65,7 @@ class DeckChoices:
     other_decks: dict[str, OtherDeck] = field(default_factory=dict)
     cache_settings: dict[str, Any] | None = None
     cache_source: str | None = None
+    budget: BudgetSettings = field(default_factory=BudgetSettings)  # llmdeck's [budget] table
 
 
 class DeckFileReader:
@@ -94,6 +95,8 @@ class DeckFileReader:
             self._choices(self._table({where: table}, where, file), where, file, overrides=True)
         if "cache" in data:
             self._cache(data["cache"], file)
+        if "budget" in data:
+            self._budget(data["budget"], file)
         for key in data.keys() - TOP_LEVEL_KEYS:
             if key in OTHER_KINDS:
                 self._other_deck(key, data[key], file)
@@ -176,6 +179,17 @@ class DeckFileReader:
             self.log.errors([DeckSchemaError(file, "cache", exc.message, hint=exc.hint)])
             return
         self.choices.cache_settings, self.choices.cache_source = settings, file
+
+    def _budget(self, table: Any, file: str) -> None:
+        """``[budget] session_usd = 5.0, daily_usd = 20.0`` (a later file replaces the table)."""
+        if not isinstance(table, dict):
+            self.log.errors([type_error(file, "budget", TABLE, table,
+                                        hint="e.g. [budget] then session_usd = 5.0 and daily_usd = 20.0")])
+            return
+        try:
+            self.choices.budget = BudgetSettings(**table)
+        except ValidationError as exc:
+            self.log.errors(from_validation_error(exc, file, "budget"))
 
     def _other_deck(self, kind: str, table: Any, file: str) -> None:
         if not isinstance(table, dict):

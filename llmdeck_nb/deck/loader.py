@@ -47,9 +47,11 @@ __all__ = ["DeckContent", "DeckProblem", "DeckWarning", "read_deck"]
 
 PROFILE_VARIABLE = "LLMDECK_PROFILE"
 
+RATE_LIMIT_KEYS = {"rpm", "tpm", "max_concurrency"}
+
 SPEC_KEYS = {"model_id", "sdk", "model_type", "inputs", "outputs", "costs", "max_tokens",
              "context_window", "max_prompt_images", "prompting_target", "constraints",
-             "listed_constraints", "valued_constraints", "enabled"}
+             "listed_constraints", "valued_constraints", "enabled", *RATE_LIMIT_KEYS}
 # Pipelex keys that we read without acting on them, except the token limit (no warning).
 PIPELEX_SPEC_KEYS = {"thinking_mode", "structure_method", "rules", "display_name", "description",
                      "x_headers", "extra_headers", "thinking_budget", "reasoning_models",
@@ -57,7 +59,7 @@ PIPELEX_SPEC_KEYS = {"thinking_mode", "structure_method", "rules", "display_name
 PORTKEY_PROVIDER = "x-portkey-provider"
 # backends.toml keys that BackendConfig holds itself; the others go to its `extra`
 BACKEND_OWN_KEYS = {"enabled", "endpoint", "endpoints", "api_key", "display_name", "strategy",
-                    "provider", "serves_any_model"}
+                    "provider", "serves_any_model", *RATE_LIMIT_KEYS}
 
 
 @dataclass
@@ -190,10 +192,16 @@ class _Reader(ProblemLog):
                 self.problem("warning", "backends", f"{file}: backend '{name}' is {exc.message} ({exc.hint})",
                              file=file, key=name)
         extra = {k: v for k, v in values.items() if k not in BACKEND_OWN_KEYS}
-        return BackendConfig(**{**base, "provider": str(values.get("provider") or base["provider"])},
-                             strategy=strategy, endpoints=tuple(endpoints), api_key=api_key, extra=extra,
-                             missing=tuple(missing), problem=problem,
-                             serves_any_model=values.get("serves_any_model", False))
+        try:
+            return BackendConfig(**{**base, "provider": str(values.get("provider") or base["provider"])},
+                                 strategy=strategy, endpoints=tuple(endpoints), api_key=api_key, extra=extra,
+                                 missing=tuple(missing), problem=problem,
+                                 serves_any_model=values.get("serves_any_model", False),
+                                 **{k: values[k] for k in RATE_LIMIT_KEYS if k in values})
+        except ValidationError as exc:  # a value out of range (rpm = 0...)
+            wrong = from_validation_error(exc, file, name)
+            self.errors(wrong, "backends")
+            return BackendConfig(**base, strategy="none", problem="misconfigured: " + wrong[0].message)
 
     # --- backends/<name>.toml ----------------------------------------------------------
 

@@ -56,6 +56,7 @@ BACKEND_FIELDS: dict[str, Expect] = {
     "gcp_credentials_file_path": STRING, "claude_4_tokens_limit": INTEGER,
     "endpoints": STRING_OR_STRINGS, "strategy": STRING, "provider": STRING,
     "serves_any_model": BOOL, "headers": STRING_TABLE, "timeout": NUMBER,
+    "rpm": NUMBER, "tpm": NUMBER, "max_concurrency": INTEGER,
 }
 ROUTING_FILE_FIELDS: dict[str, Expect] = {"active": STRING, "profiles": TABLE}
 PROFILE_FIELDS: dict[str, Expect] = {
