@@ -12,8 +12,9 @@ import pytest
 
 from deck_folders import write_deck
 from llmdeck_nb import cli, load_deck
+from llmdeck_nb.deck.problems import DeckWarning
 from llmdeck_nb.engine.session import Session
-from llmdeck_nb.errors import AliasDepthError, DeckError, DeckSchemaError, LLMDeckError
+from llmdeck_nb.errors import AliasDepthError, DeckError, LLMDeckError
 
 KEY = {"OPENAI_API_KEY": "sk-test-broken-0123456789abcdef"}
 
@@ -162,7 +163,8 @@ def test_an_unclosed_placeholder_is_an_error_and_never_sent(tmp_path, fake_llm_s
 def test_a_route_pattern_that_matches_nothing_is_a_warning(tmp_path):
     folder = small_deck(tmp_path, routing='active = "p"\n[profiles.p]\ndefault = "openai"\n'
                                           '[profiles.p.routes]\n"**" = "openai"\n"gpt-*-mini" = "openai"\n')
-    messages = [p.message for p in load_deck(folder, env=KEY, strict=False).problems if p.severity == "warning"]
+    with pytest.warns(DeckWarning):
+        messages = [p.message for p in load_deck(folder, env=KEY).problems if p.severity == "warning"]
     assert ("routing_profiles.toml: profile 'p', routes pattern '**' matches only model names that start with "
             "'*': write \"*\" to match every model") in messages
     assert any("pattern 'gpt-*-mini' has a '*' that is not at its start or end" in m for m in messages)
@@ -195,7 +197,8 @@ def test_values_once_silently_accepted_are_errors(tmp_path, change, expected):
 def test_misspelt_backend_key_is_reported_with_a_suggestion(tmp_path):
     folder = small_deck(tmp_path, backends='[openai]\nendpont = "https://api.openai.com/v1"\n'
                                            'api_key = "${OPENAI_API_KEY}"\n')
-    warnings = [p.message for p in load_deck(folder, env=KEY, strict=False).problems if p.severity == "warning"]
+    with pytest.warns(DeckWarning, match="did you mean 'endpoint'"):  # in Python: a DeckWarning
+        warnings = [p.message for p in load_deck(folder, env=KEY).problems if p.severity == "warning"]
     assert warnings == ["backends.toml: unknown key 'openai.endpont' in backend 'openai' (ignored) "
                         "(did you mean 'endpoint'?)"]
 
@@ -205,7 +208,8 @@ def test_unknown_provider_message_is_not_garbled(tmp_path):
                         routing='active = "p"\n[profiles.p]\ndefault = "mystery"\n',
                         specs='[gpt-4o-mini]\n')
     (folder / "backends" / "openai.toml").rename(folder / "backends" / "mystery.toml")
-    deck = load_deck(folder, env={}, strict=False)
+    with pytest.warns(DeckWarning, match="backend 'mystery' is not a known provider"):
+        deck = load_deck(folder, env={})
     with pytest.raises(LLMDeckError) as info:
         deck.resolve("gpt-4o-mini")
     assert "gpt-4o-mini: backend 'mystery' is not a known provider and has no endpoint" in str(info.value)
