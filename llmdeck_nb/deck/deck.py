@@ -61,6 +61,7 @@ class Deck:
         self.budget: BudgetSettings = choices.budget
         self.dormant: dict[str, list[str]] = content.dormant
         self.problems: list[DeckProblem] = content.problems
+        self.env_file: Path | None = content.env_file
         self.model_names: tuple[str, ...] = tuple(
             sorted({name for specs in self.specs.values() for name in specs})
         )
