@@ -42,7 +42,7 @@ from llmdeck_nb.deck.schema import (
 from llmdeck_nb.deck.specs import BackendConfig, ModelSpec, RoutingProfile
 from llmdeck_nb.deck.toml_files import deck_files, parse_toml, read_text, read_toml
 from llmdeck_nb.errors import DeckError, DeckNotFoundError, DeckSchemaError
-from llmdeck_nb.redaction import Secret, looks_secret
+from llmdeck_nb.redaction import Secret, looks_secret, register_url_password
 
 __all__ = ["DeckContent", "DeckProblem", "DeckWarning", "read_deck"]
 
@@ -52,7 +52,7 @@ RATE_LIMIT_KEYS = {"rpm", "tpm", "max_concurrency"}
 
 SPEC_KEYS = {"model_id", "sdk", "model_type", "inputs", "outputs", "costs", "max_tokens",
              "context_window", "max_prompt_images", "prompting_target", "constraints",
-             "listed_constraints", "valued_constraints", "enabled", *RATE_LIMIT_KEYS}
+             "listed_constraints", "valued_constraints", "enabled", "timeout", *RATE_LIMIT_KEYS}
 # Pipelex keys that we read without acting on them, except the token limit (no warning).
 PIPELEX_SPEC_KEYS = {"thinking_mode", "structure_method", "rules", "display_name", "description",
                      "x_headers", "extra_headers", "thinking_budget", "reasoning_models",
@@ -60,7 +60,7 @@ PIPELEX_SPEC_KEYS = {"thinking_mode", "structure_method", "rules", "display_name
 PORTKEY_PROVIDER = "x-portkey-provider"
 # backends.toml keys that BackendConfig holds itself; the others go to its `extra`
 BACKEND_OWN_KEYS = {"enabled", "endpoint", "endpoints", "api_key", "display_name", "strategy",
-                    "provider", "serves_any_model", *RATE_LIMIT_KEYS}
+                    "provider", "serves_any_model", "timeout", *RATE_LIMIT_KEYS}
 
 
 @dataclass
@@ -175,6 +175,8 @@ class _Reader(ProblemLog):
         if endpoints is None and defaults is not None and defaults.endpoint:
             endpoints = defaults.endpoint
         endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints or ())
+        for endpoint in endpoints:
+            register_url_password(endpoint)  # http://user:PASSWORD@host never shows
         if enabled and not missing:
             wrong += [DeckSchemaError(file, f"{name}.endpoint", f"{url!r} {url_problem(url)}",
                                       hint='e.g. endpoint = "http://127.0.0.1:8000/v1"')
@@ -199,6 +201,7 @@ class _Reader(ProblemLog):
                                  strategy=strategy, endpoints=tuple(endpoints), api_key=api_key, extra=extra,
                                  missing=tuple(missing), problem=problem,
                                  serves_any_model=values.get("serves_any_model", False),
+                                 timeout=values.get("timeout"),
                                  **{k: values[k] for k in RATE_LIMIT_KEYS if k in values})
         except ValidationError as exc:  # a value out of range (rpm = 0...)
             wrong = from_validation_error(exc, file, name)

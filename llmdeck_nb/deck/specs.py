@@ -88,6 +88,7 @@ class ModelSpec(RateLimits):
     enabled: StrictBool = True
     # Pipelex keys we read but do not act on (thinking_mode, structure_method, rules...).
     pipelex_settings: dict[str, Any] = Field(default_factory=dict)
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # seconds; wins over the backend's
     source: str = ""
     mirrored: bool = False  # served by a `serves_any_model` backend, borrowed from another spec
 
@@ -132,6 +133,7 @@ class BackendConfig(RateLimits):
     not_callable: str | None = None  # e.g. "Pipelex-internal": llmdeck has no way to call it
     remote_catalogue: bool = False  # its model list lives on the provider's servers, not in files
     serves_any_model: bool = False
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # seconds, per attempt
     source: str = ""
 
     @property
