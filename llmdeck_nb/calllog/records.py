@@ -31,7 +31,9 @@ ERROR_CHARS = 2000
 ELLIPSIS = "…"
 
 Status = Literal["ok", "error", "cache_hit"]
-CostSource = Literal["deck", "litellm", "none"]
+#: "deck" may carry qualifiers: "deck+above_272k", "deck+cached_at_input_price"
+#: (see :mod:`llmdeck_nb.engine.cost`).
+CostSource = str
 
 STATUSES: tuple[str, ...] = ("ok", "error", "cache_hit")
 COST_SOURCES: tuple[str, ...] = ("deck", "litellm", "none")
@@ -103,6 +105,11 @@ class CallRecord:
     response_preview: str | None = None
     tags: tuple[str, ...] = ()
     session_id: str | None = None
+    # provider caching and reasoning (None where the provider says nothing)
+    cached_tokens: int | None = None  # input read from the provider's prompt cache
+    cache_write_tokens: int | None = None  # input written to it
+    reasoning_tokens: int | None = None  # part of output_tokens
+    provider_saved_usd: float | None = None  # what provider caching saved on this attempt
 
     @property
     def ok(self) -> bool:
@@ -152,6 +159,10 @@ COLUMNS: tuple[str, ...] = (
     "response_preview",
     "tags",
     "session_id",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "provider_saved_usd",
 )
 
 assert set(COLUMNS) == set(CallRecord.__dataclass_fields__), "COLUMNS out of sync with CallRecord"

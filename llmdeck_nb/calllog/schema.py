@@ -94,6 +94,14 @@ def m002_session_id(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE INDEX {TABLE}_session_id ON {TABLE} (session_id)")
 
 
+@migration
+def m003_provider_cache_and_reasoning(conn: sqlite3.Connection) -> None:
+    """Cached, cache-write and reasoning tokens; provider caching's saving (old rows: NULL)."""
+    for column, kind in (("cached_tokens", "INTEGER"), ("cache_write_tokens", "INTEGER"),
+                         ("reasoning_tokens", "INTEGER"), ("provider_saved_usd", "REAL")):
+        conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column} {kind}")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -151,6 +151,10 @@ def _row(r: CallRecord) -> tuple[Any, ...]:
         _window(r.response_preview, PREVIEW_CHARS),
         _tags(r.tags),
         _text(r.session_id),
+        _int(r.cached_tokens),
+        _int(r.cache_write_tokens),
+        _int(r.reasoning_tokens),
+        _float(r.provider_saved_usd),
     ]
     # The one redaction call site: every string that reaches the file passes here.
     values = [redact(v) if isinstance(v, str) else v for v in values]

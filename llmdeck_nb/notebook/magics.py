@@ -320,7 +320,7 @@ class LLMDeckMagics(Magics):
               help="the last N attempts (default: 20 shown; every row for --summary and --export)")
     @argument("--all", action="store_true", help="every logged call")
     @argument("--summary", action="store_true", help="one row per backend/model: calls, errors, "
-              "cache hit rate, p50/p95 latency, tokens, cost")
+              "cache hit rate, p50/p95 latency, tokens, cost, and what caching saved")
     @argument("--export", metavar="PATH", help="also write the table to PATH (.csv or .parquet)")
     @line_magic
     def llm_log(self, line: str) -> pd.DataFrame:
@@ -330,6 +330,9 @@ class LLMDeckMagics(Magics):
         with user_errors():
             if args.summary:  # over the whole log unless -n says otherwise
                 frame = session.summary(last=args.n)
+                saved = display.savings_line(frame)
+                if saved:
+                    display.say(saved)
             else:
                 last = None if args.all or (args.export and args.n is None) else (20 if args.n is None else args.n)
                 frame = session.calls(last=last)
