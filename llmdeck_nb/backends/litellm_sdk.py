@@ -221,7 +221,7 @@ def _cost(value: Any) -> float | None:
 def _stream_cost(litellm: Any, model: str, usage: Any) -> float | None:
     """litellm's price for a streamed answer (streams carry no ``response_cost``); the
     whole usage object, so cached and cache-write tokens are priced as litellm prices them."""
-    if getattr(usage, "prompt_tokens", None) is None or getattr(usage, "completion_tokens", None) is None:
+    if None in (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)):
         return None
     try:
         prompt_cost, completion_cost = litellm.cost_per_token(model=model, usage_object=usage)

@@ -72,7 +72,8 @@ class Costs(BaseModel):
     def _ascending(cls, tiers: tuple[CostTier, ...]) -> tuple[CostTier, ...]:
         thresholds = [tier.above_tokens for tier in tiers]
         if thresholds != sorted(set(thresholds)):
-            raise ValueError(f"tiers must have distinct above_tokens in ascending order, got {thresholds}")
+            raise ValueError("tiers must have distinct above_tokens in ascending order, "
+                             f"got {thresholds}")
         return tiers
 
     def tier_for(self, prompt_tokens: int) -> CostTier | None:

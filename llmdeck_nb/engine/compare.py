@@ -51,5 +51,6 @@ async def _one(session: Session, prompt: Any, model: str | None, profile: str, l
         return row
     row.update(backend=result.backend, model=result.model, output=result.text, latency_s=result.latency_s,
                ttft_s=result.ttft_s, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
-               cached_tokens=result.cached_tokens, reasoning_tokens=result.reasoning_tokens, cost_usd=result.cost_usd, cached=result.cached, error=None)
+               cached_tokens=result.cached_tokens, reasoning_tokens=result.reasoning_tokens,
+               cost_usd=result.cost_usd, cached=result.cached, error=None)
     return row

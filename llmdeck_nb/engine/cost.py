@@ -17,10 +17,12 @@ no price) or ``none``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from llmdeck_nb.deck.specs import PER_MILLION, ModelSpec
 
 CACHED_AT_INPUT_PRICE = "cached_at_input_price"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,11 @@ def call_cost(spec: ModelSpec, input_tokens: int | None, output_tokens: int | No
     uncached = max(prompt - cached - written, 0)
     usd = (uncached * input_price + cached * cached_price + written * write_price
            + (output_tokens or 0) * output_price) / PER_MILLION
-    saved = cached * (input_price - cached_price) / PER_MILLION if cached_tokens is not None else None
-    return CallCost(usd, source, saved)
+    if cached_tokens is None:  # the provider said nothing about its cache
+        return CallCost(usd, source)
+    return CallCost(usd, source, cached * (input_price - cached_price) / PER_MILLION)
 
 
-def _first(value: float | None, default: float) -> float:
+def _first(value: float | None, default: _T) -> float | _T:
+    """``value``, or ``default`` where the deck gives none."""
     return default if value is None else value
