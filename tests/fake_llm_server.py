@@ -41,6 +41,7 @@ import re
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -72,6 +73,7 @@ class RecordedRequest:
     body: bytes = b""
     model: str | None = None  # from the body, the Azure deployment or the Gemini path
     protocol: str = ""  # "openai", "anthropic", "ollama", "gemini", "models", ...
+    at: float = 0.0  # time.monotonic() when the request arrived
 
 
 @dataclass
@@ -88,9 +90,12 @@ class Fault:
     path: str | None = None
     message: str | None = None
     disconnect: bool = False
+    text: str | None = None  # only requests whose body contains this text (a prompt's marker)
 
-    def matches(self, path: str, model: str | None) -> bool:
+    def matches(self, path: str, model: str | None, body: bytes = b"") -> bool:
         if self.path is not None and self.path not in path:
+            return False
+        if self.text is not None and self.text.encode() not in body:
             return False
         return self.model is None or self.model == model
 
@@ -250,6 +255,8 @@ class FakeLLMServer:
         self.record_requests = True  # False for long benchmarks: keep no request history
         self.usage: FakeUsage | None = None  # scripted token counts (set_usage)
         self._faults: list[Fault] = []
+        self._rate_limit: tuple[int, float, float | None] | None = None
+        self._accepted: deque[float] = deque()  # arrival times of requests within the rate limit
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -258,6 +265,8 @@ class FakeLLMServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._counter = 0
         self.connections_opened = 0  # accepted TCP connections (keep-alive reuses them)
+        self.in_flight = 0  # requests being handled now, and the most at once since reset()
+        self.max_in_flight = 0
 
     # -- lifecycle --
 
@@ -326,6 +335,7 @@ class FakeLLMServer:
         *,
         message: str | None = None,
         disconnect: bool = False,
+        text: str | None = None,
     ) -> Fault:
         """Script the next ``times`` requests matching ``model``/``path`` (None: any).
 
@@ -337,14 +347,35 @@ class FakeLLMServer:
         ``Retry-After`` when given; ``malformed`` answers 200 with invalid JSON (a stream
         gets one invalid event); ``cut_stream_after=N`` drops the connection after N text
         chunks of a stream (a non-streaming answer is cut halfway through its body).
+        ``text`` matches requests whose body contains it (e.g. a marker in some prompts).
         ``times=None`` repeats until :meth:`reset`.
         """
         fault = Fault(status=status, delay=delay, retry_after=retry_after, malformed=malformed,
                       cut_stream_after=cut_stream_after, times=times, model=model, path=path,
-                      message=message, disconnect=disconnect)
+                      message=message, disconnect=disconnect, text=text)
         with self._lock:
             self._faults.append(fault)
         return fault
+
+    def limit_rate(self, requests: int | None, per_s: float = 1.0, retry_after: float | None = 1.0) -> None:
+        """Like a provider's rate limit: more than ``requests`` chat requests in any ``per_s``
+        seconds are answered 429 (with ``Retry-After``); ``None`` lifts the limit. Requests
+        answered 429 do not count against the limit."""
+        with self._lock:
+            self._rate_limit = (requests, per_s, retry_after) if requests else None
+            self._accepted.clear()
+
+    def _over_rate(self, now: float) -> bool:
+        with self._lock:
+            if self._rate_limit is None:
+                return False
+            requests, per_s, _ = self._rate_limit
+            while self._accepted and self._accepted[0] <= now - per_s:
+                self._accepted.popleft()
+            if len(self._accepted) >= requests:
+                return True
+            self._accepted.append(now)
+            return False
 
     def set_usage(self, *, prompt_tokens: int | None = None, cached_tokens: int = 0,
                   cache_write_tokens: int = 0, reasoning_tokens: int = 0) -> FakeUsage:
@@ -374,12 +405,15 @@ class FakeLLMServer:
         return getattr(script, protocol)(answer)
 
     def reset(self) -> None:
-        """Forget faults, scripted usage and recorded requests; back to no delay."""
+        """Forget faults, scripted usage, recorded requests and the rate limit; back to no delay."""
         self.usage = None
         with self._lock:
             self._faults.clear()
+            self._rate_limit = None
+            self._accepted.clear()
         self.requests.clear()
         self.connections_opened = 0
+        self.max_in_flight = self.in_flight
         self.default_delay = 0.0
         self.chunk_delay = 0.0
 
@@ -388,10 +422,10 @@ class FakeLLMServer:
         with self._lock:
             return list(self._faults)
 
-    def _take_fault(self, path: str, model: str | None) -> Fault | None:
+    def _take_fault(self, path: str, model: str | None, body: bytes = b"") -> Fault | None:
         with self._lock:
             for i, fault in enumerate(self._faults):
-                if fault.matches(path, model):
+                if fault.matches(path, model, body):
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
@@ -435,6 +469,8 @@ class FakeLLMServer:
                 if body is None:
                     return
                 keep_alive = headers.get("connection", "").lower() != "close"
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
                 try:
                     await self._handle(writer, method, target, headers, body, keep_alive)
                 except _Cut:
@@ -444,6 +480,8 @@ class FakeLLMServer:
                     error = {"error": {"message": f"fake server bug: {exc!r}", "type": "bug"}}
                     await self._send(writer, 500, json.dumps(error).encode(), False)
                     break
+                finally:
+                    self.in_flight -= 1
                 if not keep_alive:
                     break
         except (ConnectionError, asyncio.CancelledError):
@@ -552,10 +590,16 @@ class FakeLLMServer:
             except ValueError:
                 payload = None
         protocol, model = self._classify(method, path, payload)
+        now = time.monotonic()
         if self.record_requests:
             self.requests.append(RecordedRequest(method, path, query, headers, payload, body,
-                                                 model, protocol))
-        fault = self._take_fault(path, model)
+                                                 model, protocol, now))
+        if protocol not in ("models", "ollama_tags", "health") and self._over_rate(now):
+            limit = self._rate_limit
+            await self._send_error(writer, protocol or "openai", 429, keep_alive,
+                                   Fault(status=429, retry_after=limit[2] if limit else None))
+            return
+        fault = self._take_fault(path, model, body)
         delay = self.default_delay + (fault.delay if fault else 0.0)
         if delay:
             await asyncio.sleep(delay)

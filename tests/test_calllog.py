@@ -66,6 +66,7 @@ EXPECTED_DTYPES = {
     "response_preview": "str",
     "tags": "str",
     "session_id": "str",
+    "cache_key": "str",
     "cached_tokens": "Int64",
     "cache_write_tokens": "Int64",
     "reasoning_tokens": "Int64",
@@ -107,6 +108,7 @@ def full_record(**overrides) -> CallRecord:
         response_preview="Hi!",
         tags=("eval", "fr"),
         session_id="sess-1",
+        cache_key="0f" * 32,
         cached_tokens=64,
         cache_write_tokens=8,
         reasoning_tokens=20,
@@ -644,7 +646,7 @@ def test_migration_from_version_1_keeps_rows(tmp_path):
     conn = log._connection()
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     columns = [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
-    assert "session_id" in columns and "cached_tokens" in columns
+    assert "session_id" in columns and "cache_key" in columns and "cached_tokens" in columns
     log.append(full_record(call_id="new", started_at=T0 + timedelta(hours=1), session_id="s2"))
     df = log.frame()
     assert list(df["call_id"]) == [f"old{i}" for i in range(5)] + ["new"]

@@ -105,6 +105,7 @@ class CallRecord:
     response_preview: str | None = None
     tags: tuple[str, ...] = ()
     session_id: str | None = None
+    cache_key: str | None = None  # the response-cache entry the answer is stored under (cassettes)
     # provider caching and reasoning (None where the provider says nothing)
     cached_tokens: int | None = None  # input read from the provider's prompt cache
     cache_write_tokens: int | None = None  # input written to it
@@ -159,6 +160,7 @@ COLUMNS: tuple[str, ...] = (
     "response_preview",
     "tags",
     "session_id",
+    "cache_key",
     "cached_tokens",
     "cache_write_tokens",
     "reasoning_tokens",

@@ -95,7 +95,13 @@ def m002_session_id(conn: sqlite3.Connection) -> None:
 
 
 @migration
-def m003_provider_cache_and_reasoning(conn: sqlite3.Connection) -> None:
+def m003_cache_key(conn: sqlite3.Connection) -> None:
+    """The cache entry of each answer, so a cassette can export a notebook's answers."""
+    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cache_key TEXT")
+
+
+@migration
+def m004_provider_cache_and_reasoning(conn: sqlite3.Connection) -> None:
     """Cached, cache-write and reasoning tokens; provider caching's saving (old rows: NULL)."""
     for column, kind in (("cached_tokens", "INTEGER"), ("cache_write_tokens", "INTEGER"),
                          ("reasoning_tokens", "INTEGER"), ("provider_saved_usd", "REAL")):

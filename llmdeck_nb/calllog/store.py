@@ -151,6 +151,7 @@ def _row(r: CallRecord) -> tuple[Any, ...]:
         _window(r.response_preview, PREVIEW_CHARS),
         _tags(r.tags),
         _text(r.session_id),
+        _text(r.cache_key),
         _int(r.cached_tokens),
         _int(r.cache_write_tokens),
         _int(r.reasoning_tokens),
@@ -456,6 +457,18 @@ class CallLog:
 
     def __len__(self) -> int:
         return self.count()
+
+    def cost_since(self, since: Any, *, exclude_session: str | None = None) -> float:
+        """USD spent by the calls started since ``since`` (see :meth:`frame`), all kernels
+        together, optionally leaving out one session's rows (it counts its own in memory)."""
+        sql = f"SELECT coalesce(sum(cost_usd), 0) FROM {schema.TABLE} WHERE started_at >= ?"
+        args: list[Any] = [_since_micros(since)]
+        if exclude_session is not None:
+            sql += " AND (session_id IS NULL OR session_id != ?)"
+            args.append(exclude_session)
+        with self._lock, self._sqlite_errors("read"):
+            (total,) = self._connection().execute(sql, args).fetchone()
+        return float(total)
 
     def frame(
         self,
