@@ -100,8 +100,31 @@ def m003_cache_key(conn: sqlite3.Connection) -> None:
     conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cache_key TEXT")
 
 
+#: the turns of notebook conversations (``%%llm --chat``), kept next to the calls they made
+CONVERSATIONS_TABLE = "conversation_turns"
+
+
 @migration
-def m004_provider_cache_and_reasoning(conn: sqlite3.Connection) -> None:
+def m004_conversation_turns(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        f"""
+        CREATE TABLE {CONVERSATIONS_TABLE} (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation  TEXT    NOT NULL,
+            role          TEXT    NOT NULL,  -- user | assistant
+            content       TEXT    NOT NULL,  -- JSON: a string, or a list of message parts
+            model         TEXT,
+            call_id       TEXT,
+            tokens        INTEGER,
+            created_at    INTEGER NOT NULL   -- microseconds since epoch, UTC
+        )
+        """
+    )
+    conn.execute(f"CREATE INDEX {CONVERSATIONS_TABLE}_name ON {CONVERSATIONS_TABLE} (conversation, id)")
+
+
+@migration
+def m005_provider_cache_and_reasoning(conn: sqlite3.Connection) -> None:
     """Cached, cache-write and reasoning tokens; provider caching's saving (old rows: NULL)."""
     for column, kind in (("cached_tokens", "INTEGER"), ("cache_write_tokens", "INTEGER"),
                          ("reasoning_tokens", "INTEGER"), ("provider_saved_usd", "REAL")):
