@@ -34,6 +34,7 @@ Status = Literal["ok", "error", "cache_hit"]
 #: "deck" may carry qualifiers: "deck+above_272k", "deck+cached_at_input_price"
 #: (see :mod:`llmdeck_nb.engine.cost`).
 CostSource = str
+CacheWhere = Literal["local", "proxy"]
 
 STATUSES: tuple[str, ...] = ("ok", "error", "cache_hit")
 COST_SOURCES: tuple[str, ...] = ("deck", "litellm", "none")
@@ -93,6 +94,7 @@ class CallRecord:
     cost_usd: float | None = None
     cost_source: CostSource = "none"
     cache_hit: bool = False
+    cache_where: str | None = None  # "local" (llmdeck's cache) or "proxy" (a LiteLLM proxy's)
     saved_cost_usd: float | None = None
     # request parameters
     stream: bool = False
@@ -161,6 +163,7 @@ COLUMNS: tuple[str, ...] = (
     "tags",
     "session_id",
     "cache_key",
+    "cache_where",
     "cached_tokens",
     "cache_write_tokens",
     "reasoning_tokens",

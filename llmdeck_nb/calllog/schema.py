@@ -124,7 +124,15 @@ def m004_conversation_turns(conn: sqlite3.Connection) -> None:
 
 
 @migration
-def m005_provider_cache_and_reasoning(conn: sqlite3.Connection) -> None:
+def m005_cache_where(conn: sqlite3.Connection) -> None:
+    """Where a cache hit was served: 'local' (llmdeck's cache) or 'proxy' (a LiteLLM proxy's
+    own cache, told by its x-litellm-cache-key header). Older hits were all local."""
+    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cache_where TEXT")
+    conn.execute(f"UPDATE {TABLE} SET cache_where = 'local' WHERE cache_hit = 1")
+
+
+@migration
+def m006_provider_cache_and_reasoning(conn: sqlite3.Connection) -> None:
     """Cached, cache-write and reasoning tokens; provider caching's saving (old rows: NULL)."""
     for column, kind in (("cached_tokens", "INTEGER"), ("cache_write_tokens", "INTEGER"),
                          ("reasoning_tokens", "INTEGER"), ("provider_saved_usd", "REAL")):
