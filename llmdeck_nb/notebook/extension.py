@@ -110,11 +110,14 @@ def keep_question_marks(lines: list[str]) -> list[str]:
 
 
 def load_line(deck: Deck, profile: str) -> str:
-    """``llmdeck: profile auto, 3 of 12 backends available (demo, openai, ollama), deck ...``"""
+    """``llmdeck: profile auto, 3 of 12 backends available (demo, openai, ollama), deck
+    ../.llmdeck/inference, keys from ../.env``"""
     available = deck.available_backends
     parts = [f"profile {profile}",
              f"{len(available)} of {len(deck.backends)} backends available ({', '.join(available) or 'none'})",
              deck_location(deck)]
+    if deck.env_file is not None:
+        parts.append(f"keys from {_shown(deck.env_file)}")
     return "llmdeck: " + ", ".join(parts)
 
 
@@ -123,14 +126,17 @@ def deck_location(deck: Deck) -> str:
     ``packaged default deck``."""
     if deck.origin == "packaged default":
         return "packaged default deck"
-    folder = Path(deck.folder)
-    try:
-        shown = os.path.relpath(folder)
-    except ValueError:  # another drive on Windows
-        shown = str(folder)
-    if shown.startswith(".." + os.sep + ".."):
-        shown = str(folder)
+    shown = _shown(Path(deck.folder))
     return f"deck {shown}" if deck.origin == "project" else f"deck {shown} (from {deck.origin})"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is near (``../.env``), else whole."""
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if shown.startswith(".." + os.sep + "..") else shown
 
 
 __all__ = ["deck_location", "load_ipython_extension", "load_line", "unload_ipython_extension"]
