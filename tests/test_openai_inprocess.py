@@ -220,3 +220,12 @@ def test_models_list_has_models_aliases_and_presets_with_their_backend(client):
     assert models["demo"].owned_by == "demo" and models["demo"].model_extra["llmdeck"]["kind"] == "alias"
     assert models["precise"].owned_by == "openai" and models["sturdy"].owned_by == "openai"
     assert client.models.retrieve("precise").model_extra["llmdeck"]["kind"] == "preset"
+
+
+def test_a_spending_limit_is_openais_quota_error_and_nothing_is_sent(client, fake_llm_server):
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, max_tokens=16000,
+                                       extra_body={"llmdeck": {"max_cost_usd": 0.000001}})
+    assert caught.value.body["code"] == "budget_exceeded" and caught.value.status_code == 429
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert fake_llm_server.requests == []
