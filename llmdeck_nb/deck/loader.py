@@ -28,7 +28,7 @@ from llmdeck_nb.deck.routing import parse_routes
 from llmdeck_nb.deck.specs import BackendConfig, BudgetSettings, ModelSpec, Preset, RoutingProfile
 from llmdeck_nb.deck.toml_files import deck_files, read_toml
 from llmdeck_nb.errors import DeckError, DeckNotFoundError, DeckSchemaError
-from llmdeck_nb.redaction import Secret, looks_secret
+from llmdeck_nb.redaction import Secret, looks_secret, register_url_password
 
 Severity = Literal["error", "warning", "note"]
 
@@ -36,10 +36,10 @@ PROFILE_VARIABLE = "LLMDECK_PROFILE"
 
 RATE_LIMIT_KEYS = {"rpm", "tpm", "max_concurrency"}
 BACKEND_KEYS = {"enabled", "endpoint", "endpoints", "api_key", "display_name", "strategy",
-                "provider", "serves_any_model", *RATE_LIMIT_KEYS}
+                "provider", "serves_any_model", "timeout", *RATE_LIMIT_KEYS}
 SPEC_KEYS = {"model_id", "sdk", "model_type", "inputs", "outputs", "costs", "max_tokens",
              "context_window", "max_prompt_images", "prompting_target", "constraints",
-             "valued_constraints", "enabled", *RATE_LIMIT_KEYS}
+             "valued_constraints", "enabled", "timeout", *RATE_LIMIT_KEYS}
 # Pipelex keys that we read without acting on them (no warning).
 PIPELEX_SPEC_KEYS = {"thinking_mode", "structure_method", "rules", "display_name", "description",
                      "x_headers", "thinking_budget", "reasoning_models"}
@@ -172,6 +172,8 @@ class _Reader:
             endpoints = defaults.endpoint
         if isinstance(endpoints, str):
             endpoints = [endpoints]
+        for endpoint in endpoints or ():
+            register_url_password(str(endpoint))  # http://user:PASSWORD@host never shows
         api_key = values.get("api_key")
         if isinstance(api_key, str):  # a literal or an unresolved reference
             api_key = Secret(api_key) if "${" not in api_key else None
@@ -196,6 +198,7 @@ class _Reader:
                 missing=tuple(missing),
                 problem=problem,
                 serves_any_model=values.get("serves_any_model", False),
+                timeout=values.get("timeout"),
                 **{k: values[k] for k in RATE_LIMIT_KEYS if k in values},
                 source=file,
             )
