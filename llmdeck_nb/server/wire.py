@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from llmdeck_nb.errors import (
     CredentialsMissingError,
     DeckError,
     HandleNotFoundError,
+    InvalidParameterError,
     LLMDeckError,
     PresetNotFoundError,
     RequestRejectedError,
@@ -50,23 +51,6 @@ LLMDECK_OPTIONS = frozenset({"profile", "preset", "cache", "refresh", "tags", "m
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-# What the common parameters must be (a wrong type is a 400 here, not a backend error later).
-PARAM_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "temperature": (lambda v: _number(v) and 0 <= v <= 2, "a number from 0 to 2"),
-    "top_p": (lambda v: _number(v) and 0 <= v <= 1, "a number from 0 to 1"),
-    "max_tokens": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-                   "a positive integer"),
-    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "presence_penalty": (lambda v: _number(v) and -2 <= v <= 2, "a number from -2 to 2"),
-    "frequency_penalty": (lambda v: _number(v) and -2 <= v <= 2, "a number from -2 to 2"),
-    "stop": (lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(s, str) for s in v)),
-             "a string or a list of strings"),
-    "tools": (lambda v: isinstance(v, list) and all(isinstance(t, dict) for t in v),
-              "a list of tool objects"),
-    "logprobs": (lambda v: isinstance(v, bool), "true or false"),
-}
 
 
 class ApiError(Exception):
@@ -159,12 +143,8 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     params: dict[str, Any] = {}
     for key, value in data.items():
         if key in PASSED_PARAMS:
-            if value is None:
-                continue
-            check = PARAM_CHECKS.get(key)
-            if check is not None and not check[0](value):
-                raise bad_request(f"'{key}' must be {check[1]}, not {value!r}", key)
-            params[key] = value
+            if value is not None:  # values are checked by the engine (engine/params.py)
+                params[key] = value
         elif key not in IGNORED_PARAMS:
             raise bad_request(f"unrecognized request argument supplied: {key}", key)
     max_cost = options.get("max_cost_usd")
@@ -329,6 +309,8 @@ def api_error(exc: BaseException) -> ApiError:
                         headers={"x-should-retry": "false"})
     if isinstance(exc, UnknownProfileError):
         return ApiError(400, _text(exc), param="llmdeck.profile", code="invalid_value")
+    if isinstance(exc, InvalidParameterError):
+        return ApiError(400, _text(exc), param=exc.name, code="invalid_value")
     if isinstance(exc, RequestRejectedError):
         return ApiError(400, _text(exc))
     if isinstance(exc, (CredentialsMissingError, DeckError)):
