@@ -451,7 +451,7 @@ class LLMDeckMagics(Magics):
     @argument("--all", action="store_true", help="every column (default: time, model, backend, status, "
               "latency, tokens, cost, cached, error, tags)")
     @argument("--summary", action="store_true", help="one row per backend/model: calls, errors, "
-              "cache hit rate, p50/p95 latency, tokens, cost")
+              "cache hit rate, p50/p95 latency, tokens, cost, and what caching saved")
     @argument("--export", metavar="PATH", help="also write the table, every column, to PATH (.csv or .parquet)")
     @line_magic
     def llm_log(self, line: str) -> pd.DataFrame:
@@ -469,6 +469,9 @@ class LLMDeckMagics(Magics):
         if args.export:
             display.say(export(frame, args.export))
         if args.summary:
+            saved = display.savings_line(frame)
+            if saved:
+                display.say(saved)
             return views.mark(frame, views.SUMMARY)
         return frame if args.all else views.log_frame(frame)
 
