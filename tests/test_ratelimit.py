@@ -10,11 +10,9 @@ import time
 import pytest
 
 from deck_folders import LOOPBACK_ENV, loopback_deck
+from loopback import chat_requests, deck_on
+from loopback import session_on as loopback_session
 from llmdeck_nb import load_deck
-from llmdeck_nb.engine.retry import RetryPolicy
-from llmdeck_nb.engine.session import Session
-
-FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.02)
 
 
 def limited_deck(root, url, limits: str, model_limits: str = ""):
@@ -28,12 +26,11 @@ def limited_deck(root, url, limits: str, model_limits: str = ""):
 
 
 def session_on(deck, tmp_path, name="s"):
-    return Session(deck=deck, cache=tmp_path / f"cache-{name}", log=tmp_path / f"{name}.sqlite",
-                   retry=FAST_RETRY, timeout=10)
+    return loopback_session(deck, tmp_path, f"cache-{name}", f"{name}.sqlite")
 
 
 def arrivals(server) -> list[float]:
-    return sorted(r.at for r in server.requests if r.protocol == "openai")
+    return sorted(r.at for r in chat_requests(server))
 
 
 def most_in_any_window(times: list[float], width: float) -> int:
@@ -96,7 +93,7 @@ def test_limits_are_shared_by_sessions_threads_and_event_loops(tmp_path, fake_ll
 
 def test_a_burst_of_429s_slows_the_batch_down_instead_of_failing_rows(tmp_path, fake_llm_server):
     fake_llm_server.limit_rate(5, per_s=1.0, retry_after=0.5)  # the provider allows 5 a second
-    deck = load_deck(loopback_deck(tmp_path / "deck", fake_llm_server.url), env=LOOPBACK_ENV)
+    deck = deck_on(tmp_path / "deck", fake_llm_server.url)
     started = time.perf_counter()
     with session_on(deck, tmp_path) as session:
         frame = session.batch([f"q{i}" for i in range(20)], "{value}", "gpt-4o-mini", concurrency=8,
@@ -107,13 +104,12 @@ def test_a_burst_of_429s_slows_the_batch_down_instead_of_failing_rows(tmp_path, 
     throttled = log[log.http_status == 429]
     assert len(throttled) > 0 and set(throttled.status) == {"error"}
     assert set(throttled.call_id) <= set(log[log.status == "ok"].call_id)  # each 429 is an attempt of a row that succeeded
-    accepted = [r.at for r in fake_llm_server.requests if r.protocol == "openai"]
-    assert len(accepted) < 20 + 3 * len(throttled)  # they waited: not a retry storm
+    assert len(chat_requests(fake_llm_server)) < 20 + 3 * len(throttled)  # they waited: not a retry storm
 
 
 def test_a_retry_after_too_long_moves_on_as_before(tmp_path, fake_llm_server):
     fake_llm_server.add_fault(status=429, retry_after=120, model="gpt-4o-mini")
-    deck = load_deck(loopback_deck(tmp_path / "deck", fake_llm_server.url), env=LOOPBACK_ENV)
+    deck = deck_on(tmp_path / "deck", fake_llm_server.url)
     with session_on(deck, tmp_path) as session:
         result = session.complete("hello", "gpt-4o-mini")
     assert result.backend == "backup"  # the fallback answered; nobody waited two minutes
