@@ -26,6 +26,7 @@
     │   │   └── UnknownPriceError     a budget is set and the model has no price
     │   └── ReplayMissError           replay mode and no cached answer (sends nothing)
     ├── CacheError                    the response cache cannot be used
+    ├── KeyStoreError                 the key store cannot be read or written
     └── PromptTemplateError           a `{name}` in a cell cannot be filled
 
 Every message says what was wrong, where, and what to do next; every message is
@@ -230,6 +231,10 @@ class CacheError(LLMDeckError):
 
 
 class PromptTemplateError(LLMDeckError):
+    pass
+
+
+class KeyStoreError(LLMDeckError):
     pass
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.keys import magic as key_magic
 from llmdeck_nb.notebook.display import (
     one_line,
     register_frame_formatter,
@@ -34,6 +35,7 @@ def load_ipython_extension(shell: Any) -> None:
         unload_ipython_extension(shell)
     magics = LLMDeckMagics(shell)
     shell.register_magics(magics)
+    key_magic.register(shell)
     register_frame_formatter(shell)
     if keep_question_marks not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(keep_question_marks)
@@ -71,6 +73,7 @@ def _existing_session() -> Session | None:
 
 
 def unload_ipython_extension(shell: Any) -> None:
+    key_magic.unregister(shell)
     manager = shell.magics_manager
     magics = manager.registry.pop(MAGICS_NAME, None)
     if magics is None:
@@ -107,11 +110,14 @@ def keep_question_marks(lines: list[str]) -> list[str]:
 
 
 def load_line(deck: Deck, profile: str) -> str:
-    """``llmdeck: profile auto, 3 of 12 backends available (demo, openai, ollama), deck ...``"""
+    """``llmdeck: profile auto, 3 of 12 backends available (demo, openai, ollama), deck
+    ../.llmdeck/inference, keys from ../.env``"""
     available = deck.available_backends
     parts = [f"profile {profile}",
              f"{len(available)} of {len(deck.backends)} backends available ({', '.join(available) or 'none'})",
              deck_location(deck)]
+    if deck.env_file is not None:
+        parts.append(f"keys from {_shown(deck.env_file)}")
     return "llmdeck: " + ", ".join(parts)
 
 
@@ -120,14 +126,17 @@ def deck_location(deck: Deck) -> str:
     ``packaged default deck``."""
     if deck.origin == "packaged default":
         return "packaged default deck"
-    folder = Path(deck.folder)
-    try:
-        shown = os.path.relpath(folder)
-    except ValueError:  # another drive on Windows
-        shown = str(folder)
-    if shown.startswith(".." + os.sep + ".."):
-        shown = str(folder)
+    shown = _shown(Path(deck.folder))
     return f"deck {shown}" if deck.origin == "project" else f"deck {shown} (from {deck.origin})"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is near (``../.env``), else whole."""
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if shown.startswith(".." + os.sep + "..") else shown
 
 
 __all__ = ["deck_location", "load_ipython_extension", "load_line", "unload_ipython_extension"]
