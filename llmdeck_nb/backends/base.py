@@ -72,6 +72,7 @@ class BackendResponse:
     provider_cost_usd: float | None = None  # litellm's own estimate, when it has one
     ttft_s: float | None = None  # time to first token (streaming)
     tool_calls: list[dict[str, Any]] | None = None  # OpenAI-format calls the model asked for
+    proxy_cache_hit: bool = False  # a LiteLLM proxy answered from its own cache
 
 
 class BackendStrategy(ABC):

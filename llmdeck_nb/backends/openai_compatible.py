@@ -46,6 +46,8 @@ _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "respons
 _LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
 CALLS_PER_CLIENT = 4  # concurrent calls per httpx client before another client is used
 _SCHEMA_NAME = re.compile(r"[^a-zA-Z0-9_-]+")
+# A LiteLLM proxy sends this header only on answers served from its own cache.
+PROXY_CACHE_HEADER = "x-litellm-cache-key"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
 
@@ -207,6 +209,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
             finish_reason=choice.get("finish_reason"),
             http_status=response.status_code,
             tool_calls=message.get("tool_calls") or None,
+            proxy_cache_hit=PROXY_CACHE_HEADER in response.headers,
         )
 
     async def stream(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
@@ -216,7 +219,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
         tool_calls: dict[int, dict[str, Any]] = {}
         finish_reason = model_id = None
         ttft = None
-        done = answer_started = False
+        done = answer_started = proxy_hit = False
         status = None
         start = time.perf_counter()
         pool = self._pool()
@@ -231,6 +234,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
                     await response.aread()
                     raise self._status_error(request, response)
                 answer_started = True
+                proxy_hit = PROXY_CACHE_HEADER in response.headers
                 async for line in response.aiter_lines():
                     if not line.startswith("data:"):
                         continue  # blank separators, "event:" lines, ": keep-alive" comments
@@ -281,6 +285,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
             http_status=status,
             ttft_s=ttft,
             tool_calls=[tool_calls[i] for i in sorted(tool_calls)] or None,
+            proxy_cache_hit=proxy_hit,
         )
 
     async def probe(self, request: BackendRequest) -> None:

@@ -123,6 +123,14 @@ def m004_conversation_turns(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE INDEX {CONVERSATIONS_TABLE}_name ON {CONVERSATIONS_TABLE} (conversation, id)")
 
 
+@migration
+def m005_cache_where(conn: sqlite3.Connection) -> None:
+    """Where a cache hit was served: 'local' (llmdeck's cache) or 'proxy' (a LiteLLM proxy's
+    own cache, told by its x-litellm-cache-key header). Older hits were all local."""
+    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cache_where TEXT")
+    conn.execute(f"UPDATE {TABLE} SET cache_where = 'local' WHERE cache_hit = 1")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

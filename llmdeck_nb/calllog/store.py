@@ -78,14 +78,26 @@ def _micros(value: datetime) -> int:
 
 
 def _int(value: Any) -> int | None:
-    return None if value is None else int(value)
+    """An integer column; a value that is not a whole number is stored as NULL (a row is
+    never lost to an odd parameter such as temperature="abc")."""
+    if value is None or isinstance(value, int):
+        return None if value is None else int(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def _float(value: Any) -> float | None:
+    """A real column; NaN, infinities and non-numbers are stored as NULL."""
     if value is None:
         return None
-    value = float(value)
-    return None if math.isnan(value) else value
+    try:
+        value = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _text(value: Any) -> str | None:
@@ -105,7 +117,18 @@ def _params_json(params: Mapping[str, Any] | None) -> str:
         else redact_value(value)
         for key, value in params.items()
     }
-    return json.dumps(clean, sort_keys=True, ensure_ascii=False, default=str)
+    return json.dumps(_finite(clean), sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null: the column holds strict JSON whatever was passed."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _tags(tags: Any) -> str:
@@ -152,6 +175,7 @@ def _row(r: CallRecord) -> tuple[Any, ...]:
         _tags(r.tags),
         _text(r.session_id),
         _text(r.cache_key),
+        _text(r.cache_where),
     ]
     # The one redaction call site: every string that reaches the file passes here.
     values = [redact(v) if isinstance(v, str) else v for v in values]

@@ -29,7 +29,7 @@ DEFAULT_NAME = "chat"
 Content = str | list[dict[str, Any]]
 #: keyword arguments of Session.acomplete that are not generation parameters
 CALL_OPTIONS = frozenset({"preset", "profile", "system", "schema", "stream", "cache", "refresh", "tags",
-                          "on_text", "timeout", "max_cost_usd"})
+                          "on_text", "on_reset", "timeout", "max_cost_usd"})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 

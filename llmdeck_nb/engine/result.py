@@ -42,6 +42,7 @@ class Result:
     cost_usd: float | None = None
     cost_source: str = "none"
     cached: bool = False
+    cache_where: str | None = None  # "local" (llmdeck's cache) or "proxy" (a LiteLLM proxy's)
     saved_cost_usd: float | None = None
     finish_reason: str | None = None
     adjustments: tuple[str, ...] = ()
@@ -63,7 +64,8 @@ class Result:
         parts.append(format_cost(self.cost_usd))
         if self.cached:
             saved = f", saved {format_cost(self.saved_cost_usd)}" if self.saved_cost_usd else ""
-            parts.append(f"from cache{saved}")
+            where = "the proxy's cache" if self.cache_where == "proxy" else "cache"
+            parts.append(f"from {where}{saved}")
         if len(self.attempts) > 1:
             parts.append(f"{len(self.attempts)} attempts")
         if self.history is not None:

@@ -26,6 +26,8 @@ from llmdeck_nb.deck.specs import host_of
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.budget import Budget, BudgetedStrategy
 from llmdeck_nb.engine.cost import call_cost
+from llmdeck_nb.engine.deadline import Deadline
+from llmdeck_nb.engine.inflight import first_or_wait
 from llmdeck_nb.engine.messages import (
     Messages,
     build_messages,
@@ -35,6 +37,7 @@ from llmdeck_nb.engine.messages import (
     text_of,
 )
 from llmdeck_nb.engine.modes import check_mode, replay_miss
+from llmdeck_nb.engine.params import check_params, check_timeout
 from llmdeck_nb.engine.ratelimit import limited
 from llmdeck_nb.engine.result import Attempt, Result
 from llmdeck_nb.engine.retry import RetryPolicy
@@ -44,11 +47,14 @@ from llmdeck_nb.errors import (
     BackendError,
     BudgetExceededError,
     CacheError,
+    CacheUnavailableError,
+    LLMDeckError,
     PresetNotFoundError,
     RequestRejectedError,
 )
 from llmdeck_nb.paths import call_log_path, responses_dir
 from llmdeck_nb.redaction import redact, redact_value
+from llmdeck_nb.stream_redaction import StreamRedactor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +64,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("llmdeck_nb")
 
 TextCallback = Callable[[str], None]
+ResetCallback = Callable[[], None]
 CallListener = Callable[[Result], None]
 
 
@@ -94,7 +101,7 @@ class Session:
             self.deck.profile(profile)  # an unknown profile fails here, not at the first call
         if cache is None and self.deck.cache_settings:
             cache = self.deck.cache_settings
-        self.cache: ResponseCache | None = open_cache(cache, default_dir=responses_dir())
+        self.cache: ResponseCache | None = _open_or_defer(cache)
         self.log = log if isinstance(log, CallLog) else CallLog(_log_path(log))
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -109,8 +116,9 @@ class Session:
         self.params: dict[str, Any] = {}  # session-wide generation overrides (e.g. temperature)
         self.use_cache = True
         self.listeners: list[CallListener] = []
+        self.reachability: dict[str, dict[str, Any]] = {}  # backend -> last live check row
         self._round_robin: dict[str, itertools.count] = {}
-        self._cache_warned = False
+        self._cache_warned = self.cache is not None and self.cache.kind == "deferred"  # warned
         self._conversations: Conversations | None = None
 
     # --- switching ---------------------------------------------------------------------
@@ -152,22 +160,32 @@ class Session:
     # --- calling -------------------------------------------------------------------------
 
     def complete(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
-                 on_text: TextCallback | None = None, **options: Any) -> Result:
+                 on_text: TextCallback | None = None, on_reset: ResetCallback | None = None,
+                 **options: Any) -> Result:
         """Synchronous :meth:`acomplete`; works inside a running notebook event loop.
 
-        With ``on_text``, text deltas are delivered on the calling thread as they arrive.
+        With ``on_text``, text deltas (and ``on_reset`` calls) are delivered on the calling
+        thread, in order, as they arrive.
         """
         if on_text is None:
             return loop.run(self.acomplete(prompt, model, **options))
-        deltas: SimpleQueue[str] = SimpleQueue()
-        future = loop.submit(self.acomplete(prompt, model, on_text=deltas.put, **options))
+        events: SimpleQueue[str | None] = SimpleQueue()  # None: a reset
+        future = loop.submit(self.acomplete(prompt, model, on_text=events.put,
+                                            on_reset=lambda: events.put(None), **options))
+
+        def deliver(event: str | None) -> None:
+            if event is not None:
+                on_text(event)
+            elif on_reset is not None:
+                on_reset()
+
         while True:
             try:
-                on_text(deltas.get(timeout=0.02))
+                deliver(events.get(timeout=0.02))
             except Empty:
                 if future.done():
-                    while not deltas.empty():
-                        on_text(deltas.get())
+                    while not events.empty():
+                        deliver(events.get())
                     return future.result()
 
     async def acomplete(
@@ -185,15 +203,20 @@ class Session:
         on_text: TextCallback | None = None,
         timeout: float | None = None,
         max_cost_usd: float | None = None,
+        on_reset: ResetCallback | None = None,
         **params: Any,
     ) -> Result:
         """Send a prompt to the routed model; retries and fails over along the chain.
 
         ``model`` is a model name, alias or preset; none means the panel's choice or the
         deck's choice default (``for_object`` when a ``schema`` is given). ``max_cost_usd``
-        refuses the call (nothing sent) if its worst-case cost is higher.
+        refuses the call (nothing sent) if its worst-case cost is higher. ``timeout``
+        (seconds) overrides the model's and the backend's. Streamed text reaches
+        ``on_text`` redacted; when an attempt that already showed text fails and the call
+        goes on, ``on_reset`` is called first: the consumer clears what it showed.
         """
-        started = time.perf_counter()
+        deadline = Deadline(self.retry.total_budget_s)
+        timeout = check_timeout(timeout)
         messages = build_messages(prompt, system)
         wanted = schema_spec(schema)
         resolution = self.resolve(model, preset, profile, structured=wanted is not None, **params)
@@ -201,51 +224,74 @@ class Session:
         candidates = self._prechecked(resolution, messages, prompt_text, wanted)
         call = _CallContext(self, resolution, prompt_text, stream or on_text is not None,
                             (*self.tags, *tags))
+        call.on_text, call.on_reset, call.deadline = on_text, on_reset, deadline
         use_cache = cache and self.use_cache and self.cache is not None
         refresh = refresh or self.mode == "refresh"
-        last_error: BackendError | None = None
         for candidate in candidates:
+            if deadline.expired or len(call.attempts) >= self.retry.max_attempts:
+                break
             request = self._request(candidate, messages, wanted, timeout)
             key = call.cache_key = self._cache_key(candidate, request) if use_cache else None
-            if key is not None and not refresh:
-                hit = self._cache_call(self.cache.get, key)
-                if hit is not None:
-                    return self._serve_hit(call, candidate, hit, wanted, started, on_text)
-            if self.mode == "replay":
-                continue  # another candidate's answer may be cached; nothing is sent
-            strategy = self._strategy(candidate, request, call, max_cost_usd)
-            for retry_number in range(1, self.retry.attempts_per_candidate + 1):
-                if len(call.attempts) >= self.retry.max_attempts:
-                    break
-                record = call.record(candidate, request.endpoint)
-                began = time.perf_counter()
-                try:
-                    if call.stream:
-                        response = await strategy.stream(request, on_text or _ignore)
-                    else:
-                        response = await strategy.complete(request)
-                    value = wanted.parse(response.text, candidate.backend.name) if wanted else response.text
-                except BackendError as exc:
-                    last_error = exc
-                    call.failed(record, exc, time.perf_counter() - began)
-                    wait = self._retry_wait(exc, retry_number, started)
-                    if wait is None:
-                        break  # next candidate
-                    await asyncio.sleep(wait)
-                    continue
-                except BudgetExceededError:
-                    raise  # refused before sending: not an attempt
-                except Exception as exc:  # a bug or an unexpected library error: log it, then raise
-                    call.failed(record, exc, time.perf_counter() - began)
-                    raise
-                result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
-                if key is not None:
-                    self._cache_call(self.cache.set, key, _cache_entry(response, result))
-                self._notify(result)
+            if key is None or refresh:
+                result = await self._attempts(call, candidate, request, wanted, None, max_cost_usd)
+            else:
+                result = await self._cached_or_attempts(call, candidate, request, wanted, key,
+                                                        max_cost_usd)
+            if result is not None:
                 return result
         if self.mode == "replay":
             raise replay_miss(resolution.requested, prompt_text, use_cache)
-        raise AllAttemptsFailedError(resolution.requested, call.attempts, last_error)
+        raise AllAttemptsFailedError(resolution.requested, call.attempts, call.last_error)
+
+    async def _cached_or_attempts(self, call: _CallContext, candidate: Candidate,
+                                  request: BackendRequest, wanted: SchemaSpec | None, key: str,
+                                  max_cost_usd: float | None) -> Result | None:
+        """The cached answer, else the answer of an identical call in flight, else a call."""
+        hit = self._cache_call(self.cache.get, key)
+        if hit is None:
+            async with first_or_wait(key) as waited:
+                hit = self._cache_call(self.cache.get, key) if waited else None
+                if hit is None:
+                    return await self._attempts(call, candidate, request, wanted, key, max_cost_usd)
+        return self._serve_hit(call, candidate, hit, wanted, call.deadline.started, call.on_text)
+
+    async def _attempts(self, call: _CallContext, candidate: Candidate, request: BackendRequest,
+                        wanted: SchemaSpec | None, key: str | None,
+                        max_cost_usd: float | None) -> Result | None:
+        """Try one candidate (with retries); its Result, or None to move on."""
+        if self.mode == "replay":
+            return None  # another candidate's answer may be cached; nothing is sent
+        strategy = self._strategy(candidate, request, call, max_cost_usd)
+        for retry_number in range(1, self.retry.attempts_per_candidate + 1):
+            if len(call.attempts) >= self.retry.max_attempts or call.deadline.expired:
+                return None
+            record = call.record(candidate, request.endpoint)
+            began = time.perf_counter()
+            shown = StreamRedactor(call.on_text or _ignore) if call.stream else None
+            try:
+                sending = strategy.stream(request, shown) if shown else strategy.complete(request)
+                response = await call.deadline.bound(sending, candidate.backend.name)
+                value = wanted.parse(response.text, candidate.backend.name) if wanted else response.text
+            except BackendError as exc:
+                call.failed(record, exc, time.perf_counter() - began, shown)
+                wait = self._retry_wait(exc, retry_number, call.deadline)
+                if wait is None:
+                    return None  # next candidate
+                await asyncio.sleep(wait)
+                continue
+            except BudgetExceededError:
+                raise  # refused before sending: not an attempt
+            except Exception as exc:  # a bug or an unexpected library error: log it, then raise
+                call.failed(record, exc, time.perf_counter() - began, shown)
+                raise
+            if shown is not None:
+                shown.flush()
+            result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
+            if key is not None:
+                self._cache_call(self.cache.set, key, _cache_entry(response, result))
+            self._notify(result)
+            return result
+        return None
 
     def _strategy(self, candidate: Candidate, request: BackendRequest, call: _CallContext,
                   max_cost_usd: float | None) -> BudgetedStrategy:
@@ -282,6 +328,8 @@ class Session:
                                f"context window of {spec.context_window:,} tokens")
             else:
                 usable.append(candidate)
+        for candidate in usable:  # before anything is sent, not when its turn comes
+            check_params(candidate.params)
         if not usable:
             raise RequestRejectedError(
                 f"'{resolution.requested}' cannot take this request: " + "; ".join(reasons),
@@ -291,6 +339,8 @@ class Session:
 
     def _request(self, candidate: Candidate, messages: Messages, wanted: SchemaSpec | None,
                  timeout: float | None) -> BackendRequest:
+        """The request for one candidate. ``timeout``: the call's; else the model's, the
+        backend's, the session's."""
         backend = candidate.backend
         endpoint = backend.endpoint
         if len(backend.endpoints) > 1:  # round-robin across the backend's endpoints
@@ -300,7 +350,7 @@ class Session:
             backend=backend.name, provider=backend.provider, model_id=candidate.spec.model_id,
             messages=messages, params=candidate.params, endpoint=endpoint, api_key=backend.api_key,
             extra=backend.extra, schema=wanted.json_schema if wanted else None,
-            timeout=timeout or self.timeout,
+            timeout=timeout or candidate.spec.timeout or backend.timeout or self.timeout,
         )
 
     @staticmethod
@@ -319,23 +369,21 @@ class Session:
                 logger.warning("llmdeck: the response cache failed, calls go on uncached: %s", exc)
             return None
 
-    def _retry_wait(self, exc: BackendError, retry_number: int, started: float) -> float | None:
+    def _retry_wait(self, exc: BackendError, retry_number: int, deadline: Deadline) -> float | None:
         """Seconds to wait before retrying the same candidate, or None to move on."""
         if not exc.retryable or retry_number >= self.retry.attempts_per_candidate:
             return None
         if exc.retry_after is not None and exc.retry_after > self.retry.max_retry_after_s:
             return None
         wait = self.retry.delay(retry_number, exc.retry_after)
-        if time.perf_counter() - started + wait > self.retry.total_budget_s:
-            return None
-        return wait
+        return wait if deadline.allows_wait(wait) else None
 
     def _serve_hit(self, call: _CallContext, candidate: Candidate, hit: dict[str, Any],
                    wanted: SchemaSpec | None, started: float, on_text: TextCallback | None) -> Result:
         record = call.record(candidate, None)
         text = hit["text"]
         if on_text is not None:
-            on_text(text)
+            on_text(redact(text))
         value = wanted.parse(text, candidate.backend.name) if wanted else text
         response = BackendResponse(text=text, input_tokens=hit.get("input_tokens"),
                                    output_tokens=hit.get("output_tokens"), model_id=hit.get("model_id"),
@@ -423,7 +471,10 @@ class Session:
         """One live probe per available backend (or the ones named): status and latency."""
         from llmdeck_nb.engine.probe import check_backends
 
-        return loop.run(check_backends(self, backends, timeout=min(self.timeout, 15.0)))
+        frame = loop.run(check_backends(self, backends, timeout=min(self.timeout, 15.0)))
+        for row in frame.to_dict("records"):  # what %llm_reload and the load line show now
+            self.reachability[row["backend"]] = row
+        return frame
 
     def compare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                 profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
@@ -469,6 +520,10 @@ class _CallContext:
         self.prompt_hash = hash_prompt(prompt)
         self.cache_key: str | None = None
         self.attempts: list[Attempt] = []
+        self.last_error: BackendError | None = None
+        self.on_text: TextCallback | None = None
+        self.on_reset: ResetCallback | None = None
+        self.deadline = Deadline(session.retry.total_budget_s)
 
     def record(self, candidate: Candidate, endpoint: str | None) -> CallRecord:
         params = dict(candidate.params)
@@ -485,19 +540,32 @@ class _CallContext:
             session_id=self.session.id, cache_key=self.cache_key,
         )
 
-    def failed(self, record: CallRecord, exc: Exception, latency: float) -> None:
+    def failed(self, record: CallRecord, exc: Exception, latency: float,
+               shown: StreamRedactor | None = None) -> None:
+        """Log a failed attempt; text it already showed is withdrawn (``on_reset``)."""
+        if isinstance(exc, BackendError):
+            self.last_error = exc
+        if shown is not None:
+            shown.discard()
+            if shown.emitted and self.on_reset is not None:
+                self.on_reset()
         record.set_error(exc)
         record.latency_s = latency
         self.session.log.append(record)
         self.attempts.append(Attempt(record.attempt, record.model or "", record.backend or "", "error",
                                      record.error_type, record.error_message, latency))
-        logger.warning("call %s attempt %d: %s on %s failed: %s", self.call_id[:8], record.attempt,
-                       record.model, record.backend, record.error_type)
+        cause = exc.message if isinstance(exc, LLMDeckError) else redact(str(exc))
+        logger.warning("call %s attempt %d: %s on %s failed: %s: %s", self.call_id[:8],
+                       record.attempt, record.model, record.backend, record.error_type, cause)
 
     def succeeded(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
                   value: Any, latency: float) -> Result:
         cost, source = call_cost(candidate.spec, response.input_tokens, response.output_tokens,
                                  response.provider_cost_usd)
+        saved = None
+        if response.proxy_cache_hit:  # the proxy's own cache answered: nothing was spent
+            record.cache_hit, record.cache_where, record.saved_cost_usd = True, "proxy", cost
+            cost, saved = (0.0 if cost is not None else None), cost
         record.status, record.latency_s, record.ttft_s = "ok", latency, response.ttft_s
         record.http_status = response.http_status
         record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
@@ -506,16 +574,21 @@ class _CallContext:
         self.session.log.append(record)
         self.attempts.append(Attempt(record.attempt, candidate.model, candidate.backend.name, "ok",
                                      latency_s=latency))
-        logger.info("call %s: %s via %s in %.0f ms (%s+%s tokens, cost %s)", self.call_id[:8],
+        logger.info("call %s: %s via %s in %.0f ms (%s+%s tokens, cost %s)%s", self.call_id[:8],
                     candidate.model, candidate.backend.name, latency * 1000, response.input_tokens,
-                    response.output_tokens, cost)
-        return self._result(candidate, response, value, latency, cost, source, cached=False)
+                    response.output_tokens, cost,
+                    " served from the proxy's cache" if record.cache_where else "")
+        result = self._result(candidate, response, value, latency, cost, source,
+                              cached=response.proxy_cache_hit)
+        result.saved_cost_usd, result.cache_where = saved, record.cache_where
+        return result
 
     def cache_hit(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
                   value: Any, latency: float) -> Result:
         saved, source = call_cost(candidate.spec, response.input_tokens, response.output_tokens,
                                   response.provider_cost_usd)
         record.status, record.cache_hit, record.latency_s = "cache_hit", True, latency
+        record.cache_where = "local"
         record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
         record.cost_usd, record.cost_source, record.saved_cost_usd = 0.0, source, saved
         record.response_preview = response.text
@@ -525,7 +598,7 @@ class _CallContext:
         logger.info("call %s: %s via %s served from the cache in %.1f ms", self.call_id[:8],
                     candidate.model, candidate.backend.name, latency * 1000)
         result = self._result(candidate, response, value, latency, 0.0, source, cached=True)
-        result.saved_cost_usd = saved
+        result.saved_cost_usd, result.cache_where = saved, "local"
         return result
 
     def _result(self, candidate: Candidate, response: BackendResponse, value: Any, latency: float,
@@ -533,7 +606,7 @@ class _CallContext:
         # The answer is shown, stored in `_llm` and saved with the notebook: scrub it too
         # (a model may quote a key back that the prompt contained).
         return Result(
-            text=redact(response.text), value=value, model=candidate.model, backend=candidate.backend.name,
+            text=redact(response.text), value=redact_value(value), model=candidate.model, backend=candidate.backend.name,
             provider=candidate.backend.provider, model_id=response.model_id or candidate.spec.model_id,
             profile=self.resolution.profile, requested=self.resolution.requested,
             preset=self.resolution.preset, call_id=self.call_id, latency_s=latency,
@@ -553,6 +626,19 @@ def _cache_entry(response: BackendResponse, result: Result) -> dict[str, Any]:
 
 def _ignore(_: str) -> None:
     pass
+
+
+def _open_or_defer(spec: Any) -> ResponseCache | None:
+    """The response cache; a Redis that does not answer yet is a warning, not a failure:
+    calls go on uncached and the cache is used as soon as it answers."""
+    try:
+        return open_cache(spec, default_dir=responses_dir())
+    except CacheUnavailableError as exc:
+        from llmdeck_nb.cache.deferred import DeferredCache
+
+        logger.warning("llmdeck: %s; calls go on uncached and use the cache once it answers",
+                       exc.message)
+        return DeferredCache(lambda: open_cache(spec, default_dir=responses_dir()), exc)
 
 
 def _log_path(log: str | Path | bool | None) -> Path | None:

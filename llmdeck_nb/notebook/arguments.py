@@ -43,6 +43,8 @@ call_options = _stack(
     argument("-s", "--system", help="system prompt"),
     argument("-t", "--temperature", type=float, help="sampling temperature"),
     argument("--max-tokens", type=int, dest="max_tokens", help="maximum tokens in the answer"),
+    argument("--timeout", type=float, metavar="S", help="seconds to wait for the server (to "
+             "answer, and between stream chunks); overrides the deck's `timeout`"),
     argument("--param", action="append", default=[], metavar="KEY=VALUE",
              help="any other generation parameter, repeatable; VALUE is read as JSON when it can "
              "be (--param top_p=0.9 --param stop='[\"##\"]'), else as text"),
@@ -167,7 +169,8 @@ def call_kwargs(args: Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]
     """The keyword arguments for ``Session.complete`` / ``compare`` (only what was given,
     so the panel's temperature is not overridden by an unset option)."""
     kwargs: dict[str, Any] = {**parse_params(args.param)}
-    for name in ("preset", "profile", "system", "temperature", "max_tokens", "max_cost_usd"):
+    for name in ("preset", "profile", "system", "temperature", "max_tokens", "max_cost_usd",
+                 "timeout"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value

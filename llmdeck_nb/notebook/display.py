@@ -133,6 +133,15 @@ class StreamView:
             text = "".join(self._parts)
             self._show({"text/markdown": text, "text/plain": text})
 
+    def reset(self) -> None:
+        """An attempt failed after showing text and the call goes on: clear what it showed,
+        so the answer that follows is seen once (a terminal gets a line saying so)."""
+        self._parts.clear()
+        if self._inline:
+            print("\n[llmdeck: the answer was cut off; trying again]", flush=True)
+        elif self._handle is not None:
+            self._show({"text/plain": ""})
+
     def finish(self, result: Result, fmt: str, *, footer: bool = True, parsed: bool = False) -> None:
         from IPython.display import display
 

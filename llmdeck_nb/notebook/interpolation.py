@@ -214,17 +214,16 @@ def _render(field: Field, namespace: Mapping[str, Any]) -> str:
 
 
 def _formatted(field: Field, value: Any, namespace: Mapping[str, Any]) -> str:
-    if field.conversion == "r":
-        value = repr(value)
-    elif field.conversion == "s":
-        value = str(value)
-    elif field.conversion == "a":
-        value = ascii(value)
     spec = fill(field.spec, namespace) if "{" in field.spec else field.spec
+    convert = {"r": repr, "s": str, "a": ascii}.get(field.conversion or "")
     try:
-        return format(value, spec)
-    except (TypeError, ValueError) as exc:
-        raise PromptTemplateError(f"cannot format {field.text}: {exc}", hint=_HINT) from None
+        return format(convert(value) if convert else value, spec)
+    except Exception as exc:  # noqa: BLE001 - the object's own __format__/__str__/__repr__
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise PromptTemplateError(
+            f"cannot format {field.text} (a {type(value).__name__}): {detail}"[:300],
+            hint="fix that object's __format__/__str__, write {" + field.expression.strip()
+                 + "!r}, or " + _HINT) from None
 
 
 __all__ = ["Field", "compile_template", "evaluate", "fill", "fill_content", "parse"]

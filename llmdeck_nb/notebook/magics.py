@@ -187,7 +187,7 @@ class LLMDeckMagics(Magics):
                 send, prompt = session.complete, as_prompt(content)
             if self.stream if args.stream is None else args.stream:
                 view = display.StreamView(self.shell)
-                result = send(prompt, model, on_text=view, **kwargs)
+                result = send(prompt, model, on_text=view, on_reset=view.reset, **kwargs)
                 view.finish(result, fmt, footer=self.show_footer, parsed=parsed)
             else:
                 result = send(prompt, model, **kwargs)
@@ -440,7 +440,7 @@ class LLMDeckMagics(Magics):
                 self.controls.reload()
         from llmdeck_nb.notebook.extension import load_line
 
-        say(load_line(session.deck, session.profile))
+        say(load_line(session.deck, session.profile, session.reachability))
 
     # --- the log, the cache, live checks -------------------------------------------------------
 
@@ -474,8 +474,13 @@ class LLMDeckMagics(Magics):
     def llm_check(self, line: str) -> pd.DataFrame:
         """Live connectivity and latency of each available backend (one tiny request each)."""
         args = parse_argstring(self.llm_check, line)
+        session = self.session
         with user_errors():
-            return self.controls.check(args.backend)
+            frame = self.controls.check(args.backend)
+        from llmdeck_nb.notebook.extension import load_line
+
+        say(load_line(session.deck, session.profile, session.reachability))
+        return frame
 
     @magic_arguments()
     @argument("action", nargs="?", default="stats", choices=["stats", "clear", "on", "off"],
