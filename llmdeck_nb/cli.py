@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from llmdeck_nb.commands import register_commands
 from llmdeck_nb.errors import LLMDeckError
 
 INIT_TARGET = Path(".llmdeck") / "inference"
@@ -61,13 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--cache", metavar="DIR_OR_URL", help="response cache (default: the deck's "
                          "[cache], else $LLMDECK_CACHE_DIR/responses)")
     export.add_argument("--log", metavar="FILE", help="call log (default: $LLMDECK_CACHE_DIR/calls.sqlite)")
+    register_commands(commands, _deck_argument)  # serve, backend, backup, restore, keys
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        status = _COMMANDS[args.command](args)
+        handler = getattr(args, "handler", None) or _COMMANDS[args.command]
+        status = handler(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below
         return status
     except LLMDeckError as exc:

@@ -28,6 +28,7 @@
     │   └── ReplayMissError           replay mode and no cached answer (sends nothing)
     ├── CacheError                    the response cache cannot be used
     │   └── CacheUnavailableError     its server does not answer (yet): calls go on uncached
+    ├── KeyStoreError                 the key store cannot be read or written
     └── PromptTemplateError           a `{name}` in a cell cannot be filled
 
 Every message says what was wrong, where, and what to do next; every message is
@@ -254,6 +255,10 @@ class CacheUnavailableError(CacheError):
 
 
 class PromptTemplateError(LLMDeckError):
+    pass
+
+
+class KeyStoreError(LLMDeckError):
     pass
 
 

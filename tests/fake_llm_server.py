@@ -19,7 +19,8 @@ Answers are deterministic: ``"echo: <last user message text>"``; token counts ar
 whitespace word counts (at least 1); ``max_tokens`` (or the provider's equivalent)
 truncates the answer to that many words with a "length" finish reason; a JSON schema
 (``response_format``, Ollama ``format``, Gemini ``responseSchema``) yields a JSON object
-with dummy values for the schema's required properties.
+with dummy values for the schema's required properties; an OpenAI request whose
+``tool_choice`` names one of its ``tools`` gets a call of that tool (dummy arguments).
 
 Usage::
 
@@ -710,6 +711,10 @@ class FakeLLMServer:
         answer = _make_answer(texts, last_user, model or "fake-model",
                               req.get("max_completion_tokens", req.get("max_tokens")),
                               schema, fmt.get("type") == "json_object")
+        tool = self._forced_function(req)
+        if tool is not None:
+            await self._openai_tool_call(writer, req, tool, answer, keep_alive, fault)
+            return
         finish = "length" if answer.truncated else "stop"
         ident = f"chatcmpl-fake-{self._next_id()}"
         created = int(time.time())
@@ -738,6 +743,52 @@ class FakeLLMServer:
         epilogue = [event([{"index": 0, "delta": {}, "finish_reason": finish}])]
         if (req.get("stream_options") or {}).get("include_usage"):
             epilogue.append(event([], usage=usage))
+        epilogue.append(b"data: [DONE]\n\n")
+        await self._stream(writer, "text/event-stream", [], chunks, epilogue, fault)
+
+    @staticmethod
+    def _forced_function(req: dict[str, Any]) -> dict[str, Any] | None:
+        """OpenAI ``tool_choice = {"type": "function", "function": {"name": N}}``: tool N."""
+        choice = req.get("tool_choice")
+        if not isinstance(choice, dict) or choice.get("type") != "function":
+            return None
+        name = (choice.get("function") or {}).get("name")
+        functions = [t.get("function") or {} for t in req.get("tools") or [] if isinstance(t, dict)]
+        return next((f for f in functions if f.get("name") == name), None)
+
+    async def _openai_tool_call(self, writer: asyncio.StreamWriter, req: dict[str, Any],
+                                tool: dict[str, Any], answer: _Answer, keep_alive: bool,
+                                fault: Fault | None) -> None:
+        """Call the forced tool with dummy arguments from its parameters' schema."""
+        arguments = _json_answer(tool.get("parameters") or {})
+        call = {"id": f"call_fake_{self._next_id()}", "type": "function",
+                "function": {"name": tool["name"], "arguments": arguments}}
+        ident, created = f"chatcmpl-fake-{self._next_id()}", int(time.time())
+        usage = {"prompt_tokens": answer.prompt_tokens, "completion_tokens": 1,
+                 "total_tokens": answer.prompt_tokens + 1}
+        if not req.get("stream"):
+            await self._send_json(writer, {
+                "id": ident, "object": "chat.completion", "created": created, "model": answer.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": None,
+                                                     "tool_calls": [call]},
+                             "logprobs": None, "finish_reason": "tool_calls"}],
+                "usage": usage}, keep_alive, fault)
+            return
+
+        def event(delta: dict[str, Any] | None, finish: str | None = None, **more: Any) -> bytes:
+            choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+            return b"data: " + json.dumps({"id": ident, "object": "chat.completion.chunk",
+                                           "created": created, "model": answer.model,
+                                           "choices": choices, **more}).encode() + b"\n\n"
+
+        half = len(arguments) // 2
+        head = {**call, "index": 0, "function": {"name": tool["name"], "arguments": ""}}
+        chunks = [event({"role": "assistant", "tool_calls": [head]})] + [
+            event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            for piece in (arguments[:half], arguments[half:])]
+        epilogue = [event({}, "tool_calls")]
+        if (req.get("stream_options") or {}).get("include_usage"):
+            epilogue.append(event(None, usage=usage))
         epilogue.append(b"data: [DONE]\n\n")
         await self._stream(writer, "text/event-stream", [], chunks, epilogue, fault)
 

@@ -641,6 +641,8 @@ def test_migration_from_version_1_keeps_rows(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     columns = [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
     assert {"session_id", "cache_key", "cache_where"} <= set(columns)
+    turns = [r[1] for r in conn.execute(f"PRAGMA table_info({schema.CONVERSATIONS_TABLE})")]
+    assert turns[:4] == ["id", "conversation", "role", "content"]
     log.append(full_record(call_id="new", started_at=T0 + timedelta(hours=1), session_id="s2"))
     df = log.frame()
     assert list(df["call_id"]) == [f"old{i}" for i in range(5)] + ["new"]

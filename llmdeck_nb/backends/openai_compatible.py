@@ -208,6 +208,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
             model_id=data.get("model") or request.model_id,
             finish_reason=choice.get("finish_reason"),
             http_status=response.status_code,
+            tool_calls=message.get("tool_calls") or None,
             proxy_cache_hit=PROXY_CACHE_HEADER in response.headers,
         )
 
@@ -215,6 +216,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
         endpoint = self._endpoint(request)
         parts: list[str] = []
         usage: dict[str, Any] = {}
+        tool_calls: dict[int, dict[str, Any]] = {}
         finish_reason = model_id = None
         ttft = None
         done = answer_started = proxy_hit = False
@@ -250,7 +252,10 @@ class OpenAICompatibleStrategy(BackendStrategy):
                     for choice in choices:
                         if choice.get("index", 0) != 0:
                             continue
-                        piece = (choice.get("delta") or {}).get("content")
+                        delta = choice.get("delta") or {}
+                        if delta.get("tool_calls"):
+                            merge_tool_call_deltas(tool_calls, delta["tool_calls"])
+                        piece = delta.get("content")
                         if piece:
                             if ttft is None:
                                 ttft = time.perf_counter() - start
@@ -279,6 +284,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
             finish_reason=finish_reason,
             http_status=status,
             ttft_s=ttft,
+            tool_calls=[tool_calls[i] for i in sorted(tool_calls)] or None,
             proxy_cache_hit=proxy_hit,
         )
 
@@ -299,6 +305,17 @@ class OpenAICompatibleStrategy(BackendStrategy):
             await self.complete(request)
         elif response.status_code >= 400:
             raise self._status_error(request, response)
+
+
+def merge_tool_call_deltas(calls: dict[int, dict[str, Any]], deltas: list[dict[str, Any]]) -> None:
+    """Streamed tool calls arrive in pieces (by ``index``); ``arguments`` is concatenated."""
+    for delta in deltas:
+        call = calls.setdefault(delta.get("index", 0),
+                                {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+        call["id"] = delta.get("id") or call["id"]
+        function = delta.get("function") or {}
+        call["function"]["name"] += function.get("name") or ""
+        call["function"]["arguments"] += function.get("arguments") or ""
 
 
 def _malformed(exc: Exception, raw: bytes | str) -> str:

@@ -46,6 +46,7 @@ class Deck:
         self.cache_settings: dict[str, Any] | None = content.cache_settings
         self.budget: BudgetSettings = content.budget
         self.problems: list[DeckProblem] = content.problems
+        self.env_file: Path | None = content.env_file
         self.model_names: tuple[str, ...] = tuple(
             sorted({name for specs in self.specs.values() for name in specs})
         )

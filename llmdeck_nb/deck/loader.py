@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
 from llmdeck_nb.deck.envsubst import Substituted, deck_environment, substitute
 from llmdeck_nb.deck.locate import locate_deck
+from llmdeck_nb.deck.project import find_env_file
 from llmdeck_nb.deck.routing import parse_routes
 from llmdeck_nb.deck.specs import BackendConfig, BudgetSettings, ModelSpec, Preset, RoutingProfile
 from llmdeck_nb.deck.toml_files import deck_files, read_toml
@@ -86,6 +87,7 @@ class DeckContent:
     cache_settings: dict[str, Any] | None = None  # llmdeck's [cache] table, e.g. { url = "redis://..." }
     budget: BudgetSettings = field(default_factory=BudgetSettings)  # llmdeck's [budget] table
     problems: list[DeckProblem] = field(default_factory=list)
+    env_file: Path | None = None  # the .env file whose variables the deck saw
 
 
 class _Reader:
@@ -382,8 +384,10 @@ def read_deck(path: str | Path | None = None, *, env: Mapping[str, str] | None =
               env_file: str | Path | None = None) -> DeckContent:
     """Locate and read a deck folder; problems are collected in ``content.problems``."""
     folder, origin = locate_deck(path)
-    environment = dict(env) if env is not None else deck_environment(env_file)
+    env_path = None if env is not None else Path(env_file) if env_file else find_env_file()
+    environment = dict(env) if env is not None else deck_environment(env_path)
     reader = _Reader(folder, origin, environment)
+    reader.content.env_file = env_path if env_path is not None and env_path.is_file() else None
     reader.read_backends()
     reader.read_specs()
     reader.read_routing(environment.get(PROFILE_VARIABLE))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmdeck_nb.engine.conversation import History
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,8 @@ class Result:
     finish_reason: str | None = None
     adjustments: tuple[str, ...] = ()
     attempts: list[Attempt] = field(default_factory=list)
+    history: History | None = None  # what conversation history went with the call (chat)
+    tool_calls: list[dict[str, Any]] | None = None  # when the request passed `tools`
 
     @property
     def demo(self) -> bool:
@@ -63,6 +68,8 @@ class Result:
             parts.append(f"from {where}{saved}")
         if len(self.attempts) > 1:
             parts.append(f"{len(self.attempts)} attempts")
+        if self.history is not None:
+            parts.append(self.history.describe())
         if self.demo:
             parts.append("DEMO (no API key used)")
         return " · ".join(parts)

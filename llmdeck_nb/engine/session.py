@@ -28,7 +28,14 @@ from llmdeck_nb.engine.budget import Budget, BudgetedStrategy
 from llmdeck_nb.engine.cost import call_cost
 from llmdeck_nb.engine.deadline import Deadline
 from llmdeck_nb.engine.inflight import first_or_wait
-from llmdeck_nb.engine.messages import Messages, build_messages, count_images, estimate_tokens, text_of
+from llmdeck_nb.engine.messages import (
+    Messages,
+    build_messages,
+    count_documents,
+    count_images,
+    estimate_tokens,
+    text_of,
+)
 from llmdeck_nb.engine.modes import check_mode, replay_miss
 from llmdeck_nb.engine.params import check_params, check_timeout
 from llmdeck_nb.engine.ratelimit import limited
@@ -51,6 +58,8 @@ from llmdeck_nb.stream_redaction import StreamRedactor
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from llmdeck_nb.engine.conversation import Conversations, Prepared
 
 logger = logging.getLogger("llmdeck_nb")
 
@@ -110,6 +119,7 @@ class Session:
         self.reachability: dict[str, dict[str, Any]] = {}  # backend -> last live check row
         self._round_robin: dict[str, itertools.count] = {}
         self._cache_warned = self.cache is not None and self.cache.kind == "deferred"  # warned
+        self._conversations: Conversations | None = None
 
     # --- switching ---------------------------------------------------------------------
 
@@ -298,6 +308,7 @@ class Session:
                     wanted: SchemaSpec | None) -> list[Candidate]:
         """Candidates that can take this request; a clear error before sending if none."""
         images = count_images(messages)
+        documents = count_documents(messages)
         tokens = estimate_tokens(prompt_text)
         usable, reasons = [], []
         for candidate in resolution.candidates:
@@ -308,6 +319,8 @@ class Session:
                 reasons.append(f"{candidate.label} does not take images (inputs: {', '.join(spec.inputs)})")
             elif images and spec.max_prompt_images is not None and images > spec.max_prompt_images:
                 reasons.append(f"{candidate.label} takes at most {spec.max_prompt_images} images")
+            elif documents and "pdf" not in spec.inputs:
+                reasons.append(f"{candidate.label} does not take PDF documents (inputs: {', '.join(spec.inputs)})")
             elif wanted and not spec.supports_structured:
                 reasons.append(f"{candidate.label} has no structured output")
             elif spec.context_window and tokens > spec.context_window:
@@ -375,7 +388,8 @@ class Session:
         response = BackendResponse(text=text, input_tokens=hit.get("input_tokens"),
                                    output_tokens=hit.get("output_tokens"), model_id=hit.get("model_id"),
                                    finish_reason=hit.get("finish_reason"),
-                                   provider_cost_usd=hit.get("provider_cost_usd"))
+                                   provider_cost_usd=hit.get("provider_cost_usd"),
+                                   tool_calls=hit.get("tool_calls"))
         result = call.cache_hit(record, candidate, response, value, time.perf_counter() - started)
         self._notify(result)
         return result
@@ -386,6 +400,46 @@ class Session:
                 listener(result)
             except Exception:  # a broken display hook must not break the call
                 logger.exception("llmdeck listener failed")
+
+    # --- conversations ---------------------------------------------------------------------
+
+    @property
+    def conversations(self) -> Conversations:
+        """The conversations kept in the call log file; ``.current`` is the one chat continues."""
+        if self._conversations is None:
+            from llmdeck_nb.engine.conversation import Conversations
+
+            self._conversations = Conversations(self.log)
+        return self._conversations
+
+    def chat(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
+             conversation: str | None = None, on_text: TextCallback | None = None, **options: Any) -> Result:
+        """:meth:`complete` with the current conversation's history (or ``conversation``'s),
+        trimmed to the model's context window; the exchange is added to the conversation."""
+        prepared = self._prepare_chat(prompt, model, conversation, options)
+        result = self.complete(prepared.messages, model, on_text=on_text, **{**options, "system": None})
+        return self._finish_chat(prepared, result)
+
+    async def achat(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
+                    conversation: str | None = None, **options: Any) -> Result:
+        prepared = self._prepare_chat(prompt, model, conversation, options)
+        result = await self.acomplete(prepared.messages, model, **{**options, "system": None})
+        return self._finish_chat(prepared, result)
+
+    def _prepare_chat(self, prompt: Any, model: str | None, conversation: str | None,
+                      options: dict[str, Any]) -> Prepared:
+        from llmdeck_nb.engine.conversation import prepare, split_options
+
+        call, params = split_options(options)
+        resolution = self.resolve(model, call.get("preset"), call.get("profile"),
+                                  structured=call.get("schema") is not None, **params)
+        chat = self.conversations.get(conversation) if conversation else self.conversations.current
+        return prepare(chat, prompt, resolution, call.get("system"))
+
+    def _finish_chat(self, prepared: Prepared, result: Result) -> Result:
+        from llmdeck_nb.engine.conversation import finish
+
+        return finish(self.conversations, prepared, result)
 
     # --- many rows ---------------------------------------------------------------------------
 
@@ -559,7 +613,7 @@ class _CallContext:
             ttft_s=response.ttft_s, input_tokens=response.input_tokens,
             output_tokens=response.output_tokens, cost_usd=cost, cost_source=source, cached=cached,
             finish_reason=response.finish_reason, adjustments=candidate.adjustments,
-            attempts=list(self.attempts),
+            attempts=list(self.attempts), tool_calls=redact_value(response.tool_calls),
         )
 
 
@@ -567,7 +621,7 @@ def _cache_entry(response: BackendResponse, result: Result) -> dict[str, Any]:
     return {"text": response.text, "input_tokens": response.input_tokens,
             "output_tokens": response.output_tokens, "model_id": result.model_id,
             "finish_reason": response.finish_reason, "provider_cost_usd": response.provider_cost_usd,
-            "created_at": time.time()}
+            "tool_calls": response.tool_calls, "created_at": time.time()}
 
 
 def _ignore(_: str) -> None:

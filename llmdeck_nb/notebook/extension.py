@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.keys import magic as key_magic
 from llmdeck_nb.notebook.display import (
     one_line,
     register_frame_formatter,
@@ -35,6 +36,7 @@ def load_ipython_extension(shell: Any) -> None:
         unload_ipython_extension(shell)
     magics = LLMDeckMagics(shell)
     shell.register_magics(magics)
+    key_magic.register(shell)
     register_frame_formatter(shell)
     if keep_question_marks not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(keep_question_marks)
@@ -72,6 +74,7 @@ def _existing_session() -> Session | None:
 
 
 def unload_ipython_extension(shell: Any) -> None:
+    key_magic.unregister(shell)
     manager = shell.magics_manager
     magics = manager.registry.pop(MAGICS_NAME, None)
     if magics is None:
@@ -109,7 +112,8 @@ def keep_question_marks(lines: list[str]) -> list[str]:
 
 def load_line(deck: Deck, profile: str, live: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """``llmdeck: profile auto, 4 of 12 backends available (demo, openai; configured (not
-    checked): ollama), deck ...``; after a live check, what it found (``live``: its rows)."""
+    checked): ollama), deck ../.llmdeck/inference, keys from ../.env``; after a live check,
+    what it found (``live``: its rows)."""
     from llmdeck_nb.deck.availability import NOT_CHECKED, backend_state, has_nothing_to_check
 
     available = deck.available_backends
@@ -127,6 +131,8 @@ def load_line(deck: Deck, profile: str, live: Mapping[str, Mapping[str, Any]] | 
     parts = [f"profile {profile}",
              f"{len(available)} of {len(deck.backends)} backends available ({listing or 'none'})",
              deck_location(deck)]
+    if deck.env_file is not None:
+        parts.append(f"keys from {_shown(deck.env_file)}")
     return "llmdeck: " + ", ".join(parts)
 
 
@@ -135,14 +141,17 @@ def deck_location(deck: Deck) -> str:
     ``packaged default deck``."""
     if deck.origin == "packaged default":
         return "packaged default deck"
-    folder = Path(deck.folder)
-    try:
-        shown = os.path.relpath(folder)
-    except ValueError:  # another drive on Windows
-        shown = str(folder)
-    if shown.startswith(".." + os.sep + ".."):
-        shown = str(folder)
+    shown = _shown(Path(deck.folder))
     return f"deck {shown}" if deck.origin == "project" else f"deck {shown} (from {deck.origin})"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is near (``../.env``), else whole."""
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if shown.startswith(".." + os.sep + "..") else shown
 
 
 __all__ = ["deck_location", "load_ipython_extension", "load_line", "unload_ipython_extension"]
