@@ -128,3 +128,16 @@ def test_turns_in_the_log_file_are_redacted(deck, tmp_path, state_dir):
     assert SENTINEL_KEY.encode() not in log.read_bytes()
     with Session(deck=deck, cache=False, log=log, profile="offline") as s:
         assert SENTINEL_KEY not in str(s.conversations.current.turns)
+
+
+def test_chat_passes_every_call_option_of_acomplete_through():
+    # a call option unknown to the conversation layer would be sent as a generation parameter
+    import inspect
+
+    from llmdeck_nb.engine.conversation import CALL_OPTIONS
+    from llmdeck_nb.engine.session import Session
+
+    signature = inspect.signature(Session.acomplete).parameters
+    keywords = {name for name, p in signature.items()
+                if p.kind is p.POSITIONAL_OR_KEYWORD and name not in ("self", "prompt", "model")}
+    assert keywords == set(CALL_OPTIONS)

@@ -2,7 +2,7 @@
 
 import json
 import os
-import shutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from deck_folders import seed_deck, write_deck
+from serve_process import LLMDECK  # this Python's console script, not another one on PATH
 
-LLMDECK = shutil.which("llmdeck") or pytest.fail("the llmdeck console script is not installed (pip install -e .)")
+if not LLMDECK:
+    pytest.fail("the llmdeck console script is not installed (pip install -e .)")
 
 
 def run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -67,7 +69,9 @@ def test_validate_json_has_the_same_sections(tmp_path):
     report = json.loads(result.stdout)
     assert set(report) >= {"backends", "routing", "aliases", "presets", "unknown_keys", "problems", "usable"}
     backends = {b["name"]: b for b in report["backends"]}
-    assert backends["pipelex_inference"]["available"] is False  # no endpoint: unknown provider
+    # Pipelex's own service is in the catalog (its endpoint is in real 0.10 folders)
+    assert (backends["pipelex_inference"]["available"], backends["pipelex_inference"]["endpoint_host"]) == (
+        True, "inference.pipelex.com")
     assert backends["openai"]["reason"] == "missing OPENAI_API_KEY"
     assert "test-key-123456" not in result.stdout
 
@@ -93,8 +97,10 @@ def test_models_lists_routing_prices_and_references(tmp_path):
     assert rows["demo-chat"]["backend"] == "demo" and "demo" in rows["demo-chat"]["aliases"].split(",")
     mini = rows["gpt-4o-mini"]
     assert (mini["backend"], mini["available"]) == ("demo", True)  # auto profile, no key
+    # the deck's own prices, not the demo stand-in's zeros
+    assert (mini["input_usd_per_1m"], mini["note"]) == (0.15, "offline demo stand-in (prices: openai's)")
     table = run("models", "--backend", "demo", cwd=tmp_path).stdout
-    assert table.splitlines()[0].split()[:3] == ["model", "backend", "model_id"]
+    assert table.splitlines()[0].split()[:4] == ["model", "type", "backend", "model_id"]
 
 
 def test_models_with_a_key_routes_to_the_native_provider(tmp_path):
@@ -129,6 +135,7 @@ def test_validate_live_probes_each_available_backend(tmp_path, fake_llm_server):
                  env={"OPENAI_API_KEY": "sk-test-live-0123456789abcdef", "LLMDECK_CACHE_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stdout + result.stderr
     live = result.stdout.split("LIVE CHECK")[1]
-    assert "ok     openai" in live and "ok     demo" in live and " ms" in live
+    assert re.search(r"ok +openai +\d+ ms", live) and re.search(r"ok +demo +\d+ ms", live)
+    assert "nan" not in live  # OK rows show their latency
     assert "anthropic" not in live  # unavailable (no key): not probed
     assert any(r.path == "/v1/models" for r in fake_llm_server.requests)

@@ -39,6 +39,7 @@ from llmdeck_nb.backends.errors import (
     provider_message,
     response_error,
 )
+from llmdeck_nb.backends.usage import openai_usage
 from llmdeck_nb.errors import BackendError
 
 # Keys the strategy sets itself; a deck parameter of the same name is ignored.
@@ -200,11 +201,9 @@ class OpenAICompatibleStrategy(BackendStrategy):
             text = content_text(message.get("content")) or message.get("refusal") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise response_error(request.backend, _malformed(exc, response.content)) from None
-        usage = data.get("usage") or {}
         return BackendResponse(
             text=text,
-            input_tokens=usage.get("prompt_tokens"),
-            output_tokens=usage.get("completion_tokens"),
+            **openai_usage(data.get("usage")),
             model_id=data.get("model") or request.model_id,
             finish_reason=choice.get("finish_reason"),
             http_status=response.status_code,
@@ -278,8 +277,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
                 f"the stream ended before the answer was complete ({len(parts)} chunks received)")
         return BackendResponse(
             text="".join(parts),
-            input_tokens=usage.get("prompt_tokens"),
-            output_tokens=usage.get("completion_tokens"),
+            **openai_usage(usage),
             model_id=model_id or request.model_id,
             finish_reason=finish_reason,
             http_status=status,

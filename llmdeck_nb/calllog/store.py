@@ -176,6 +176,10 @@ def _row(r: CallRecord) -> tuple[Any, ...]:
         _text(r.session_id),
         _text(r.cache_key),
         _text(r.cache_where),
+        _int(r.cached_tokens),
+        _int(r.cache_write_tokens),
+        _int(r.reasoning_tokens),
+        _float(r.provider_saved_usd),
     ]
     # The one redaction call site: every string that reaches the file passes here.
     values = [redact(v) if isinstance(v, str) else v for v in values]

@@ -5,10 +5,10 @@ Costs are USD per 1 million tokens, as in real Pipelex files.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 
 from llmdeck_nb.redaction import Secret
 
@@ -16,24 +16,78 @@ _FROZEN = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
 
 PER_MILLION = 1_000_000
 
+Price = Annotated[StrictFloat, Field(ge=0)]  # USD per 1M tokens; an int is accepted, a string is not
+PositiveInt = Annotated[StrictInt, Field(gt=0)]
+# Token caps Pipelex spec files put in valued_constraints (0.10) or as a per-model key.
+TOKEN_LIMIT_KEYS = ("max_output_tokens_limit",)
+
 
 def host_of(url: str | None) -> str | None:
     """The host of an endpoint URL: what logs and reports show instead of the whole URL."""
     return urlsplit(url).hostname if url else None
 
 
+class CostTier(BaseModel):
+    """Prices once a prompt is longer than ``above_tokens`` (a long-context tier).
+
+    A price it leaves out is the model's base price of the same kind.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    above_tokens: PositiveInt
+    input: Price | None = None
+    output: Price | None = None
+    input_cached: Price | None = None
+    input_cache_write: Price | None = None
+
+    @property
+    def label(self) -> str:
+        """``above_272k`` (what ``cost_source`` names the tier by)."""
+        n = self.above_tokens
+        return f"above_{n // 1000}k" if n % 1000 == 0 else f"above_{n}"
+
+
 class Costs(BaseModel):
-    """USD per 1M tokens. Missing ``input_cached`` is half of ``input`` (Pipelex rule)."""
+    """USD per 1M tokens: the deck's ``costs`` table of a model.
+
+    * ``input_cached``: cached input (cache reads); missing: cached tokens are charged
+      at ``input`` (what providers without a cache price bill, and litellm's rule);
+    * ``input_cache_write``: input written to the provider's cache (Anthropic's 1.25x);
+      missing: charged at ``input``;
+    * ``tiers``: a list of ``{ above_tokens = N, input = ..., output = ...,
+      input_cached = ..., input_cache_write = ... }``: when the prompt (all input
+      tokens, cached ones included) is longer than N, every token of the call is
+      charged at that tier's prices (the highest tier the prompt passes applies).
+
+    Other keys (Pipelex's ``output_reasoning``...) are kept and not used. Prices are
+    computed in :func:`llmdeck_nb.engine.cost.call_cost`.
+    """
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    input: float = 0.0
-    output: float = 0.0
-    input_cached: float | None = None
+    input: Price = 0.0
+    output: Price = 0.0
+    input_cached: Price | None = None
+    input_cache_write: Price | None = None
+    tiers: tuple[CostTier, ...] = ()
 
-    def usd(self, input_tokens: int | None, output_tokens: int | None) -> float:
-        """The one place a call's cost is computed from deck prices."""
-        return ((input_tokens or 0) * self.input + (output_tokens or 0) * self.output) / PER_MILLION
+    @field_validator("tiers")
+    @classmethod
+    def _ascending(cls, tiers: tuple[CostTier, ...]) -> tuple[CostTier, ...]:
+        thresholds = [tier.above_tokens for tier in tiers]
+        if thresholds != sorted(set(thresholds)):
+            raise ValueError("tiers must have distinct above_tokens in ascending order, "
+                             f"got {thresholds}")
+        return tiers
+
+    def tier_for(self, prompt_tokens: int) -> CostTier | None:
+        """The highest tier whose ``above_tokens`` the prompt passes, if any."""
+        chosen = None
+        for tier in self.tiers:
+            if prompt_tokens > tier.above_tokens:
+                chosen = tier
+        return chosen
 
 
 class RateLimits(BaseModel):
@@ -68,19 +122,19 @@ class ModelSpec(RateLimits):
 
     name: str
     backend: str
-    model_id: str
-    sdk: str | None = None
-    model_type: str = "llm"
-    inputs: tuple[str, ...] = ("text",)
-    outputs: tuple[str, ...] = ("text",)
+    model_id: StrictStr
+    sdk: StrictStr | None = None
+    model_type: StrictStr = "llm"
+    inputs: tuple[StrictStr, ...] = ("text",)
+    outputs: tuple[StrictStr, ...] = ("text",)
     costs: Costs | None = None  # None: the deck gives no price (litellm's table may)
-    max_tokens: int | None = Field(default=None, gt=0)
-    context_window: int | None = Field(default=None, gt=0)
-    max_prompt_images: int | None = Field(default=None, ge=0)
-    prompting_target: str | None = None
-    constraints: tuple[str, ...] = ()
+    max_tokens: PositiveInt | None = None
+    context_window: PositiveInt | None = None
+    max_prompt_images: Annotated[StrictInt, Field(ge=0)] | None = None
+    prompting_target: StrictStr | None = None
+    constraints: tuple[StrictStr, ...] = ()  # Pipelex's `listed_constraints` land here too
     valued_constraints: dict[str, Any] = Field(default_factory=dict)
-    enabled: bool = True
+    enabled: StrictBool = True
     # Pipelex keys we read but do not act on (thinking_mode, structure_method, rules...).
     pipelex_settings: dict[str, Any] = Field(default_factory=dict)
     timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # seconds; wins over the backend's
@@ -91,6 +145,15 @@ class ModelSpec(RateLimits):
     @classmethod
     def _listify(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
+
+    @property
+    def output_token_limit(self) -> int | None:
+        """The most output tokens a request may ask: ``max_tokens`` or a stricter
+        ``valued_constraints.max_output_tokens_limit`` / ``claude_4_tokens_limit``."""
+        limits = [self.max_tokens, *(self.valued_constraints.get(k) for k in TOKEN_LIMIT_KEYS),
+                  self.pipelex_settings.get("claude_4_tokens_limit")]
+        numbers = [v for v in limits if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+        return min(numbers) if numbers else None
 
     @property
     def supports_images(self) -> bool:
@@ -108,7 +171,7 @@ class BackendConfig(RateLimits):
 
     name: str
     display_name: str
-    enabled: bool = True
+    enabled: StrictBool = True
     strategy: str
     provider: str
     endpoints: tuple[str, ...] = ()
@@ -116,18 +179,23 @@ class BackendConfig(RateLimits):
     extra: dict[str, Any] = Field(default_factory=dict)  # api_version, aws_region... (secrets wrapped)
     missing: tuple[str, ...] = ()  # variables that were not set
     problem: str | None = None  # why it cannot be used although configured
+    not_callable: str | None = None  # e.g. "Pipelex-internal": llmdeck has no way to call it
+    remote_catalogue: bool = False  # its model list lives on the provider's servers, not in files
     serves_any_model: bool = False
     timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # seconds, per attempt
     source: str = ""
 
     @property
     def available(self) -> bool:
-        return self.enabled and not self.missing and not self.problem
+        return self.enabled and not self.missing and not self.problem and not self.not_callable
 
     @property
     def unavailable_reason(self) -> str | None:
+        """Why it cannot be called, worded to follow "backend 'x' is ..."."""
         if not self.enabled:
             return "disabled (enabled = false)"
+        if self.not_callable:
+            return f"not callable from llmdeck ({self.not_callable})"
         if self.missing:
             return "missing " + ", ".join(self.missing)
         return self.problem
@@ -153,20 +221,20 @@ class Preset(BaseModel):
     model_config = _FROZEN
 
     name: str
-    model: str
-    temperature: float | None = Field(default=None, ge=0, le=2)
+    model: StrictStr
+    temperature: Annotated[StrictFloat, Field(ge=0, le=2)] | None = None
     max_tokens: MaxTokens | None = None
-    description: str = ""
-    prompting_target: str | None = None
+    description: StrictStr = ""
+    prompting_target: StrictStr | None = None
     params: dict[str, Any] = Field(default_factory=dict)  # top_p, reasoning_effort, stop, seed...
     source: str = ""
 
-    @field_validator("max_tokens")
+    @field_validator("max_tokens", mode="before")
     @classmethod
-    def _positive(cls, value: MaxTokens | None) -> MaxTokens | None:
-        if isinstance(value, int) and value <= 0:
-            raise ValueError("must be a positive integer or \"auto\"")
-        return value
+    def _positive(cls, value: Any) -> Any:
+        if value is None or value == "auto" or (type(value) is int and value > 0):
+            return value
+        raise ValueError(f"expected a positive integer or \"auto\", got {value!r}")
 
     def generation_params(self) -> dict[str, Any]:
         """Parameters to send; ``max_tokens = "auto"`` means let the provider decide."""
