@@ -44,6 +44,7 @@ def _keep_label(match: re.Match[str]) -> str:
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secrets_re: re.Pattern[str] | None = None
+_secret_values: tuple[str, ...] = ()  # the same, for plain substring tests
 
 # Shorter values would redact ordinary words ("dummy", "none"); keys are never this short.
 MIN_SECRET_LENGTH = 6
@@ -56,13 +57,14 @@ def looks_secret(name: str) -> bool:
 
 def register_secret(value: str | None) -> None:
     """Remember a secret value so that :func:`redact` removes it wherever it appears."""
-    global _secrets_re
+    global _secrets_re, _secret_values
     if not value or len(value) < MIN_SECRET_LENGTH or value in _secrets:
         return
     with _lock:
         _secrets.add(value)
         ordered = sorted(_secrets, key=len, reverse=True)
         _secrets_re = re.compile("|".join(re.escape(s) for s in ordered))
+        _secret_values = tuple(ordered)
 
 
 def redact(text: str) -> str:
@@ -74,6 +76,17 @@ def redact(text: str) -> str:
     if len(text) >= MIN_SECRET_LENGTH and _has_anchor(text.lower()):  # the full scan is slow
         text = _PATTERNS.sub(_keep_label, text)
     return text
+
+
+def may_hold_secret(text: str) -> bool:
+    """False when :func:`redact` would return ``text`` unchanged (a cheap, conservative test).
+
+    Callers with many strings at once (a log row, a batch of rows) test them joined, then
+    redact one by one only when this says so: one scan instead of one per string.
+    """
+    if any(secret in text for secret in _secret_values):  # str.find: fast on long texts
+        return True
+    return len(text) >= MIN_SECRET_LENGTH and _has_anchor(text.lower())
 
 
 def redact_value(value: Any) -> Any:
