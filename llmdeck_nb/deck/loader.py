@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
 from llmdeck_nb.deck.envsubst import Substituted, deck_environment, substitute
-from llmdeck_nb.deck.locate import locate_deck
+from llmdeck_nb.deck.locate import PROFILE_VARIABLE, locate_deck
 from llmdeck_nb.deck.routing import parse_routes
 from llmdeck_nb.deck.specs import BackendConfig, ModelSpec, Preset, RoutingProfile
 from llmdeck_nb.deck.toml_files import deck_files, read_toml
@@ -30,8 +30,6 @@ from llmdeck_nb.errors import DeckError, DeckNotFoundError, DeckSchemaError
 from llmdeck_nb.redaction import Secret, looks_secret
 
 Severity = Literal["error", "warning", "note"]
-
-PROFILE_VARIABLE = "LLMDECK_PROFILE"
 
 BACKEND_KEYS = {"enabled", "endpoint", "endpoints", "api_key", "display_name", "strategy",
                 "provider", "serves_any_model"}
