@@ -20,12 +20,14 @@ import functools
 import json
 import re
 import ssl
+import threading
 import time
 from typing import Any
 
 import httpx
 
 from llmdeck_nb.backends.base import (
+    BLOCKING_IO,
     BackendRequest,
     BackendResponse,
     BackendStrategy,
@@ -94,6 +96,8 @@ class OpenAICompatibleStrategy(BackendStrategy):
         self._limits = limits
         self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
         self._last: tuple[asyncio.AbstractEventLoop, _LoopPool] | None = None
+        self._blocking: httpx.Client | None = None
+        self._lock = threading.Lock()
 
     # --- connection pools ----------------------------------------------------------------
 
@@ -111,6 +115,17 @@ class OpenAICompatibleStrategy(BackendStrategy):
         self._last = (loop, pool)
         return pool
 
+    def _blocking_client(self) -> httpx.Client:
+        """The one ``httpx.Client`` of blocking calls (thread-safe; one pool per origin)."""
+        client = self._blocking
+        if client is None:
+            with self._lock:
+                if self._blocking is None:
+                    self._blocking = httpx.Client(limits=self._limits, timeout=60.0,
+                                                  verify=_ssl_context())
+                client = self._blocking
+        return client
+
     async def aclose(self) -> None:
         """Close this event loop's clients (others are dropped when their loop closes)."""
         loop = asyncio.get_running_loop()
@@ -120,6 +135,9 @@ class OpenAICompatibleStrategy(BackendStrategy):
         if pool is not None:
             for client in pool.clients:
                 await client.aclose()
+        blocking, self._blocking = self._blocking, None
+        if blocking is not None:
+            blocking.close()
 
     # --- request -------------------------------------------------------------------------
 
@@ -169,14 +187,14 @@ class OpenAICompatibleStrategy(BackendStrategy):
     # --- calls ---------------------------------------------------------------------------
 
     async def complete(self, request: BackendRequest) -> BackendResponse:
+        if BLOCKING_IO.get():
+            return self._complete_blocking(request)
         endpoint = self._endpoint(request)
         pool = self._pool()
         slot, client = pool.acquire()
         answer_started = False
         try:
-            response = await client.send(client.build_request(
-                "POST", endpoint + "/chat/completions", content=self._body(request, False),
-                headers=self._headers(request), timeout=request.timeout), stream=True)
+            response = await client.send(self._post(client, request, endpoint, False), stream=True)
             answer_started = True  # the status line arrived: a failure now is a cut answer
             try:
                 await response.aread()
@@ -184,11 +202,42 @@ class OpenAICompatibleStrategy(BackendStrategy):
                 await response.aclose()
                 raise
         except httpx.HTTPError as exc:
-            raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
-                                       timeout=request.timeout,
-                                       answer_started=answer_started) from None
+            raise self._transport_error(request, endpoint, exc, answer_started) from None
         finally:
             pool.in_flight[slot] -= 1
+        return self._answer(request, response)
+
+    def _complete_blocking(self, request: BackendRequest) -> BackendResponse:
+        """:meth:`complete` with blocking I/O on the calling thread (same request, same parsing)."""
+        endpoint = self._endpoint(request)
+        client = self._blocking_client()
+        answer_started = False
+        try:
+            response = client.send(self._post(client, request, endpoint, False), stream=True)
+            answer_started = True
+            try:
+                response.read()
+            except BaseException:
+                response.close()
+                raise
+        except httpx.HTTPError as exc:
+            raise self._transport_error(request, endpoint, exc, answer_started) from None
+        return self._answer(request, response)
+
+    def _post(self, client: httpx.Client | httpx.AsyncClient, request: BackendRequest, endpoint: str,
+              stream: bool) -> httpx.Request:
+        return client.build_request("POST", endpoint + "/chat/completions",
+                                    content=self._body(request, stream),
+                                    headers=self._headers(request), timeout=request.timeout)
+
+    @staticmethod
+    def _transport_error(request: BackendRequest, endpoint: str, exc: httpx.HTTPError,
+                         answer_started: bool) -> BackendError:
+        return error_from_transport(exc, backend=request.backend, endpoint=endpoint,
+                                    timeout=request.timeout, answer_started=answer_started)
+
+    def _answer(self, request: BackendRequest, response: httpx.Response) -> BackendResponse:
+        """A whole (non-streamed) answer, read: the response or the error it carries."""
         if response.status_code >= 400:
             raise self._status_error(request, response)
         try:
@@ -209,73 +258,52 @@ class OpenAICompatibleStrategy(BackendStrategy):
         )
 
     async def stream(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
+        if BLOCKING_IO.get():
+            return self._stream_blocking(request, on_text)
         endpoint = self._endpoint(request)
-        parts: list[str] = []
-        usage: dict[str, Any] = {}
-        finish_reason = model_id = None
-        ttft = None
-        done = answer_started = False
-        status = None
-        start = time.perf_counter()
+        answer = _StreamedAnswer(request, on_text)
         pool = self._pool()
         slot, client = pool.acquire()
         try:
-            async with client.stream(
-                "POST", endpoint + "/chat/completions", content=self._body(request, True),
-                headers=self._headers(request), timeout=request.timeout,
-            ) as response:
-                status = response.status_code
-                if status >= 400:
+            response = await client.send(self._post(client, request, endpoint, True), stream=True)
+            try:
+                answer.status = response.status_code
+                if answer.status >= 400:
                     await response.aread()
                     raise self._status_error(request, response)
-                answer_started = True
+                answer.started = True
                 async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue  # blank separators, "event:" lines, ": keep-alive" comments
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        done = True
+                    if answer.feed(line):
                         break
-                    try:
-                        chunk = _loads(data)
-                        choices = chunk.get("choices") or ()
-                    except (ValueError, AttributeError) as exc:
-                        raise response_error(request.backend, _malformed(exc, data)) from None
-                    if "error" in chunk:
-                        raise _stream_error(request, chunk)
-                    for choice in choices:
-                        if choice.get("index", 0) != 0:
-                            continue
-                        piece = (choice.get("delta") or {}).get("content")
-                        if piece:
-                            if ttft is None:
-                                ttft = time.perf_counter() - start
-                            parts.append(piece)
-                            on_text(piece)
-                        if choice.get("finish_reason"):
-                            finish_reason = choice["finish_reason"]
-                    if chunk.get("usage"):
-                        usage = chunk["usage"]
-                    model_id = model_id or chunk.get("model")
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
-            raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
-                                       timeout=request.timeout,
-                                       answer_started=answer_started) from None
+            raise self._transport_error(request, endpoint, exc, answer.started) from None
         finally:
             pool.in_flight[slot] -= 1
-        if not done and finish_reason is None:
-            raise response_error(
-                request.backend,
-                f"the stream ended before the answer was complete ({len(parts)} chunks received)")
-        return BackendResponse(
-            text="".join(parts),
-            input_tokens=usage.get("prompt_tokens"),
-            output_tokens=usage.get("completion_tokens"),
-            model_id=model_id or request.model_id,
-            finish_reason=finish_reason,
-            http_status=status,
-            ttft_s=ttft,
-        )
+        return answer.response()
+
+    def _stream_blocking(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
+        """:meth:`stream` with blocking I/O: ``on_text`` is called on the calling thread."""
+        endpoint = self._endpoint(request)
+        answer = _StreamedAnswer(request, on_text)
+        client = self._blocking_client()
+        try:
+            response = client.send(self._post(client, request, endpoint, True), stream=True)
+            try:
+                answer.status = response.status_code
+                if answer.status >= 400:
+                    response.read()
+                    raise self._status_error(request, response)
+                answer.started = True
+                for line in response.iter_lines():
+                    if answer.feed(line):
+                        break
+            finally:
+                response.close()
+        except httpx.HTTPError as exc:
+            raise self._transport_error(request, endpoint, exc, answer.started) from None
+        return answer.response()
 
     async def probe(self, request: BackendRequest) -> None:
         """``GET {endpoint}/models``; servers without that route get a 1-token completion."""
@@ -294,6 +322,69 @@ class OpenAICompatibleStrategy(BackendStrategy):
             await self.complete(request)
         elif response.status_code >= 400:
             raise self._status_error(request, response)
+
+
+class _StreamedAnswer:
+    """The answer of a streamed call, built from its SSE lines (blocking or not)."""
+
+    def __init__(self, request: BackendRequest, on_text: TextCallback) -> None:
+        self.request = request
+        self.on_text = on_text
+        self.parts: list[str] = []
+        self.usage: dict[str, Any] = {}
+        self.finish_reason: str | None = None
+        self.model_id: str | None = None
+        self.ttft: float | None = None
+        self.status: int | None = None
+        self.started = False  # a 2xx status line arrived: a failure now is a cut answer
+        self.done = False
+        self.start = time.perf_counter()
+
+    def feed(self, line: str) -> bool:
+        """Take one line of the stream; True at ``data: [DONE]``."""
+        if not line.startswith("data:"):
+            return False  # blank separators, "event:" lines, ": keep-alive" comments
+        data = line[5:].strip()
+        if data == "[DONE]":
+            self.done = True
+            return True
+        try:
+            chunk = _loads(data)
+            choices = chunk.get("choices") or ()
+        except (ValueError, AttributeError) as exc:
+            raise response_error(self.request.backend, _malformed(exc, data)) from None
+        if "error" in chunk:
+            raise _stream_error(self.request, chunk)
+        for choice in choices:
+            if choice.get("index", 0) != 0:
+                continue
+            piece = (choice.get("delta") or {}).get("content")
+            if piece:
+                if self.ttft is None:
+                    self.ttft = time.perf_counter() - self.start
+                self.parts.append(piece)
+                self.on_text(piece)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        self.model_id = self.model_id or chunk.get("model")
+        return False
+
+    def response(self) -> BackendResponse:
+        if not self.done and self.finish_reason is None:
+            raise response_error(
+                self.request.backend,
+                f"the stream ended before the answer was complete ({len(self.parts)} chunks received)")
+        return BackendResponse(
+            text="".join(self.parts),
+            input_tokens=self.usage.get("prompt_tokens"),
+            output_tokens=self.usage.get("completion_tokens"),
+            model_id=self.model_id or self.request.model_id,
+            finish_reason=self.finish_reason,
+            http_status=self.status,
+            ttft_s=self.ttft,
+        )
 
 
 def _malformed(exc: Exception, raw: bytes | str) -> str:

@@ -13,7 +13,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.backends.base import BackendRequest, BackendResponse
@@ -129,22 +128,11 @@ class Session:
 
     def complete(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
                  on_text: TextCallback | None = None, **options: Any) -> Result:
-        """Synchronous :meth:`acomplete`; works inside a running notebook event loop.
+        """Synchronous :meth:`acomplete`, run on the calling thread (in or out of a notebook).
 
         With ``on_text``, text deltas are delivered on the calling thread as they arrive.
         """
-        if on_text is None:
-            return loop.run(self.acomplete(prompt, model, **options))
-        deltas: SimpleQueue[str] = SimpleQueue()
-        future = loop.submit(self.acomplete(prompt, model, on_text=deltas.put, **options))
-        while True:
-            try:
-                on_text(deltas.get(timeout=0.02))
-            except Empty:
-                if future.done():
-                    while not deltas.empty():
-                        on_text(deltas.get())
-                    return future.result()
+        return loop.run(self.acomplete(prompt, model, on_text=on_text, **options), blocking_io=True)
 
     async def acomplete(
         self,
