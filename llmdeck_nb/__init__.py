@@ -18,6 +18,8 @@ _EXPORTS = {
     "default_session": "llmdeck_nb.engine.session",
     "Result": "llmdeck_nb.engine.result",
     "panel": "llmdeck_nb.notebook.panel",
+    "openai_client": "llmdeck_nb.openai_inprocess",
+    "async_openai_client": "llmdeck_nb.openai_inprocess",
 }
 
 __all__ = [*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"]

@@ -1,4 +1,4 @@
-"""`llmdeck`: init, validate, models, show.
+"""`llmdeck`: init, validate, models, show, cassette export|import.
 
 Exit status: 0 when the command did what was asked (for ``validate``: the deck is
 usable), 1 when the deck has errors, 2 for usage errors.
@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from llmdeck_nb.commands import register_commands
 from llmdeck_nb.errors import LLMDeckError
 
 INIT_TARGET = Path(".llmdeck") / "inference"
@@ -45,13 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="the deck summary: backends, profile, aliases, presets")
     _deck_argument(show)
+
+    cassette = commands.add_parser("cassette", help="export logged answers to a file, or import one "
+                                   "into the response cache (to replay a notebook elsewhere)")
+    action = cassette.add_subparsers(dest="action", required=True)
+    export = action.add_parser("export", help="write the cached answers of the logged calls to OUT")
+    export.add_argument("out", metavar="OUT", help="the cassette file to write (JSON)")
+    export.add_argument("--tag", help="only calls with this tag")
+    export.add_argument("--since", metavar="DATE", help="only calls since then ('2025-06-01', '2h', '1d')")
+    export.add_argument("--session", metavar="ID", help="only the calls of this session (the log's session_id)")
+    load = action.add_parser("import", help="store the answers of a cassette in the response cache")
+    load.add_argument("file", metavar="FILE", help="a cassette written by `llmdeck cassette export`")
+    for sub in (export, load):
+        sub.add_argument("--cache", metavar="DIR_OR_URL", help="response cache (default: the deck's "
+                         "[cache], else $LLMDECK_CACHE_DIR/responses)")
+    export.add_argument("--log", metavar="FILE", help="call log (default: $LLMDECK_CACHE_DIR/calls.sqlite)")
+    register_commands(commands, _deck_argument)  # serve, backend, backup, restore, keys
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        handler = getattr(args, "handler", None) or _COMMANDS[args.command]
+        return handler(args)
     except LLMDeckError as exc:
         print(f"llmdeck: {exc}", file=sys.stderr)
         return 1
@@ -107,6 +125,12 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cassette(args: argparse.Namespace) -> int:
+    from llmdeck_nb.cache.cassette import cassette_command
+
+    return cassette_command(args.action, args)
+
+
 def format_table(rows: list[dict], columns: list[str]) -> str:
     """A plain text table (no pandas: the CLI stays quick)."""
     headers = {"input_usd_per_1m": "$in/1M", "output_usd_per_1m": "$out/1M"}
@@ -116,7 +140,7 @@ def format_table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
 
 
-_COMMANDS = {"init": _init, "validate": _validate, "models": _models, "show": _show}
+_COMMANDS = {"init": _init, "validate": _validate, "models": _models, "show": _show, "cassette": _cassette}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

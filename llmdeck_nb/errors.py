@@ -20,8 +20,13 @@
     │   │   ├── BackendTimeoutError
     │   │   ├── BackendConnectionError
     │   │   └── BackendResponseError  malformed answer / stream cut
-    │   └── AllAttemptsFailedError    every retry and fallback failed (attempts)
+    │   ├── AllAttemptsFailedError    every retry and fallback failed (attempts)
+    │   ├── BudgetExceededError       refused before sending: the worst case could pass
+    │   │   │                         a spending limit (spent, left, worst case)
+    │   │   └── UnknownPriceError     a budget is set and the model has no price
+    │   └── ReplayMissError           replay mode and no cached answer (sends nothing)
     ├── CacheError                    the response cache cannot be used
+    ├── KeyStoreError                 the key store cannot be read or written
     └── PromptTemplateError           a `{name}` in a cell cannot be filled
 
 Every message says what was wrong, where, and what to do next; every message is
@@ -204,11 +209,32 @@ class AllAttemptsFailedError(CallError):
         )
 
 
+class BudgetExceededError(CallError):
+    """Refused before sending: this call's worst-case cost could pass a spending limit."""
+
+    def __init__(self, message: str, *, limit: str = "", spent: float = 0.0, left: float = 0.0,
+                 worst_case: float | None = None, hint: str | None = None) -> None:
+        self.limit, self.spent, self.left, self.worst_case = limit, spent, left, worst_case
+        super().__init__(message, hint=hint)
+
+
+class UnknownPriceError(BudgetExceededError):
+    """A budget is set and the deck gives no price for the model, so its cost is unknown."""
+
+
+class ReplayMissError(CallError):
+    """Replay mode: the answer is not in the cache, and nothing is sent."""
+
+
 class CacheError(LLMDeckError):
     pass
 
 
 class PromptTemplateError(LLMDeckError):
+    pass
+
+
+class KeyStoreError(LLMDeckError):
     pass
 
 

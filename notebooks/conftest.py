@@ -79,6 +79,7 @@ def clean_environment(base: Mapping[str, str], state_dir: Path,
     deck_names = deck_variables()
     env = {name: value for name, value in base.items() if not is_setting_variable(name, deck_names)}
     env["LLMDECK_CACHE_DIR"] = str(state_dir)
+    env["LLMDECK_KEYS_DIR"] = str(state_dir / "keys")  # no key store: the user's is not read
     env["IPYTHONDIR"] = str(ipython_dir)
     return env
 

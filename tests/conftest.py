@@ -1,2 +1,11 @@
 from redis_server import redis_server  # noqa: F401
 from fake_llm_server import fake_llm_server  # noqa: F401
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_user_key_store(tmp_path_factory, monkeypatch):
+    """Tests never read (or write) the user's own key store: each gets an empty one."""
+    monkeypatch.setenv("LLMDECK_KEYS_DIR", str(tmp_path_factory.mktemp("keys")))

@@ -39,6 +39,7 @@ import re
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -70,6 +71,7 @@ class RecordedRequest:
     body: bytes = b""
     model: str | None = None  # from the body, the Azure deployment or the Gemini path
     protocol: str = ""  # "openai", "anthropic", "ollama", "gemini", "models", ...
+    at: float = 0.0  # time.monotonic() when the request arrived
 
 
 @dataclass
@@ -86,9 +88,12 @@ class Fault:
     path: str | None = None
     message: str | None = None
     disconnect: bool = False
+    text: str | None = None  # only requests whose body contains this text (a prompt's marker)
 
-    def matches(self, path: str, model: str | None) -> bool:
+    def matches(self, path: str, model: str | None, body: bytes = b"") -> bool:
         if self.path is not None and self.path not in path:
+            return False
+        if self.text is not None and self.text.encode() not in body:
             return False
         return self.model is None or self.model == model
 
@@ -202,6 +207,8 @@ class FakeLLMServer:
         self.models = ["fake-model", "fake-model-2"]
         self.record_requests = True  # False for long benchmarks: keep no request history
         self._faults: list[Fault] = []
+        self._rate_limit: tuple[int, float, float | None] | None = None
+        self._accepted: deque[float] = deque()  # arrival times of requests within the rate limit
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -210,6 +217,8 @@ class FakeLLMServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._counter = 0
         self.connections_opened = 0  # accepted TCP connections (keep-alive reuses them)
+        self.in_flight = 0  # requests being handled now, and the most at once since reset()
+        self.max_in_flight = 0
 
     # -- lifecycle --
 
@@ -278,6 +287,7 @@ class FakeLLMServer:
         *,
         message: str | None = None,
         disconnect: bool = False,
+        text: str | None = None,
     ) -> Fault:
         """Script the next ``times`` requests matching ``model``/``path`` (None: any).
 
@@ -289,21 +299,45 @@ class FakeLLMServer:
         ``Retry-After`` when given; ``malformed`` answers 200 with invalid JSON (a stream
         gets one invalid event); ``cut_stream_after=N`` drops the connection after N text
         chunks of a stream (a non-streaming answer is cut halfway through its body).
+        ``text`` matches requests whose body contains it (e.g. a marker in some prompts).
         ``times=None`` repeats until :meth:`reset`.
         """
         fault = Fault(status=status, delay=delay, retry_after=retry_after, malformed=malformed,
                       cut_stream_after=cut_stream_after, times=times, model=model, path=path,
-                      message=message, disconnect=disconnect)
+                      message=message, disconnect=disconnect, text=text)
         with self._lock:
             self._faults.append(fault)
         return fault
 
+    def limit_rate(self, requests: int | None, per_s: float = 1.0, retry_after: float | None = 1.0) -> None:
+        """Like a provider's rate limit: more than ``requests`` chat requests in any ``per_s``
+        seconds are answered 429 (with ``Retry-After``); ``None`` lifts the limit. Requests
+        answered 429 do not count against the limit."""
+        with self._lock:
+            self._rate_limit = (requests, per_s, retry_after) if requests else None
+            self._accepted.clear()
+
+    def _over_rate(self, now: float) -> bool:
+        with self._lock:
+            if self._rate_limit is None:
+                return False
+            requests, per_s, _ = self._rate_limit
+            while self._accepted and self._accepted[0] <= now - per_s:
+                self._accepted.popleft()
+            if len(self._accepted) >= requests:
+                return True
+            self._accepted.append(now)
+            return False
+
     def reset(self) -> None:
-        """Forget faults and recorded requests; back to no delay."""
+        """Forget faults, recorded requests and the rate limit; back to no delay."""
         with self._lock:
             self._faults.clear()
+            self._rate_limit = None
+            self._accepted.clear()
         self.requests.clear()
         self.connections_opened = 0
+        self.max_in_flight = self.in_flight
         self.default_delay = 0.0
         self.chunk_delay = 0.0
 
@@ -312,10 +346,10 @@ class FakeLLMServer:
         with self._lock:
             return list(self._faults)
 
-    def _take_fault(self, path: str, model: str | None) -> Fault | None:
+    def _take_fault(self, path: str, model: str | None, body: bytes = b"") -> Fault | None:
         with self._lock:
             for i, fault in enumerate(self._faults):
-                if fault.matches(path, model):
+                if fault.matches(path, model, body):
                     if fault.times is not None:
                         fault.times -= 1
                         if fault.times <= 0:
@@ -359,6 +393,8 @@ class FakeLLMServer:
                 if body is None:
                     return
                 keep_alive = headers.get("connection", "").lower() != "close"
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
                 try:
                     await self._handle(writer, method, target, headers, body, keep_alive)
                 except _Cut:
@@ -368,6 +404,8 @@ class FakeLLMServer:
                     error = {"error": {"message": f"fake server bug: {exc!r}", "type": "bug"}}
                     await self._send(writer, 500, json.dumps(error).encode(), False)
                     break
+                finally:
+                    self.in_flight -= 1
                 if not keep_alive:
                     break
         except (ConnectionError, asyncio.CancelledError):
@@ -476,10 +514,16 @@ class FakeLLMServer:
             except ValueError:
                 payload = None
         protocol, model = self._classify(method, path, payload)
+        now = time.monotonic()
         if self.record_requests:
             self.requests.append(RecordedRequest(method, path, query, headers, payload, body,
-                                                 model, protocol))
-        fault = self._take_fault(path, model)
+                                                 model, protocol, now))
+        if protocol not in ("models", "ollama_tags", "health") and self._over_rate(now):
+            limit = self._rate_limit
+            await self._send_error(writer, protocol or "openai", 429, keep_alive,
+                                   Fault(status=429, retry_after=limit[2] if limit else None))
+            return
+        fault = self._take_fault(path, model, body)
         delay = self.default_delay + (fault.delay if fault else 0.0)
         if delay:
             await asyncio.sleep(delay)

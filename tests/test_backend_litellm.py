@@ -30,8 +30,6 @@ MESSAGES = [{"role": "system", "content": "be brief"},
             {"role": "user", "content": "name three rivers"}]
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [
-    # load_litellm() silences this pydantic warning process-wide; pytest resets filters per test
-    pytest.mark.filterwarnings("ignore:Item .* on TypedDict class:UserWarning"),
     # one event loop for the module, as in a notebook: litellm caches its clients per loop
     pytest.mark.asyncio(loop_scope="module"),
 ]
@@ -271,3 +269,18 @@ async def test_importing_the_backends_does_not_import_litellm():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("message", [
+    "Item 'api_base' on TypedDict class 'X' is using the `ReadOnly` qualifier.",  # pydantic <2.12
+    "Items 'api_base', 'drop_params' on TypedDict class 'MistralRequestRouting' are using the "
+    "`ReadOnly` qualifier. Pydantic will not protect items from any mutation.",  # pydantic 2.12+
+])
+async def test_pydantic_typeddict_warnings_are_silenced_in_a_notebook_process(message):
+    # a notebook has no pytest filters: load_litellm() must silence both wordings itself
+    code = ("import warnings; from llmdeck_nb.backends.litellm_sdk import load_litellm; "
+            f"load_litellm(); warnings.warn({message!r}, UserWarning); print('ok')")
+    out = subprocess.run([sys.executable, "-W", "default", "-c", code], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+    assert "TypedDict" not in out.stderr

@@ -66,6 +66,7 @@ EXPECTED_DTYPES = {
     "response_preview": "str",
     "tags": "str",
     "session_id": "str",
+    "cache_key": "str",
 }
 
 
@@ -103,6 +104,7 @@ def full_record(**overrides) -> CallRecord:
         response_preview="Hi!",
         tags=("eval", "fr"),
         session_id="sess-1",
+        cache_key="0f" * 32,
     )
     values.update(overrides)
     return CallRecord(**values)
@@ -619,7 +621,7 @@ PRAGMA user_version = 1;
 
 
 def test_migration_from_version_1_keeps_rows(tmp_path):
-    assert SCHEMA_VERSION == 2 and len(schema.MIGRATIONS) == 2
+    assert SCHEMA_VERSION == 3 and len(schema.MIGRATIONS) == 3
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)
     conn.executescript(V1_DDL)
@@ -634,9 +636,9 @@ def test_migration_from_version_1_keeps_rows(tmp_path):
 
     log = CallLog(path)
     conn = log._connection()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     columns = [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
-    assert "session_id" in columns
+    assert "session_id" in columns and "cache_key" in columns
     log.append(full_record(call_id="new", started_at=T0 + timedelta(hours=1), session_id="s2"))
     df = log.frame()
     assert list(df["call_id"]) == [f"old{i}" for i in range(5)] + ["new"]

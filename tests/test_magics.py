@@ -36,7 +36,9 @@ def test_load_ext_in_a_fresh_interpreter_is_light_and_says_one_line(tmp_path):
         from IPython.core.interactiveshell import InteractiveShell
         shell = InteractiveShell.instance()
         shell.run_line_magic("load_ext", "llmdeck_nb")
-        print("HEAVY", [m for m in ("litellm", "pandas", "ipywidgets") if m in sys.modules])
+        print("HEAVY", [m for m in ("litellm", "pandas", "ipywidgets", "tqdm", "starlette", "uvicorn",
+                                    "openai", "tomlkit", "keyring", "cryptography")
+                          if m in sys.modules])
         print("MAGICS", sorted(n for n in shell.magics_manager.magics["line"] if n.startswith("llm")))
         print("CELL", sorted(n for n in shell.magics_manager.magics["cell"] if n.startswith("llm")))
     """)
@@ -49,9 +51,10 @@ def test_load_ext_in_a_fresh_interpreter_is_light_and_says_one_line(tmp_path):
     assert lines[0].startswith("llmdeck: profile demo, ") and "backends available (" in lines[0]
     assert "demo" in lines[0] and lines[0].endswith(", packaged default deck")
     assert "HEAVY []" in lines
-    assert ("MAGICS ['llm', 'llm_aliases', 'llm_cache', 'llm_check', 'llm_log', 'llm_models', "
-            "'llm_panel', 'llm_presets', 'llm_profile', 'llm_reload', 'llm_use']") in lines
-    assert "CELL ['llm', 'llm_compare']" in lines
+    assert ("MAGICS ['llm', 'llm_aliases', 'llm_budget', 'llm_cache', 'llm_check', 'llm_key', 'llm_log', "
+            "'llm_mode', 'llm_models', 'llm_panel', 'llm_presets', 'llm_profile', 'llm_reload', "
+            "'llm_use']") in lines
+    assert "CELL ['llm', 'llm_batch', 'llm_compare']" in lines
     assert not (tmp_path / "calls.sqlite").exists()  # the session (log, cache) opens on first use
 
 

@@ -26,7 +26,7 @@ from llmdeck_nb.backends.errors import (
     shorten,
     timeout_error,
 )
-from llmdeck_nb.errors import BackendError
+from llmdeck_nb.errors import BackendConnectionError, BackendError
 from llmdeck_nb.redaction import Secret
 
 # request.extra key -> litellm keyword, per provider prefix.
@@ -60,6 +60,10 @@ _CLIENT_TIMEOUT = {"ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout
                    "SocketTimeoutError", "ServerTimeoutError", "APITimeoutError"}
 _NOT_RETRYABLE_4XX = {400, 401, 403, 404, 405, 413}
 
+# pydantic's "Item 'x' on TypedDict class ..." and, for several at once (pydantic 2.12+),
+# "Items 'x', 'y' on TypedDict class ... are using the `ReadOnly` qualifier".
+TYPEDDICT_WARNING = r"Items? '.*' on TypedDict class"
+
 _import_lock = threading.Lock()
 _litellm: Any = None
 
@@ -80,8 +84,7 @@ def load_litellm() -> Any:
                 litellm.suppress_debug_info = True
                 # pydantic warns once per litellm TypedDict on the first anthropic stream;
                 # in a notebook that is a red box the user can do nothing about
-                warnings.filterwarnings("ignore", message=r"Item '.*' on TypedDict class",
-                                        category=UserWarning)
+                warnings.filterwarnings("ignore", message=TYPEDDICT_WARNING, category=UserWarning)
                 if hasattr(litellm, "disable_hf_tokenizer_download"):
                     litellm.disable_hf_tokenizer_download = True  # else ~23 s offline stalls
                 _litellm = litellm
@@ -166,8 +169,10 @@ class LiteLLMStrategy(BackendStrategy):
         finish_reason = model_id = None
         ttft = None
         start = time.perf_counter()
+        reading = False  # True once the answer has started: a transport failure then cuts it
         try:
             response = await litellm.acompletion(**kwargs)
+            reading = True
             async for chunk in response:
                 choices = chunk.choices
                 if choices:
@@ -189,7 +194,7 @@ class LiteLLMStrategy(BackendStrategy):
         except _CallbackFailed as failed:
             raise failed.original  # noqa: B904 - the caller's own exception, unchanged
         except Exception as exc:  # noqa: BLE001
-            error = map_litellm_error(exc, request)
+            error = map_litellm_error(exc, request, mid_stream=reading)
         else:
             input_tokens = getattr(usage, "prompt_tokens", None)
             output_tokens = getattr(usage, "completion_tokens", None)
@@ -235,12 +240,20 @@ def _stream_cost(litellm: Any, model: str, input_tokens: int | None,
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it wraps: causes, contexts and litellm's
+    ``original_exception`` (newer litellm wraps stream failures in a
+    ``MidStreamFallbackError`` whose ``__context__`` is only a ``StopAsyncIteration``)."""
     seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and all(current is not e for e in seen) and len(seen) < 12:
+    pending: list[BaseException] = [exc]
+    while pending and len(seen) < 12:
+        current = pending.pop(0)
+        if any(current is e for e in seen):
+            continue
         seen.append(current)
-        current = (current.__cause__ or current.__context__
-                   or getattr(current, "original_exception", None))
+        for link in (current.__cause__, current.__context__,
+                     getattr(current, "original_exception", None)):
+            if isinstance(link, BaseException):
+                pending.append(link)
     return seen
 
 
@@ -278,8 +291,22 @@ def _detail(exc: BaseException) -> str:
     return shorten(text)
 
 
-def map_litellm_error(exc: BaseException, request: BackendRequest) -> BackendError:
-    """Any litellm exception -> the BackendError the engine retries (or not) on."""
+def map_litellm_error(exc: BaseException, request: BackendRequest, *,
+                      mid_stream: bool = False) -> BackendError:
+    """Any litellm exception -> the BackendError the engine retries (or not) on.
+
+    ``mid_stream``: the failure came while an answer was being read. A transport failure
+    there (litellm 1.83 reports a cut or unparsable stream as a ``MidStreamFallbackError``
+    around an ``APIConnectionError`` "Stream ended before a finish_reason was received",
+    status 500) is a cut answer, not a provider error: a retryable response error.
+    """
+    error = _mapped(exc, request)
+    if mid_stream and isinstance(error, BackendConnectionError):
+        return response_error(request.backend, "the answer was cut off: " + _detail(exc))
+    return error
+
+
+def _mapped(exc: BaseException, request: BackendRequest) -> BackendError:
     if isinstance(exc, BackendError):
         return exc
     backend = request.backend

@@ -103,6 +103,7 @@ class CallRecord:
     response_preview: str | None = None
     tags: tuple[str, ...] = ()
     session_id: str | None = None
+    cache_key: str | None = None  # the response-cache entry the answer is stored under (cassettes)
 
     @property
     def ok(self) -> bool:
@@ -152,6 +153,7 @@ COLUMNS: tuple[str, ...] = (
     "response_preview",
     "tags",
     "session_id",
+    "cache_key",
 )
 
 assert set(COLUMNS) == set(CallRecord.__dataclass_fields__), "COLUMNS out of sync with CallRecord"

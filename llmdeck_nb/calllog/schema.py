@@ -94,6 +94,12 @@ def m002_session_id(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE INDEX {TABLE}_session_id ON {TABLE} (session_id)")
 
 
+@migration
+def m003_cache_key(conn: sqlite3.Connection) -> None:
+    """The cache entry of each answer, so a cassette can export a notebook's answers."""
+    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cache_key TEXT")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

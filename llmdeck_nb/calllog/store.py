@@ -347,6 +347,18 @@ class CallLog:
     def __len__(self) -> int:
         return self.count()
 
+    def cost_since(self, since: Any, *, exclude_session: str | None = None) -> float:
+        """USD spent by the calls started since ``since`` (see :meth:`frame`), all kernels
+        together, optionally leaving out one session's rows (it counts its own in memory)."""
+        sql = f"SELECT coalesce(sum(cost_usd), 0) FROM {schema.TABLE} WHERE started_at >= ?"
+        args: list[Any] = [_since_micros(since)]
+        if exclude_session is not None:
+            sql += " AND (session_id IS NULL OR session_id != ?)"
+            args.append(exclude_session)
+        with self._lock, self._sqlite_errors("read"):
+            (total,) = self._connection().execute(sql, args).fetchone()
+        return float(total)
+
     def frame(
         self,
         since: datetime | date | timedelta | str | None = None,

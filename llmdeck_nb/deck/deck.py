@@ -14,7 +14,7 @@ from typing import Any
 from llmdeck_nb.deck.loader import DeckContent, DeckProblem, read_deck
 from llmdeck_nb.deck.resolution import Candidate, HandleKind, Resolution, frozen_params
 from llmdeck_nb.deck.routing import RouteMatch, Router
-from llmdeck_nb.deck.specs import BackendConfig, Costs, ModelSpec, Preset, RoutingProfile
+from llmdeck_nb.deck.specs import BackendConfig, BudgetSettings, Costs, ModelSpec, Preset, RoutingProfile
 from llmdeck_nb.errors import (
     AliasCycleError,
     CredentialsMissingError,
@@ -43,6 +43,7 @@ class Deck:
         self.presets: dict[str, Preset] = content.presets
         self.choice_defaults: dict[str, str] = content.choice_defaults
         self.cache_settings: dict[str, Any] | None = content.cache_settings
+        self.budget: BudgetSettings = content.budget
         self.problems: list[DeckProblem] = content.problems
         self.model_names: tuple[str, ...] = tuple(
             sorted({name for specs in self.specs.values() for name in specs})
@@ -94,6 +95,7 @@ class Deck:
                 return other.model_copy(update={
                     "backend": backend.name, "model_id": model, "sdk": None, "costs": Costs(),
                     "constraints": (), "valued_constraints": {},  # a stand-in takes any parameter
+                    "rpm": None, "tpm": None, "max_concurrency": None,  # the other backend's limits
                     "mirrored": True, "source": f"{other.source} (served by {backend.name})"})
         return None
 

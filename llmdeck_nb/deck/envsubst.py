@@ -17,8 +17,9 @@ _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _SOURCES = ("env:", "secret:")
 
 
-def deck_environment(env_file: str | Path | None = None) -> dict[str, str]:
-    """The variables a deck sees: ``.env`` (cwd, or ``env_file``) overlaid by os.environ."""
+def deck_environment(env_file: str | Path | None = None) -> Mapping[str, str]:
+    """The variables a deck sees: os.environ, then ``.env`` (cwd, or ``env_file``), then
+    the key store (``llmdeck keys set``)."""
     path = Path(env_file) if env_file else Path.cwd() / ".env"
     merged: dict[str, str] = {}
     if path.is_file():
@@ -26,7 +27,9 @@ def deck_environment(env_file: str | Path | None = None) -> dict[str, str]:
 
         merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})
     merged.update(os.environ)
-    return merged
+    from llmdeck_nb.keys.lookup import with_key_store
+
+    return with_key_store(merged)
 
 
 @dataclass

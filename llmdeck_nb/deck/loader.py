@@ -24,18 +24,19 @@ from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
 from llmdeck_nb.deck.envsubst import Substituted, deck_environment, substitute
 from llmdeck_nb.deck.locate import PROFILE_VARIABLE, locate_deck
 from llmdeck_nb.deck.routing import parse_routes
-from llmdeck_nb.deck.specs import BackendConfig, ModelSpec, Preset, RoutingProfile
+from llmdeck_nb.deck.specs import BackendConfig, BudgetSettings, ModelSpec, Preset, RoutingProfile
 from llmdeck_nb.deck.toml_files import deck_files, read_toml
 from llmdeck_nb.errors import DeckError, DeckNotFoundError, DeckSchemaError
 from llmdeck_nb.redaction import Secret, looks_secret
 
 Severity = Literal["error", "warning", "note"]
 
+RATE_LIMIT_KEYS = {"rpm", "tpm", "max_concurrency"}
 BACKEND_KEYS = {"enabled", "endpoint", "endpoints", "api_key", "display_name", "strategy",
-                "provider", "serves_any_model"}
+                "provider", "serves_any_model", *RATE_LIMIT_KEYS}
 SPEC_KEYS = {"model_id", "sdk", "model_type", "inputs", "outputs", "costs", "max_tokens",
              "context_window", "max_prompt_images", "prompting_target", "constraints",
-             "valued_constraints", "enabled"}
+             "valued_constraints", "enabled", *RATE_LIMIT_KEYS}
 # Pipelex keys that we read without acting on them (no warning).
 PIPELEX_SPEC_KEYS = {"thinking_mode", "structure_method", "rules", "display_name", "description",
                      "x_headers", "thinking_budget", "reasoning_models"}
@@ -81,6 +82,7 @@ class DeckContent:
     presets: dict[str, Preset] = field(default_factory=dict)
     choice_defaults: dict[str, str] = field(default_factory=dict)
     cache_settings: dict[str, Any] | None = None  # llmdeck's [cache] table, e.g. { url = "redis://..." }
+    budget: BudgetSettings = field(default_factory=BudgetSettings)  # llmdeck's [budget] table
     problems: list[DeckProblem] = field(default_factory=list)
 
 
@@ -190,6 +192,7 @@ class _Reader:
                 missing=tuple(missing),
                 problem=problem,
                 serves_any_model=values.get("serves_any_model", False),
+                **{k: values[k] for k in RATE_LIMIT_KEYS if k in values},
                 source=file,
             )
         except ValidationError as exc:
@@ -331,13 +334,28 @@ class _Reader:
                              "disk cache", file=file, key="cache")
             if missing:
                 self.content.cache_settings = None
-        known = {"aliases", "waterfalls", "fallbacks", "llm", "llm_presets", "llm_choice_defaults", "cache"}
+        if "budget" in data:
+            self.budget_table(data["budget"], file)
+        known = {"aliases", "waterfalls", "fallbacks", "llm", "llm_presets", "llm_choice_defaults", "cache",
+                 "budget"}
         for key in data.keys() - known:
             if key in NON_LLM_SECTIONS:
                 self.problem("note", "unknown_keys", f"{file}: [{key}] is about non-LLM models; "
                              "llmdeck ignores it", file=file, key=key)
             else:
                 self.unknown_key(file, key, "deck file")
+
+    def budget_table(self, table: Any, file: str) -> None:
+        """``[budget] session_usd = 5.0, daily_usd = 20.0`` (a later file replaces the table)."""
+        if not isinstance(table, dict):
+            error = DeckSchemaError(file, "budget", "must be a table",
+                                    hint="e.g. [budget] then session_usd = 5.0 and daily_usd = 20.0")
+            self.problem("error", "files", error.message, file=file, key="budget", error=error)
+            return
+        try:
+            self.content.budget = BudgetSettings(**table)
+        except ValidationError as exc:
+            self.schema_error(file, "budget", exc)
 
     def preset(self, name: str, table: Any, file: str) -> None:
         if not isinstance(table, dict) or not (table.get("model") or table.get("llm_handle")):

@@ -36,7 +36,32 @@ class Costs(BaseModel):
         return ((input_tokens or 0) * self.input + (output_tokens or 0) * self.output) / PER_MILLION
 
 
-class ModelSpec(BaseModel):
+class RateLimits(BaseModel):
+    """Client-side limits (``rpm``, ``tpm``, ``max_concurrency``) for a backend or one model.
+
+    Mixed into :class:`BackendConfig` and :class:`ModelSpec`; ``None`` means no limit.
+    """
+
+    rpm: float | None = Field(default=None, gt=0, description="requests per minute")
+    tpm: float | None = Field(default=None, gt=0, description="tokens (in + out) per minute")
+    max_concurrency: int | None = Field(default=None, gt=0, description="requests in flight at once")
+
+    @property
+    def rate_limits(self) -> tuple[float | None, float | None, int | None]:
+        return self.rpm, self.tpm, self.max_concurrency
+
+
+class BudgetSettings(BaseModel):
+    """The deck's ``[budget]`` table: spending limits in USD."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    session_usd: float | None = Field(default=None, ge=0)
+    daily_usd: float | None = Field(default=None, ge=0)
+    allow_unknown_prices: bool = False
+
+
+class ModelSpec(RateLimits):
     """One model as one backend serves it (a table in ``backends/<backend>.toml``)."""
 
     model_config = _FROZEN
@@ -75,7 +100,7 @@ class ModelSpec(BaseModel):
         return "structured" in self.outputs
 
 
-class BackendConfig(BaseModel):
+class BackendConfig(RateLimits):
     """One backend (a table in ``backends.toml``), after ``${VAR}`` substitution."""
 
     model_config = _FROZEN

@@ -32,7 +32,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None  # the background loop (nested calls)
 _local = threading.local()  # .loop: this thread's own loop
-_thread_loops: list[asyncio.AbstractEventLoop] = []  # closed at exit
+_thread_loops: list[asyncio.AbstractEventLoop] = []  # see _abandon_pending_tasks
 
 
 def background_loop() -> asyncio.AbstractEventLoop:
@@ -83,17 +83,13 @@ def run(coroutine: Coroutine[Any, Any, T], *, blocking_io: bool = False) -> T:
 
 
 @atexit.register
-def _close_thread_loops() -> None:
-    """Cancel what is still pending (library background tasks) and close, as asyncio.run does."""
+def _abandon_pending_tasks() -> None:
+    """At exit, tasks that libraries left pending on a thread loop (litellm's logging
+    worker...) are dropped quietly, as they were on the background thread's loop; running
+    them to a cancelled end makes some of them log errors on the way out."""
     with _lock:
-        loops, _thread_loops[:] = list(_thread_loops), []
+        loops = list(_thread_loops)
     for loop in loops:
-        if loop.is_closed() or loop.is_running():
-            continue
-        with suppress(Exception):
-            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-            for task in pending:
-                task.cancel()
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+        if not loop.is_closed():
+            for task in asyncio.all_tasks(loop):
+                task._log_destroy_pending = False  # type: ignore[attr-defined]

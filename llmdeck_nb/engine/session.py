@@ -23,14 +23,18 @@ from llmdeck_nb.calllog.store import CallLog
 from llmdeck_nb.deck import Candidate, Deck, Resolution, load_deck
 from llmdeck_nb.deck.specs import host_of
 from llmdeck_nb.engine import loop
+from llmdeck_nb.engine.budget import Budget, BudgetedStrategy
 from llmdeck_nb.engine.cost import call_cost
 from llmdeck_nb.engine.messages import Messages, build_messages, count_images, estimate_tokens, text_of
+from llmdeck_nb.engine.modes import check_mode, replay_miss
+from llmdeck_nb.engine.ratelimit import limited
 from llmdeck_nb.engine.result import Attempt, Result
 from llmdeck_nb.engine.retry import RetryPolicy
 from llmdeck_nb.engine.structured import SchemaSpec, schema_spec
 from llmdeck_nb.errors import (
     AllAttemptsFailedError,
     BackendError,
+    BudgetExceededError,
     CacheError,
     PresetNotFoundError,
     RequestRejectedError,
@@ -51,7 +55,9 @@ class Session:
     """Holds the deck, the active profile, the response cache and the call log.
 
     ``cache`` and ``log`` each take a path, ``None`` for the default location, ``False``
-    for off (the log then lives in memory), or an instance.
+    for off (the log then lives in memory), or an instance. ``budget_usd`` limits what the
+    session may spend (the deck's ``[budget]`` otherwise, see :mod:`.budget`); ``mode`` is
+    ``"normal"``, ``"replay"`` or ``"refresh"`` (see :mod:`.modes`; default ``$LLMDECK_MODE``).
     """
 
     def __init__(
@@ -64,7 +70,11 @@ class Session:
         timeout: float = 60.0,
         retry: RetryPolicy | None = None,
         tags: Sequence[str] = (),
+        budget_usd: float | None = None,
+        allow_unknown_prices: bool | None = None,
+        mode: str | None = None,
     ) -> None:
+        self.mode = check_mode(mode)
         self.deck = deck if isinstance(deck, Deck) else load_deck(deck)
         # what reload() reads again: the same folder if one was named, else the search order
         # (so a `llmdeck init` made after the session started is picked up)
@@ -80,6 +90,10 @@ class Session:
         self.retry = retry or RetryPolicy()
         self.tags = tuple(tags)
         self.id = uuid.uuid4().hex[:12]
+        limits = self.deck.budget
+        self.budget = Budget(limits.session_usd if budget_usd is None else budget_usd, limits.daily_usd,
+                             allow_unknown_prices=limits.allow_unknown_prices if allow_unknown_prices is None
+                             else allow_unknown_prices, log=self.log, session_id=self.id)
         # what the notebook front end switches (one source of truth for magics and panel)
         self.default_model: str | None = None
         self.params: dict[str, Any] = {}  # session-wide generation overrides (e.g. temperature)
@@ -148,12 +162,14 @@ class Session:
         tags: Sequence[str] = (),
         on_text: TextCallback | None = None,
         timeout: float | None = None,
+        max_cost_usd: float | None = None,
         **params: Any,
     ) -> Result:
         """Send a prompt to the routed model; retries and fails over along the chain.
 
         ``model`` is a model name, alias or preset; none means the panel's choice or the
-        deck's choice default (``for_object`` when a ``schema`` is given).
+        deck's choice default (``for_object`` when a ``schema`` is given). ``max_cost_usd``
+        refuses the call (nothing sent) if its worst-case cost is higher.
         """
         started = time.perf_counter()
         messages = build_messages(prompt, system)
@@ -164,15 +180,18 @@ class Session:
         call = _CallContext(self, resolution, prompt_text, stream or on_text is not None,
                             (*self.tags, *tags))
         use_cache = cache and self.use_cache and self.cache is not None
+        refresh = refresh or self.mode == "refresh"
         last_error: BackendError | None = None
         for candidate in candidates:
             request = self._request(candidate, messages, wanted, timeout)
-            key = self._cache_key(candidate, request) if use_cache else None
+            key = call.cache_key = self._cache_key(candidate, request) if use_cache else None
             if key is not None and not refresh:
                 hit = self._cache_call(self.cache.get, key)
                 if hit is not None:
                     return self._serve_hit(call, candidate, hit, wanted, started, on_text)
-            strategy = get_strategy(candidate.backend.strategy)
+            if self.mode == "replay":
+                continue  # another candidate's answer may be cached; nothing is sent
+            strategy = self._strategy(candidate, request, call, max_cost_usd)
             for retry_number in range(1, self.retry.attempts_per_candidate + 1):
                 if len(call.attempts) >= self.retry.max_attempts:
                     break
@@ -192,6 +211,8 @@ class Session:
                         break  # next candidate
                     await asyncio.sleep(wait)
                     continue
+                except BudgetExceededError:
+                    raise  # refused before sending: not an attempt
                 except Exception as exc:  # a bug or an unexpected library error: log it, then raise
                     call.failed(record, exc, time.perf_counter() - began)
                     raise
@@ -200,7 +221,20 @@ class Session:
                     self._cache_call(self.cache.set, key, _cache_entry(response, result))
                 self._notify(result)
                 return result
+        if self.mode == "replay":
+            raise replay_miss(resolution.requested, prompt_text, use_cache)
         raise AllAttemptsFailedError(resolution.requested, call.attempts, last_error)
+
+    def _strategy(self, candidate: Candidate, request: BackendRequest, call: _CallContext,
+                  max_cost_usd: float | None) -> BudgetedStrategy:
+        """The backend's strategy behind the budget and the process-wide rate limiters."""
+        def throttled(exc: BackendError, latency: float) -> None:  # a 429 waited out: log it
+            call.failed(call.record(candidate, request.endpoint), exc, latency)
+
+        max_tokens = request.params.get("max_tokens")
+        tokens = estimate_tokens(call.prompt_preview) + (max_tokens if isinstance(max_tokens, int) else 0)
+        strategy = limited(get_strategy(candidate.backend.strategy), candidate, tokens, self.retry, throttled)
+        return BudgetedStrategy(strategy, self.budget, candidate, max_cost_usd)
 
     def _prechecked(self, resolution: Resolution, messages: Messages, prompt_text: str,
                     wanted: SchemaSpec | None) -> list[Candidate]:
@@ -293,6 +327,20 @@ class Session:
             except Exception:  # a broken display hook must not break the call
                 logger.exception("llmdeck listener failed")
 
+    # --- many rows ---------------------------------------------------------------------------
+
+    def batch(self, rows: Any, template: str, model: str | None = None, **options: Any) -> pd.DataFrame:
+        """Run ``template`` over every row (see :func:`engine.batch.abatch` for the options);
+        an interrupt (Ctrl-C, the kernel's stop button) returns the rows done so far."""
+        from llmdeck_nb.engine.batch import run_batch
+
+        return run_batch(self, rows, template, model, **options)
+
+    async def abatch(self, rows: Any, template: str, model: str | None = None, **options: Any) -> pd.DataFrame:
+        from llmdeck_nb.engine.batch import abatch
+
+        return await abatch(self, rows, template, model, **options)
+
     # --- the log and the cache -------------------------------------------------------------
 
     def calls(self, **filters: Any) -> pd.DataFrame:
@@ -353,6 +401,7 @@ class _CallContext:
         self.call_id = uuid.uuid4().hex
         self.prompt_preview = prompt
         self.prompt_hash = hash_prompt(prompt)
+        self.cache_key: str | None = None
         self.attempts: list[Attempt] = []
 
     def record(self, candidate: Candidate, endpoint: str | None) -> CallRecord:
@@ -367,7 +416,7 @@ class _CallContext:
             stream=self.stream, temperature=temperature,
             max_tokens=max_tokens if isinstance(max_tokens, int) else None, params=params,
             prompt_hash=self.prompt_hash, prompt_preview=self.prompt_preview, tags=self.tags,
-            session_id=self.session.id,
+            session_id=self.session.id, cache_key=self.cache_key,
         )
 
     def failed(self, record: CallRecord, exc: Exception, latency: float) -> None:

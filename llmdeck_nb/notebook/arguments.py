@@ -19,7 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: keyword arguments of Session.acomplete that --param must not shadow
 RESERVED_PARAMS = frozenset({"prompt", "model", "preset", "profile", "system", "schema", "stream", "cache",
-                             "refresh", "tags", "on_text", "timeout"})
+                             "refresh", "tags", "on_text", "timeout", "max_cost_usd"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 _TOKEN = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+")
 
@@ -52,6 +52,8 @@ call_options = _stack(
     argument("--refresh", action="store_true", help="call the model even if the answer is cached "
              "(and cache the new answer)"),
     argument("--tag", action="append", default=[], help="label the call in the log, repeatable"),
+    argument("--max-cost", type=float, dest="max_cost_usd", metavar="USD",
+             help="refuse a call whose worst-case cost is higher (nothing is sent)"),
     argument("--no-interpolate", action="store_false", dest="interpolate", default=None,
              help="send the cell as written: no {name} filling"),
     argument("--interpolate", action="store_true", dest="interpolate", default=None,
@@ -150,7 +152,7 @@ def call_kwargs(args: Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]
     """The keyword arguments for ``Session.complete`` / ``compare`` (only what was given,
     so the panel's temperature is not overridden by an unset option)."""
     kwargs: dict[str, Any] = {**parse_params(args.param)}
-    for name in ("preset", "profile", "system", "temperature", "max_tokens"):
+    for name in ("preset", "profile", "system", "temperature", "max_tokens", "max_cost_usd"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("llmdeck_nb")
 
 #: called with the name of what changed: "profile", "default_model", "temperature",
-#: "use_cache" or "deck"
+#: "use_cache", "mode", "budget" or "deck"
 Observer = Callable[[str], None]
 
 _by_session: weakref.WeakKeyDictionary[Session, Controls] = weakref.WeakKeyDictionary()
@@ -79,6 +79,22 @@ class Controls:
     def set_cache(self, on: bool) -> None:
         self.session.use_cache = bool(on)
         self._changed("use_cache")
+
+    def set_mode(self, mode: str) -> None:
+        """``"normal"``, ``"replay"`` or ``"refresh"`` (see llmdeck_nb.engine.modes)."""
+        from llmdeck_nb.engine.modes import check_mode
+
+        self.session.mode = check_mode(mode)
+        self._changed("mode")
+
+    def set_budget(self, kind: str, usd: float | None) -> None:
+        """The ``"session"`` or ``"daily"`` spending limit in USD (None: no limit)."""
+        self.session.budget.set_limit(kind, usd)
+        self._changed("budget")
+
+    def allow_unknown_prices(self, allow: bool) -> None:
+        self.session.budget.allow_unknown_prices = bool(allow)
+        self._changed("budget")
 
     def reload(self) -> Deck:
         deck = self.session.reload()

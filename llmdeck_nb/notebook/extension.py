@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.keys import magic as key_magic
 from llmdeck_nb.notebook import load_lines
 from llmdeck_nb.notebook.display import (
     one_line,
@@ -35,6 +36,7 @@ def load_ipython_extension(shell: Any) -> None:
         unload_ipython_extension(shell)
     magics = LLMDeckMagics(shell)
     shell.register_magics(magics)
+    key_magic.register(shell)
     register_frame_formatter(shell)
     if keep_question_marks not in shell.input_transformers_cleanup:
         shell.input_transformers_cleanup.append(keep_question_marks)
@@ -78,6 +80,7 @@ def _existing_session() -> Session | None:
 
 
 def unload_ipython_extension(shell: Any) -> None:
+    key_magic.unregister(shell)
     manager = shell.magics_manager
     magics = manager.registry.pop(MAGICS_NAME, None)
     if magics is None:

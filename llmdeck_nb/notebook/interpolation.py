@@ -9,7 +9,7 @@ except that each field is a Python expression evaluated in the user's namespace,
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,8 +164,22 @@ def _split(body: str) -> tuple[str, str | None, str]:
     return body, None, ""
 
 
+def compile_template(template: str) -> Callable[[Mapping[str, Any]], str]:
+    """:func:`fill` for many namespaces: the template is parsed once (a batch fills one per row)."""
+    pieces = list(parse(template))
+
+    def render(namespace: Mapping[str, Any]) -> str:
+        return "".join(p if isinstance(p, str) else _render(p, namespace) for p in pieces)
+
+    return render
+
+
 def _render(field: Field, namespace: Mapping[str, Any]) -> str:
-    value = evaluate(field.expression, namespace, what=field.text)
+    name = field.expression.strip()
+    if name.isidentifier() and name in namespace:  # a plain {column}: no eval needed
+        value = namespace[name]
+    else:
+        value = evaluate(field.expression, namespace, what=field.text)
     if field.conversion == "r":
         value = repr(value)
     elif field.conversion == "s":
@@ -179,4 +193,4 @@ def _render(field: Field, namespace: Mapping[str, Any]) -> str:
         raise PromptTemplateError(f"cannot format {field.text}: {exc}", hint=_HINT) from None
 
 
-__all__ = ["Field", "evaluate", "fill", "parse"]
+__all__ = ["Field", "compile_template", "evaluate", "fill", "parse"]

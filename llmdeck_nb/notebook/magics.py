@@ -231,6 +231,81 @@ class LLMDeckMagics(Magics):
             self.shell.user_ns[out] = frame
         return frame
 
+    # --- %%llm_batch, budgets, replay ------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("rows", metavar="DF", help="a DataFrame, Series or list in the notebook")
+    @argument("model", nargs="?", metavar="MODEL", help="model, alias or preset (default: the current choice)")
+    @argument("-o", "--out", metavar="VAR", help="store the result DataFrame in this variable")
+    @argument("--concurrency", type=int, default=16, metavar="N", help="requests in flight at once (16)")
+    @argument("--column", default="output", metavar="NAME", help="name of the answer column (output)")
+    @argument("--budget", type=float, metavar="USD", help="stop this batch before it spends more")
+    @argument("--on-error", choices=["record", "raise"], default="record", dest="on_error",
+              help="record: a failed row keeps its error and the others go on (default); raise: stop")
+    @argument("--no-progress", action="store_false", dest="progress", help="no progress bar")
+    @call_options
+    @no_var_expand
+    @cell_magic
+    def llm_batch(self, line: str, cell: str) -> pd.DataFrame:
+        """Run the cell, a prompt template, over every row of DF: {column} is filled from each
+        row (and {name} from the notebook). The result keeps DF's index and columns and adds
+        output, model, backend, latency_s, tokens, cost_usd, cached, error and call_id.
+
+        Rows already answered come from the cache, so after an interrupt (the stop button
+        returns the rows done so far) running the cell again sends only the rest.
+        """
+        from llmdeck_nb.engine.batch import summary_line
+        from llmdeck_nb.notebook.interpolation import evaluate
+
+        args = parse_line(self.llm_batch.parser, line)
+        session = self.session
+        with user_errors():
+            rows = evaluate(args.rows, self.shell.user_ns, what=args.rows)
+            kwargs = call_kwargs(args, self.shell.user_ns)
+            out = variable_name(args.out)
+            frame = session.batch(rows, cell.strip(), args.model, concurrency=args.concurrency,
+                                  on_error=args.on_error, progress=args.progress, column=args.column,
+                                  budget_usd=args.budget, variables=self.shell.user_ns, **kwargs)
+        say(f"llmdeck: {summary_line(frame)}")
+        if out:
+            self.shell.user_ns[out] = frame
+        return frame
+
+    @magic_arguments()
+    @argument("usd", nargs="?", metavar="USD", help="the session's limit in USD, or off (none: show)")
+    @argument("--daily", metavar="USD", help="the daily limit (all sessions, counted from the call log), or off")
+    @argument("--allow-unknown-prices", action="store_true", dest="allow_unknown",
+              help="let models without a price in the deck through while a limit is set")
+    @argument("--refuse-unknown-prices", action="store_true", dest="refuse_unknown",
+              help="refuse them again (the default)")
+    @line_magic
+    def llm_budget(self, line: str) -> None:
+        """Show what this session and today cost against their limits, or set the limits.
+        A call whose worst-case cost could pass a limit is refused before it is sent."""
+        args = parse_argstring(self.llm_budget, line)
+        session = self.session
+        with user_errors():
+            for kind, value in (("session", args.usd), ("daily", args.daily)):
+                if value is not None:
+                    self.controls.set_budget(kind, _dollars(value))
+            if args.allow_unknown or args.refuse_unknown:
+                self.controls.allow_unknown_prices(args.allow_unknown)
+            say(f"llmdeck budget: {session.budget.describe()}")
+
+    @magic_arguments()
+    @argument("mode", nargs="?", metavar="MODE", help="normal (send misses), replay (cache only, "
+              "send nothing) or refresh (send everything again); none: show")
+    @line_magic
+    def llm_mode(self, line: str) -> None:
+        """How calls use the response cache: normal, replay (a rerun with no key and the same
+        answers; a miss is an error) or refresh."""
+        args = parse_argstring(self.llm_mode, line)
+        session = self.session
+        if args.mode:
+            with user_errors():
+                self.controls.set_mode(args.mode)
+        say(f"llmdeck: mode {session.mode}")
+
     # --- switching -----------------------------------------------------------------------------
 
     @magic_arguments()
@@ -374,6 +449,16 @@ class LLMDeckMagics(Magics):
         from llmdeck_nb.notebook.panel import Panel
 
         return Panel(self.session)
+
+
+def _dollars(text: str) -> float | None:
+    """``5``, ``5.00``, ``$5`` -> 5.0; ``off`` / ``none`` -> None (no limit)."""
+    if text.strip().lower() in ("off", "none", "no"):
+        return None
+    try:
+        return float(text.strip().lstrip("$"))
+    except ValueError:
+        raise UsageError(f"a budget is a number of dollars (e.g. 5.00) or off, not {text!r}") from None
 
 
 def export(frame: pd.DataFrame, path: str) -> str:
