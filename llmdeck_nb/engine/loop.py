@@ -12,7 +12,9 @@ their I/O blocking on this thread (see :data:`llmdeck_nb.backends.base.BLOCKING_
 no event-loop round trip per socket read.
 
 A call made from inside a call (a listener or ``on_text`` callback that calls the
-session) cannot reuse the busy loop: it goes to a background loop thread instead.
+session) runs on a second loop of the thread, the busy one set aside the same way.
+:func:`submit` runs a coroutine on a background loop thread instead (a batch that the
+caller can interrupt while it goes on).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from llmdeck_nb.backends.base import BLOCKING_IO
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_loop: asyncio.AbstractEventLoop | None = None  # the background loop (nested calls)
-_local = threading.local()  # .loop: this thread's own loop
+_loop: asyncio.AbstractEventLoop | None = None  # the background loop (submit)
+_local = threading.local()  # .loops: this thread's own loops
 _thread_loops: list[asyncio.AbstractEventLoop] = []  # see _abandon_pending_tasks
 
 
@@ -51,12 +53,16 @@ def submit(coroutine: Coroutine[Any, Any, T]) -> Future[T]:
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:
-    loop = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = _local.loop = asyncio.new_event_loop()
-        with _lock:
-            _thread_loops[:] = [lp for lp in _thread_loops if not lp.is_closed()]
-            _thread_loops.append(loop)
+    """This thread's first idle loop; a new one when all are busy (a call inside a call)."""
+    loops: list[asyncio.AbstractEventLoop] = _local.__dict__.setdefault("loops", [])
+    for loop in loops:
+        if not loop.is_running() and not loop.is_closed():
+            return loop
+    loop = asyncio.new_event_loop()
+    loops.append(loop)
+    with _lock:
+        _thread_loops[:] = [lp for lp in _thread_loops if not lp.is_closed()]
+        _thread_loops.append(loop)
     return loop
 
 
@@ -64,12 +70,10 @@ def run(coroutine: Coroutine[Any, Any, T], *, blocking_io: bool = False) -> T:
     """Run ``coroutine`` to completion from synchronous code, on this thread."""
     loop = _thread_loop()
     outer = asyncio.events._get_running_loop()
-    if loop.is_running():  # called from inside a call on this very loop
-        return submit(coroutine).result()
     token = BLOCKING_IO.set(blocking_io)
     task = loop.create_task(coroutine)  # copies the context: BLOCKING_IO as set here
     BLOCKING_IO.reset(token)
-    asyncio.events._set_running_loop(None)  # the kernel's loop, if any, waits meanwhile
+    asyncio.events._set_running_loop(None)  # the kernel's loop (or ours), if any, waits meanwhile
     try:
         return loop.run_until_complete(task)
     except BaseException:
