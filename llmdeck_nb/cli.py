@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -69,10 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         handler = getattr(args, "handler", None) or _COMMANDS[args.command]
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return status
     except LLMDeckError as exc:
         print(f"llmdeck: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # `llmdeck models | head`: the reader has what it wanted. Point stdout at devnull so
+        # the interpreter's final flush does not fail again, and exit like `cat` would.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -99,7 +108,7 @@ def _validate(args: argparse.Namespace) -> int:
         from llmdeck_nb.engine.session import Session
 
         with Session(deck=deck, cache=False, log=False) as session:
-            report.live = session.check().to_dict("records")
+            report.record_live(deck, session.check().to_dict("records"))
     print(report.to_json() if args.json else report.to_text())
     return 0 if report.usable else 1
 

@@ -15,7 +15,8 @@
     │   └── CredentialsMissingError   routed backend lacks a variable (names it)
     ├── CallError                     a call was refused or failed
     │   ├── RequestRejectedError      refused before sending (context window,
-    │   │                             images, schema, model type)
+    │   │   │                         images, schema, model type)
+    │   │   └── InvalidParameterError a generation parameter or timeout out of range
     │   ├── BackendError              one attempt failed at the backend (status)
     │   │   ├── BackendTimeoutError
     │   │   ├── BackendConnectionError
@@ -26,6 +27,7 @@
     │   │   └── UnknownPriceError     a budget is set and the model has no price
     │   └── ReplayMissError           replay mode and no cached answer (sends nothing)
     ├── CacheError                    the response cache cannot be used
+    │   └── CacheUnavailableError     its server does not answer (yet): calls go on uncached
     ├── KeyStoreError                 the key store cannot be read or written
     └── PromptTemplateError           a `{name}` in a cell cannot be filled
 
@@ -163,6 +165,18 @@ class RequestRejectedError(CallError):
     pass
 
 
+class InvalidParameterError(RequestRejectedError):
+    """A generation parameter (or timeout) that cannot be sent: names it and what is allowed."""
+
+    def __init__(self, name: str, value: object, allowed: str) -> None:
+        self.name, self.value = name, value
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        super().__init__(f"parameter {name}={shown} is not allowed: {name} takes {allowed}",
+                         hint=f"fix {name} (--param {name}=..., the preset, or the call's "
+                              "keyword); nothing was sent")
+
+
 class BackendError(CallError):
     """One attempt failed at the backend. ``retryable`` drives retry and failover."""
 
@@ -200,12 +214,18 @@ class BackendResponseError(BackendError):
 
 
 class AllAttemptsFailedError(CallError):
+    """Every attempt failed: the message names the last real cause (what the server or the
+    network said), the hint is that error's own advice."""
+
     def __init__(self, handle: str, attempts: Sequence[object], last: Exception | None) -> None:
         self.attempts = list(attempts)
         self.last = last
+        cause = getattr(last, "message", None) or (str(last) if last else "no attempt was made")
+        advice = getattr(last, "hint", None)
+        log = "see %llm_log (or session.calls()) for every attempt"
         super().__init__(
-            f"'{handle}' failed after {len(self.attempts)} attempt(s); last error: {last}",
-            hint="see %llm_log (or session.calls()) for every attempt",
+            f"'{handle}' failed after {len(self.attempts)} attempt(s); last error: {cause}",
+            hint=f"{advice}; {log}" if advice else log,
         )
 
 
@@ -228,6 +248,10 @@ class ReplayMissError(CallError):
 
 class CacheError(LLMDeckError):
     pass
+
+
+class CacheUnavailableError(CacheError):
+    """The cache's server (Redis) does not answer; the session goes on without it."""
 
 
 class PromptTemplateError(LLMDeckError):

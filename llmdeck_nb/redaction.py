@@ -4,13 +4,22 @@ Every message, log row, exception, repr and display goes through :func:`redact`.
 Two layers:
 
 * the exact values of every secret the deck resolved (``register_secret`` is called
-  by the deck loader for API keys and any variable whose name looks secret), and
+  by the deck loader for API keys and any variable whose name looks secret), together
+  with the forms a key takes when it is echoed back: its base64 form, its first 12 characters, and a masked echo
+  (``sk-SENTI****...f36e``: a recognisable prefix, mask characters, maybe the suffix), and
 * patterns for well-known key shapes (OpenAI/Anthropic ``sk-...``, Google ``AIza...``,
-  AWS ``AKIA...``, ``Bearer ...`` headers, ``key=`` in URLs), for keys we never saw.
+  AWS ``AKIA...``, ``Bearer ...`` headers, ``key=`` in URLs, the password of
+  ``scheme://user:password@host``), for keys we never saw.
+
+:class:`llmdeck_nb.engine.stream_redaction.StreamRedactor` applies :func:`redact` to
+streamed text, holding back a tail of :func:`longest_secret` characters so a key split
+across chunks is still caught.
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -25,7 +34,8 @@ _PATTERNS = re.compile(
     r"()(?:sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}|AKIA[0-9A-Z]{16})"
     r"|([Bb]earer\s+)[A-Za-z0-9._\-~+/=]{8,}"
     r"|([?&](?:key|api[-_]?key|token)=)[^&\s\"']+"
-    r"|((?:x-)?api[-_]key[\"']?\s*[:=]\s*[\"']?)[^\"'\s,}]{6,}",
+    r"|((?:x-)?api[-_]key[\"']?\s*[:=]\s*[\"']?)[^\"'\s,}]{6,}"
+    r"|([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s/@]+(?=@)",  # scheme://user:PASSWORD@host
     re.IGNORECASE,
 )
 
@@ -33,7 +43,7 @@ _PATTERNS = re.compile(
 def _has_anchor(lowered: str) -> bool:
     """Every pattern above contains one of these: a cheap test before the scan."""
     return ("key" in lowered or "sk-" in lowered or "token" in lowered or "bearer" in lowered
-            or "aiza" in lowered or "akia" in lowered)
+            or "aiza" in lowered or "akia" in lowered or ("://" in lowered and "@" in lowered))
 
 
 def _keep_label(match: re.Match[str]) -> str:
@@ -44,10 +54,15 @@ def _keep_label(match: re.Match[str]) -> str:
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secrets_re: re.Pattern[str] | None = None
-_secret_values: tuple[str, ...] = ()  # the same, for plain substring tests
+_longest = 0  # the longest text the registry matches (what a stream holds back)
 
 # Shorter values would redact ordinary words ("dummy", "none"); keys are never this short.
 MIN_SECRET_LENGTH = 6
+# A key's first characters are recognisable on their own from this length on.
+PREFIX_CHARS = 12
+# Masked echoes: at least this much of the key's start, then mask characters.
+MASK_PREFIX_CHARS = 4
+_MASK = r"[*•…·xX]{3,}[.…]*[*•…·xX]*"
 
 
 def looks_secret(name: str) -> bool:
@@ -55,16 +70,80 @@ def looks_secret(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
+def _base64_forms(value: str) -> list[str]:
+    """The key's base64 text (standard and URL-safe alphabets), without the padding."""
+    encoded = base64.b64encode(value.encode()).decode().rstrip("=")
+    core = encoded[: len(value) * 8 // 6]  # the last character may hold padding bits
+    return list(dict.fromkeys((core, core.replace("+", "-").replace("/", "_"))))
+
+
+def _forms(value: str) -> list[tuple[str, str]]:
+    """Every recognisable form of one secret as (literal start, regex rest)."""
+    forms = [(value, ""), *((core, "") for core in _base64_forms(value))]
+    if len(value) >= 2 * MASK_PREFIX_CHARS:
+        # the key's start (>= MASK_PREFIX_CHARS), mask characters
+        rest = value[MASK_PREFIX_CHARS:PREFIX_CHARS]
+        head = "".join(f"(?:{re.escape(char)}" for char in rest) + ")?" * len(rest)
+        # then whatever short tail the echo shows (the key's end, in practice)
+        forms.append((value[:MASK_PREFIX_CHARS], f"{head}{_MASK}[A-Za-z0-9_\\-]{{0,8}}"))
+    if len(value) > PREFIX_CHARS:
+        forms.append((value[:PREFIX_CHARS], ""))
+    return forms
+
+
+def _trie_pattern(forms: list[tuple[str, str]]) -> str:
+    """One regex for many forms, their literal starts factored into a trie: at each
+    position the engine follows one path instead of trying every alternative (with a
+    hundred forms this keeps a clean text's scan as cheap as with a few)."""
+    trie: dict[str, Any] = {}
+    for literal, rest in forms:
+        node = trie
+        for char in literal:
+            node = node.setdefault(char, {})
+        node.setdefault("", set()).add(rest)
+
+    def build(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + build(child) for char, child in node.items() if char]
+        ends = node.get("")
+        if ends:  # longer matches first: children, then the regex rests, then the end here
+            branches += sorted((r for r in ends if r), key=len, reverse=True)
+            if "" in ends:
+                branches.append("")
+        if len(branches) == 1:
+            return branches[0]
+        return "(?:" + "|".join(branches) + ")"
+
+    return build(trie)
+
+
 def register_secret(value: str | None) -> None:
-    """Remember a secret value so that :func:`redact` removes it wherever it appears."""
-    global _secrets_re, _secret_values
+    """Remember a secret value so that :func:`redact` removes it wherever it appears
+    (and its base64 form, its first characters and masked echoes of it)."""
+    global _secrets_re, _longest
     if not value or len(value) < MIN_SECRET_LENGTH or value in _secrets:
         return
     with _lock:
         _secrets.add(value)
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _secrets_re = re.compile("|".join(re.escape(s) for s in ordered))
-        _secret_values = tuple(ordered)
+        _secrets_re = re.compile(_trie_pattern([f for s in _secrets for f in _forms(s)]))
+        # the base64 form is the longest (4/3 of the key); a masked echo whose mask runs
+        # on is held by StreamRedactor until it ends
+        _longest = max(_longest, len(value) * 4 // 3 + 4)
+
+
+def register_url_password(url: str | None) -> None:
+    """Register the password of ``scheme://user:password@host`` (an endpoint URL)."""
+    if not url or "@" not in url:
+        return
+    netloc = url.partition("://")[2].split("/", 1)[0]
+    userinfo = netloc.rpartition("@")[0]
+    if ":" in userinfo:
+        register_secret(userinfo.split(":", 1)[1])
+
+
+def longest_secret() -> int:
+    """How many characters a text must be seen together to be redacted reliably: the
+    longest registered form, or enough for the shortest key-shape pattern match."""
+    return max(_longest, 32)
 
 
 def redact(text: str) -> str:
@@ -84,20 +163,62 @@ def may_hold_secret(text: str) -> bool:
     Callers with many strings at once (a log row, a batch of rows) test them joined, then
     redact one by one only when this says so: one scan instead of one per string.
     """
-    if any(secret in text for secret in _secret_values):  # str.find: fast on long texts
+    if _secrets_re is not None and _secrets_re.search(text):
         return True
     return len(text) >= MIN_SECRET_LENGTH and _has_anchor(text.lower())
 
 
+def secret_spans(text: str) -> list[tuple[int, int]]:
+    """Where :func:`redact` would replace something in ``text`` (start, end) pairs."""
+    spans = [m.span() for m in _secrets_re.finditer(text)] if _secrets_re is not None else []
+    if _has_anchor(text.lower()):
+        spans += [m.span() for m in _PATTERNS.finditer(text)]
+    return spans
+
+
 def redact_value(value: Any) -> Any:
-    """Redact strings inside nested dicts/lists/tuples, leaving other values alone."""
+    """Redact strings inside nested dicts/lists/tuples and pydantic models (a parsed
+    ``schema=`` answer), leaving other values alone; unchanged parts are not copied."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, Mapping):
-        return {k: redact_value(v) for k, v in value.items()}
+        items = {k: redact_value(v) for k, v in value.items()}
+        changed = any(items[k] is not v for k, v in value.items())
+        return items if changed or not isinstance(value, dict) else value
     if isinstance(value, (list, tuple)):
-        return type(value)(redact_value(v) for v in value)
+        items = [redact_value(v) for v in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return type(value)(items) if isinstance(value, list) else tuple(items)
+    fields = getattr(type(value), "model_fields", None)
+    if fields is not None and hasattr(value, "model_copy"):  # a pydantic model
+        update = {}
+        for name in fields:
+            old = getattr(value, name, None)
+            new = redact_value(old)
+            if new is not old:
+                update[name] = new
+        return value.model_copy(update=update) if update else value
     return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's message (for third-party loggers such as
+    litellm's, whose DEBUG output prints request arguments)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def redact_logger(name: str) -> None:
+    """Install :class:`RedactingFilter` on the logger ``name`` (once)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
 
 
 class Secret:

@@ -19,7 +19,8 @@ Answers are deterministic: ``"echo: <last user message text>"``; token counts ar
 whitespace word counts (at least 1); ``max_tokens`` (or the provider's equivalent)
 truncates the answer to that many words with a "length" finish reason; a JSON schema
 (``response_format``, Ollama ``format``, Gemini ``responseSchema``) yields a JSON object
-with dummy values for the schema's required properties.
+with dummy values for the schema's required properties; an OpenAI request whose
+``tool_choice`` names one of its ``tools`` gets a call of that tool (dummy arguments).
 
 Usage::
 
@@ -34,6 +35,9 @@ or the function-scoped pytest fixture ``fake_llm_server`` defined at the bottom.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import dataclasses
+import hashlib
 import json
 import re
 import socket
@@ -48,7 +52,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-__all__ = ["Fault", "FakeLLMServer", "RecordedRequest", "fake_llm_server"]
+__all__ = ["Fault", "FakeLLMServer", "LiteLLMProxyBehaviour", "RecordedRequest", "fake_llm_server"]
 
 _GEMINI_PATH = re.compile(r"/models/([^/:]+):(generateContent|streamGenerateContent)$")
 _AZURE_PATH = re.compile(r"/openai/deployments/([^/]+)/chat/completions$")
@@ -167,18 +171,24 @@ class _Answer:
 
     @property
     def pieces(self) -> list[str]:
+        size = _CHUNK_CHARS.get()
+        if size:
+            return [self.text[i:i + size] for i in range(0, len(self.text), size)] or [self.text]
         return _WORD.findall(self.text) or [self.text]
 
 
 def _make_answer(texts: list[str], last_user: str, model: str, max_tokens: Any,
                  schema: Any = None, json_mode: bool = False) -> _Answer:
     prompt_tokens = max(1, sum(len(t.split()) for t in texts))
+    quoted = _QUOTED_KEY.get()
     if schema is not None:
         text = _json_answer(schema)
+        if quoted:  # every string value of the object quotes the key
+            text = text.replace('"dummy ', f'"dummy {quoted} ')
     elif json_mode:
         text = json.dumps({"echo": last_user})
     else:
-        text = f"echo: {last_user}"
+        text = f"echo: {last_user}" + (f" (your key is {quoted})" if quoted else "")
     truncated = False
     if isinstance(max_tokens, int) and max_tokens > 0 and schema is None and not json_mode:
         pieces = _WORD.findall(text)
@@ -186,6 +196,60 @@ def _make_answer(texts: list[str], last_user: str, model: str, max_tokens: Any,
             text = "".join(pieces[:max_tokens]).rstrip()
             truncated = True
     return _Answer(text, prompt_tokens, _words(text), truncated, model)
+
+
+_RESPONSE_HEADERS: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
+    "response_headers", default={})
+# the request's API key when the server quotes it back in answers (``quote_key``)
+_QUOTED_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar("quoted_key", default=None)
+# characters per stream chunk (None: one word per chunk)
+_CHUNK_CHARS: contextvars.ContextVar[int | None] = contextvars.ContextVar("chunk_chars", default=None)
+
+
+@dataclass
+class LiteLLMProxyBehaviour:
+    """What a LiteLLM proxy (1.x, no database) does that a plain server does not, as
+    measured on litellm[proxy] 1.108: with ``master_key`` set, a request without a key gets
+    500 ``Authentication Error, No api key passed in.`` and any other key 400 ``No connected
+    db.`` (it is looked up as a virtual key); with ``cache``, a repeat of an identical
+    request is answered from its cache with an ``x-litellm-cache-key`` header."""
+
+    master_key: str | None = None
+    cache: bool = False
+    seen: set[str] = dataclasses.field(default_factory=set)
+
+    def refusal(self, key: str | None) -> tuple[int, bytes] | None:
+        if self.master_key is None or key == self.master_key:
+            return None
+        if not key:
+            error = {"message": "Authentication Error, No api key passed in.",
+                     "type": "auth_error", "param": "None", "code": "500"}
+            return 500, json.dumps({"error": error}).encode()
+        error = {"message": "No connected db.", "type": "no_db_connection", "param": "None",
+                 "code": "400"}
+        return 400, json.dumps({"error": error}).encode()
+
+    def cache_headers(self, body: bytes) -> dict[str, str]:
+        digest = hashlib.sha256(body).hexdigest()
+        hit = self.cache and digest in self.seen
+        if self.cache:
+            self.seen.add(digest)
+        return {"x-litellm-cache-key": digest} if hit else {}
+
+
+def _request_key(headers: dict[str, str]) -> str | None:
+    """The API key a request carries (Bearer, Anthropic ``x-api-key``, Azure ``api-key``)."""
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return headers.get("x-api-key") or headers.get("api-key") or headers.get("x-goog-api-key")
+
+
+def _with_key(fault: Fault, key: str) -> Fault:
+    """``{key}`` / ``{masked_key}`` (OpenAI's ``sk-abcd****wxyz`` echo) in a fault message."""
+    masked = key[:8] + "*" * 20 + key[-4:]
+    message = (fault.message or "").replace("{key}", key).replace("{masked_key}", masked)
+    return dataclasses.replace(fault, message=message)
 
 
 # --- the server ----------------------------------------------------------------------------
@@ -206,6 +270,9 @@ class FakeLLMServer:
         self.chunk_delay = 0.0  # seconds between stream chunks
         self.models = ["fake-model", "fake-model-2"]
         self.record_requests = True  # False for long benchmarks: keep no request history
+        self.quote_key = False  # True: every answer quotes the request's API key back
+        self.chunk_chars: int | None = None  # stream chunks of this many characters (else words)
+        self.proxy: LiteLLMProxyBehaviour | None = None  # act like a LiteLLM proxy (see there)
         self._faults: list[Fault] = []
         self._rate_limit: tuple[int, float, float | None] | None = None
         self._accepted: deque[float] = deque()  # arrival times of requests within the rate limit
@@ -300,6 +367,8 @@ class FakeLLMServer:
         gets one invalid event); ``cut_stream_after=N`` drops the connection after N text
         chunks of a stream (a non-streaming answer is cut halfway through its body).
         ``text`` matches requests whose body contains it (e.g. a marker in some prompts).
+        ``{key}`` and ``{masked_key}`` in ``message`` become the request's API key, in full
+        or masked the way OpenAI echoes it (``server.quote_key = True`` quotes it in answers).
         ``times=None`` repeats until :meth:`reset`.
         """
         fault = Fault(status=status, delay=delay, retry_after=retry_after, malformed=malformed,
@@ -445,6 +514,7 @@ class FakeLLMServer:
         else:
             lines.append(f"content-length: {length}")
         lines.append("connection: keep-alive" if keep_alive else "connection: close")
+        extra = {**_RESPONSE_HEADERS.get(), **(extra or {})}
         if extra:
             lines.extend(f"{k}: {v}" for k, v in extra.items())
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
@@ -524,6 +594,19 @@ class FakeLLMServer:
                                    Fault(status=429, retry_after=limit[2] if limit else None))
             return
         fault = self._take_fault(path, model, body)
+        key = _request_key(headers)
+        _RESPONSE_HEADERS.set({})  # per request (a keep-alive connection serves several)
+        if self.proxy is not None and protocol == "openai":
+            refusal = self.proxy.refusal(key)
+            if refusal is not None:
+                status, body = refusal
+                await self._send(writer, status, body, keep_alive)
+                return
+            _RESPONSE_HEADERS.set(self.proxy.cache_headers(body))
+        _QUOTED_KEY.set(key if self.quote_key else None)
+        _CHUNK_CHARS.set(self.chunk_chars)
+        if fault is not None and fault.message and key:
+            fault = _with_key(fault, key)
         delay = self.default_delay + (fault.delay if fault else 0.0)
         if delay:
             await asyncio.sleep(delay)
@@ -628,6 +711,10 @@ class FakeLLMServer:
         answer = _make_answer(texts, last_user, model or "fake-model",
                               req.get("max_completion_tokens", req.get("max_tokens")),
                               schema, fmt.get("type") == "json_object")
+        tool = self._forced_function(req)
+        if tool is not None:
+            await self._openai_tool_call(writer, req, tool, answer, keep_alive, fault)
+            return
         finish = "length" if answer.truncated else "stop"
         ident = f"chatcmpl-fake-{self._next_id()}"
         created = int(time.time())
@@ -656,6 +743,52 @@ class FakeLLMServer:
         epilogue = [event([{"index": 0, "delta": {}, "finish_reason": finish}])]
         if (req.get("stream_options") or {}).get("include_usage"):
             epilogue.append(event([], usage=usage))
+        epilogue.append(b"data: [DONE]\n\n")
+        await self._stream(writer, "text/event-stream", [], chunks, epilogue, fault)
+
+    @staticmethod
+    def _forced_function(req: dict[str, Any]) -> dict[str, Any] | None:
+        """OpenAI ``tool_choice = {"type": "function", "function": {"name": N}}``: tool N."""
+        choice = req.get("tool_choice")
+        if not isinstance(choice, dict) or choice.get("type") != "function":
+            return None
+        name = (choice.get("function") or {}).get("name")
+        functions = [t.get("function") or {} for t in req.get("tools") or [] if isinstance(t, dict)]
+        return next((f for f in functions if f.get("name") == name), None)
+
+    async def _openai_tool_call(self, writer: asyncio.StreamWriter, req: dict[str, Any],
+                                tool: dict[str, Any], answer: _Answer, keep_alive: bool,
+                                fault: Fault | None) -> None:
+        """Call the forced tool with dummy arguments from its parameters' schema."""
+        arguments = _json_answer(tool.get("parameters") or {})
+        call = {"id": f"call_fake_{self._next_id()}", "type": "function",
+                "function": {"name": tool["name"], "arguments": arguments}}
+        ident, created = f"chatcmpl-fake-{self._next_id()}", int(time.time())
+        usage = {"prompt_tokens": answer.prompt_tokens, "completion_tokens": 1,
+                 "total_tokens": answer.prompt_tokens + 1}
+        if not req.get("stream"):
+            await self._send_json(writer, {
+                "id": ident, "object": "chat.completion", "created": created, "model": answer.model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": None,
+                                                     "tool_calls": [call]},
+                             "logprobs": None, "finish_reason": "tool_calls"}],
+                "usage": usage}, keep_alive, fault)
+            return
+
+        def event(delta: dict[str, Any] | None, finish: str | None = None, **more: Any) -> bytes:
+            choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+            return b"data: " + json.dumps({"id": ident, "object": "chat.completion.chunk",
+                                           "created": created, "model": answer.model,
+                                           "choices": choices, **more}).encode() + b"\n\n"
+
+        half = len(arguments) // 2
+        head = {**call, "index": 0, "function": {"name": tool["name"], "arguments": ""}}
+        chunks = [event({"role": "assistant", "tool_calls": [head]})] + [
+            event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            for piece in (arguments[:half], arguments[half:])]
+        epilogue = [event({}, "tool_calls")]
+        if (req.get("stream_options") or {}).get("include_usage"):
+            epilogue.append(event(None, usage=usage))
         epilogue.append(b"data: [DONE]\n\n")
         await self._stream(writer, "text/event-stream", [], chunks, epilogue, fault)
 

@@ -59,15 +59,18 @@ class RedisProcess:
                 self.process.wait(timeout=5)
 
 
-def start_redis(workdir: Path, *, password: str | None = None, attempts: int = 3) -> RedisProcess:
-    """Start redis-server on a free 127.0.0.1 port and wait until it answers PING."""
+def start_redis(workdir: Path, *, password: str | None = None, attempts: int = 3,
+                port: int | None = None) -> RedisProcess:
+    """Start redis-server on ``port`` (default: a free 127.0.0.1 port) and wait until it
+    answers PING."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise FileNotFoundError(SKIP_REASON)
     workdir.mkdir(parents=True, exist_ok=True)
     last_error = ""
+    wanted = port
     for attempt in range(attempts):  # the free port can be taken between bind and start
-        port = free_port()
+        port = wanted or free_port()
         log = workdir / f"redis-{port}-{attempt}.log"
         cmd = [
             binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",

@@ -67,6 +67,7 @@ EXPECTED_DTYPES = {
     "tags": "str",
     "session_id": "str",
     "cache_key": "str",
+    "cache_where": "str",
 }
 
 
@@ -105,6 +106,7 @@ def full_record(**overrides) -> CallRecord:
         tags=("eval", "fr"),
         session_id="sess-1",
         cache_key="0f" * 32,
+        cache_where="local",
     )
     values.update(overrides)
     return CallRecord(**values)
@@ -621,7 +623,7 @@ PRAGMA user_version = 1;
 
 
 def test_migration_from_version_1_keeps_rows(tmp_path):
-    assert SCHEMA_VERSION == 3 and len(schema.MIGRATIONS) == 3
+    assert SCHEMA_VERSION == len(schema.MIGRATIONS) >= 4
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)
     conn.executescript(V1_DDL)
@@ -636,9 +638,11 @@ def test_migration_from_version_1_keeps_rows(tmp_path):
 
     log = CallLog(path)
     conn = log._connection()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     columns = [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
-    assert "session_id" in columns and "cache_key" in columns
+    assert {"session_id", "cache_key", "cache_where"} <= set(columns)
+    turns = [r[1] for r in conn.execute(f"PRAGMA table_info({schema.CONVERSATIONS_TABLE})")]
+    assert turns[:4] == ["id", "conversation", "role", "content"]
     log.append(full_record(call_id="new", started_at=T0 + timedelta(hours=1), session_id="s2"))
     df = log.frame()
     assert list(df["call_id"]) == [f"old{i}" for i in range(5)] + ["new"]

@@ -51,8 +51,8 @@ def test_load_ext_in_a_fresh_interpreter_is_light_and_says_one_line(tmp_path):
     assert lines[0].startswith("llmdeck: profile demo, ") and "backends available (" in lines[0]
     assert "demo" in lines[0] and lines[0].endswith(", packaged default deck")
     assert "HEAVY []" in lines
-    assert ("MAGICS ['llm', 'llm_aliases', 'llm_budget', 'llm_cache', 'llm_check', 'llm_key', 'llm_log', "
-            "'llm_mode', 'llm_models', 'llm_panel', 'llm_presets', 'llm_profile', 'llm_reload', "
+    assert ("MAGICS ['llm', 'llm_aliases', 'llm_budget', 'llm_cache', 'llm_chat', 'llm_check', 'llm_key', "
+            "'llm_log', 'llm_mode', 'llm_models', 'llm_panel', 'llm_presets', 'llm_profile', 'llm_reload', "
             "'llm_use']") in lines
     assert "CELL ['llm', 'llm_batch', 'llm_compare']" in lines
     assert not (tmp_path / "calls.sqlite").exists()  # the session (log, cache) opens on first use
@@ -459,7 +459,9 @@ def test_check_probes_the_available_backends(ip, run):
 def test_cache_stats_clear_and_switch(ip, run, session, assert_usage_error):
     run("%%llm\ncache me")
     stats = run("%llm_cache")
-    assert "1 entry," in stats.stdout and "used" in stats.stdout
+    assert stats.stdout.startswith("llmdeck: 0 hits, 1 miss (0%), ") and " KB used; 1 entry in the disk cache at " in stats.stdout
+    run("%%llm\ncache me")
+    assert run("%llm_cache").stdout.startswith("llmdeck: 1 hit, 1 miss (50%), ")
     assert run("%llm_cache clear").stdout.strip() == "llmdeck: cleared 1 cached answers"
     run("%llm_cache off")
     assert session.use_cache is False

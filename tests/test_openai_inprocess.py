@@ -156,11 +156,43 @@ def test_backend_rate_limit_is_a_429_and_a_provider_error_never_shows_the_key(cl
     assert "[redacted]" in caught.value.body["message"]
 
 
-def test_tools_are_passed_to_the_backend(client, fake_llm_server):
-    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
-    client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, tools=tools, tool_choice="auto")
+WEATHER = [{"type": "function", "function": {
+    "name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                      "required": ["city"]}}}]
+FORCED = {"type": "function", "function": {"name": "weather"}}
+
+
+def test_tools_go_to_the_backend_and_its_tool_calls_come_back(client, fake_llm_server):
+    answer = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, tools=WEATHER,
+                                            tool_choice=FORCED)
     sent = fake_llm_server.requests[-1].json
-    assert sent["tools"] == tools and sent["tool_choice"] == "auto"
+    assert sent["tools"] == WEATHER and sent["tool_choice"] == FORCED
+    choice = answer.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    call = choice.message.tool_calls[0]
+    assert call.function.name == "weather" and json.loads(call.function.arguments) == {"city": "dummy city"}
+    streamed = list(client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "streamed tool"}], tools=WEATHER,
+        tool_choice=FORCED, stream=True))
+    deltas = [d for c in streamed if c.choices for d in c.choices[0].delta.tool_calls or ()]
+    assert deltas[0].function.name == "weather"
+    assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"city": "dummy city"}
+    assert streamed[-1].choices[0].finish_reason == "tool_calls"
+    again = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, tools=WEATHER,
+                                           tool_choice=FORCED)  # from the cache: the same calls
+    assert again.model_extra["llmdeck"]["cached"] and again.choices[0].message.tool_calls == choice.message.tool_calls
+
+
+def test_a_stream_cut_and_retried_midway_ends_in_an_error_not_a_garbled_answer(client, fake_llm_server):
+    fake_llm_server.add_fault(cut_stream_after=2, model="gpt-4o-mini")
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three four five"}],
+        stream=True)
+    with pytest.raises(openai.APIError, match="stream broke off"):
+        list(stream)
+    clean = client.chat.completions.create(  # the retried answer completed and was cached
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three four five"}], stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in clean if c.choices) == "echo: one two three four five"
 
 
 def test_models_list_has_models_aliases_and_presets_with_their_backend(client):

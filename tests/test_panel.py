@@ -30,11 +30,18 @@ def test_panel_shows_the_session_state(panel, session):
     assert list(panel.profile.options) == list(session.deck.profiles)
     assert panel.model.value == DEFAULT
     assert labels(panel)[DEFAULT] == "(deck default: precise)"
-    assert labels(panel)["precise"] == "precise  (preset, gpt-4o-mini on demo)"
-    assert labels(panel)["sturdy"].startswith("sturdy  (alias, ")
+    assert labels(panel)["precise"] == "[presets] precise -> gpt-4o-mini · available on demo"
+    assert labels(panel)["sturdy"].startswith("[aliases] sturdy -> ")
+    assert labels(panel)["text-only"] == "[models on demo] text-only · available on demo"
     assert panel.temperature_set.value is False and panel.temperature.disabled
-    assert panel.cache.value is True
-    assert "no calls yet" in panel.calls.value
+    assert panel.temperature.readout is False  # a disabled slider shows no value it does not send
+    assert panel.cache.value is True and not panel.cache.disabled
+    assert "no calls in the log yet" in panel.calls.value
+    header = panel.header.value
+    assert "<b>llmdeck</b>" in header and "deck " in header and "profile <b>offline</b>" in header
+    assert "this session: 0 calls, $0" in header
+    assert panel.status.value.endswith("✓ %%llm uses precise -&gt; gpt-4o-mini on demo "
+                                       "(offline demo answers: no key for its provider)</span>")
 
 
 def test_widgets_change_what_the_next_call_uses(panel, session):
@@ -64,6 +71,97 @@ def test_the_calls_table_updates_after_each_call(panel, session):
     assert rows[0]["model"] == "demo-chat" and rows[0]["backend"] == "demo"
     assert "demo-chat" in panel.calls.value and "<table" in panel.calls.value
     assert rows[1]["cost"] == "$0" and rows[1]["latency"].endswith(" s")
+    assert "this session: 2 calls, $0" in panel.header.value
+
+
+def test_recent_calls_include_earlier_and_failed_calls_and_follow_cells(ip, run, session, fake_llm_server):
+    session.use_profile("loopback")
+    session.complete("made before the panel opened", "gpt-4o-mini")
+    fake_llm_server.add_fault(status=401, model="text-only", times=None)
+    run("%%llm text-only\nthis one fails")
+    panel = run("%llm_panel").value
+    try:
+        rows = panel.recent_calls
+        assert [r["status"] for r in rows] == ["error", "ok"]
+        assert rows[0]["model"] == "text-only" and "401" in rows[0]["error"]
+        assert rows[1]["cost"].startswith("$0.0000") and rows[1]["cost"] != "$0"  # significant digits
+        assert "color:#b00020" in panel.calls.value and "401" in panel.calls.value
+        run("%%llm text-only\nfails again, after the panel opened")  # no Result: post_run_cell redraws
+        assert [r["status"] for r in panel.recent_calls][:2] == ["error", "error"]
+        assert "this session: 3 calls, $0.0000" in panel.header.value
+    finally:
+        panel.close()
+    assert panel._after_cell not in ip.events.callbacks["post_run_cell"]
+
+
+def test_models_are_grouped_and_filtered(panel, session):
+    groups = [value for _, value in panel.group.options]
+    assert groups == ["all", "presets", "aliases", "models on demo"]
+    assert [label for label, _ in panel.group.options][:3] == [
+        f"all ({len(panel._choices)})", "presets (1)", "aliases (2)"]
+    panel.group.value = "aliases"
+    assert sorted(v for _, v in panel.model.options) == sorted([DEFAULT, "demo", "sturdy"])
+    panel.group.value = "all"
+    panel.filter.value = "HAIKU"
+    assert [v for _, v in panel.model.options] == [DEFAULT, "claude-4.5-haiku"]
+    assert session.default_model is None  # filtering never changes the choice
+    panel.model.value = "claude-4.5-haiku"
+    panel.filter.value = "tiny"  # the current choice stays listed while filtered out
+    assert [v for _, v in panel.model.options] == [DEFAULT, "claude-4.5-haiku", "tiny-context"]
+    assert panel.model.value == "claude-4.5-haiku"
+
+
+def test_the_status_line_says_at_once_when_the_choice_cannot_be_served(tmp_path, session, fake_llm_server,
+                                                                        monkeypatch):
+    from deck_folders import SENTINEL_KEY, loopback_deck
+
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    folder = loopback_deck(tmp_path / "nokey", fake_llm_server.url)
+    session.reload(folder)
+    session.use_model("claude-4.5-haiku")  # served by demo under "offline"
+    panel = Panel(session)
+    try:
+        assert panel.status.value.startswith('<span style="color:#1b7f3b">✓')
+        panel.profile.value = "loopback"  # nothing sent yet: the panel says it now
+        status = panel.status.value
+        assert "✗ &#x27;claude-4.5-haiku&#x27; cannot be served under profile &#x27;loopback&#x27;" in status
+        assert "missing ANTHROPIC_API_KEY" in status and "press reload" in status
+        assert labels(panel)["claude-4.5-haiku"].endswith("· missing ANTHROPIC_API_KEY")
+        monkeypatch.setenv("ANTHROPIC_API_KEY", SENTINEL_KEY)
+        panel.reload_button.click()  # the fix the status line names, in the panel
+        assert "✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic" in panel.status.value
+    finally:
+        panel.close()
+
+
+def test_a_check_marks_backends_that_do_not_answer(panel, session, fake_llm_server):
+    session.use_profile("loopback")
+    panel.refresh()
+    fake_llm_server.add_fault(status=503, path="/models", times=None)
+    panel.check_button.click()
+    assert panel.check_button.description == "check" and not panel.check_button.disabled
+    assert labels(panel)["gpt-4o-mini"].endswith("· openai not reachable (last check)")
+    assert "did not answer the last check" in panel.status.value  # precise -> gpt-4o-mini on openai
+    assert labels(panel)["demo"].endswith("available on demo")
+    fake_llm_server.reset()
+    panel.check_button.click()
+    assert labels(panel)["gpt-4o-mini"].endswith("· available on openai")
+
+
+def test_controls_that_do_not_apply_are_disabled(deck, tmp_path, state_dir):
+    from llmdeck_nb.engine.session import Session
+
+    with Session(deck=deck, cache=False, log=False, profile="offline") as uncached:
+        panel = Panel(uncached)
+        try:
+            assert panel.cache.disabled and panel.cache.value is False
+            assert "off" in panel.cache.description
+            assert panel.temperature.disabled and panel.temperature.description == "(not sent)"
+            panel.temperature_set.value = True
+            assert not panel.temperature.disabled and panel.temperature.readout
+        finally:
+            panel.close()
 
 
 def test_magics_move_the_dropdowns(ip, run, session):
@@ -107,16 +205,16 @@ def test_an_unavailable_choice_is_marked_and_refused(tmp_path, session, fake_llm
     try:
         panel.profile.value = "loopback"
         marked = labels(panel)
-        assert marked["claude-4.5-haiku"] == "claude-4.5-haiku  (unavailable: missing ANTHROPIC_API_KEY)"
-        assert marked["gpt-4o-mini"] == "gpt-4o-mini  (on backup)"  # falls back to backup
+        assert marked["claude-4.5-haiku"] == "[models on anthropic] claude-4.5-haiku · missing ANTHROPIC_API_KEY"
+        assert marked["gpt-4o-mini"] == "[models on backup] gpt-4o-mini · available on backup"  # falls back
         order = [value for _, value in panel.model.options]
         assert order.index("gpt-4o-mini") < order.index("claude-4.5-haiku")  # callable ones first
         panel.model.value = "claude-4.5-haiku"
         assert session.default_model is None  # refused: the session did not change...
         assert panel.model.value == DEFAULT  # ...and the dropdown went back to it
-        assert "ANTHROPIC_API_KEY" in panel.status.value
+        assert "not changed: " in panel.status.value and "ANTHROPIC_API_KEY" in panel.status.value
         panel.model.value = "demo"
-        assert session.default_model == "demo" and panel.status.value == ""
+        assert session.default_model == "demo" and "✓ %%llm uses demo -&gt; demo-chat on demo" in panel.status.value
     finally:
         panel.close()
 

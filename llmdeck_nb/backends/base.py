@@ -9,6 +9,7 @@ belong to the engine. A strategy signals failure only by raising a
 
 from __future__ import annotations
 
+import base64
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -32,6 +33,22 @@ def content_text(content: Any) -> str:
     if isinstance(content, list):
         return "".join(p.get("text", "") for p in content if isinstance(p, dict))
     return str(content)
+
+
+def part_data(part: Any) -> tuple[str, bytes] | None:
+    """(MIME type, bytes) of an image or file part that holds a base64 data URL, else None."""
+    if not isinstance(part, dict):
+        return None
+    if part.get("type") == "image_url":
+        url = (part.get("image_url") or {}).get("url")
+    elif part.get("type") == "file":
+        url = (part.get("file") or {}).get("file_data")
+    else:
+        return None
+    if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
+        return None
+    header, _, body = url.partition(";base64,")
+    return header[5:], base64.b64decode(body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,8 @@ class BackendResponse:
     http_status: int | None = None
     provider_cost_usd: float | None = None  # litellm's own estimate, when it has one
     ttft_s: float | None = None  # time to first token (streaming)
+    tool_calls: list[dict[str, Any]] | None = None  # OpenAI-format calls the model asked for
+    proxy_cache_hit: bool = False  # a LiteLLM proxy answered from its own cache
 
 
 class BackendStrategy(ABC):

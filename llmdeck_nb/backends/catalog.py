@@ -45,8 +45,8 @@ PROVIDER_CATALOG: dict[str, ProviderDefaults] = {
                                ("OLLAMA_API_KEY",), key_required=False),
     "vllm": ProviderDefaults(_O, "hosted_vllm", "http://localhost:8000/v1",
                              ("VLLM_API_KEY",), key_required=False),
-    "self_hosted": ProviderDefaults(_O, "openai", None, ("SELF_HOSTED_API_KEY",),
-                                    key_required=False, other_vars=("SELF_HOSTED_ENDPOINT",)),
+    "self_hosted": ProviderDefaults(_O, "openai", None, ("LLMDECK_SELF_HOSTED_KEY",),
+                                    key_required=False, other_vars=("LLMDECK_SELF_HOSTED_URL",)),
     # through the litellm SDK (its own wire protocols)
     "anthropic": ProviderDefaults(_L, "anthropic", "https://api.anthropic.com",
                                   ("ANTHROPIC_API_KEY",)),

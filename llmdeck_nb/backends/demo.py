@@ -17,7 +17,7 @@ import re
 import time
 from typing import Any, ClassVar
 
-from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback
+from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback, part_data
 
 DEMO_LABEL = ("[demo answer from llmdeck's offline demo backend — set an API key to get "
               "real answers]")
@@ -111,6 +111,41 @@ def _code_answer(prompt: str, digest: bytes) -> str:
     ])
 
 
+def _size(mime: str, data: bytes) -> str | None:
+    """``640x480 px`` read from a PNG or GIF header (no image library), else None."""
+    if mime == "image/png" and len(data) >= 24:
+        return f"{int.from_bytes(data[16:20], 'big')}x{int.from_bytes(data[20:24], 'big')} px"
+    if mime == "image/gif" and len(data) >= 10:
+        return f"{int.from_bytes(data[6:8], 'little')}x{int.from_bytes(data[8:10], 'little')} px"
+    return None
+
+
+def _attachment_lines(content: Any) -> list[str]:
+    """One line per image or document part of the prompt: what it is and how big."""
+    lines = []
+    for part in content if isinstance(content, list) else []:
+        found = part_data(part)
+        if found is None:
+            continue
+        mime, data = found
+        kind = "PDF document" if mime == "application/pdf" else f"{mime.split('/')[-1].upper()} image"
+        facts = [kind, _size(mime, data), f"{max(1, round(len(data) / 1024))} KB"]
+        lines.append(f"- {', '.join(f for f in facts if f)}")
+    return lines
+
+
+def _attachment_answer(prompt: str, lines: list[str], model_id: str) -> str:
+    what = "1 attachment" if len(lines) == 1 else f"{len(lines)} attachments"
+    return "\n".join([
+        DEMO_LABEL,
+        "",
+        f"Canned description: you sent {what} with the prompt \"{_short(prompt)}\":",
+        *lines,
+        f"A vision model standing behind '{model_id}' would describe what they show; the demo "
+        "backend only reports what it received.",
+    ])
+
+
 def value_for_schema(schema: Any, name: str, digest: bytes, depth: int = 0) -> Any:
     """A deterministic value that follows ``schema`` (required properties filled by type)."""
     if not isinstance(schema, dict) or depth > 8:
@@ -173,8 +208,11 @@ class DemoStrategy(BackendStrategy):
         users = [m for m in request.messages if m.get("role") == "user"]
         prompt = _text((users or request.messages or [{}])[-1].get("content"))
         finish = "stop"
+        attachments = _attachment_lines((users or [{}])[-1].get("content"))
         if request.schema is not None:
             text = json.dumps(value_for_schema(request.schema, "value", digest))
+        elif attachments:
+            text = _attachment_answer(prompt, attachments, request.model_id)
         elif _CODE_REQUEST.search(prompt):
             text = _code_answer(prompt, digest)
         else:

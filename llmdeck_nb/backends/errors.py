@@ -7,6 +7,8 @@
     malformed JSON / answer cut off     BackendResponseError, retryable
     any other 4xx                       not retryable; 401/403 point at the API key
                                         variable, 404 at model_id, 400/422 quote the provider
+    a LiteLLM proxy refusing the key    not retryable whatever its status (400 "No connected
+                                        db.", 500 "No api key passed in."): set its master key
 
 Messages never carry a key: they are built from the status, the provider's own error
 text and the endpoint, and :class:`~llmdeck_nb.errors.LLMDeckError` passes every message
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 from llmdeck_nb.errors import (
     BackendConnectionError,
@@ -129,7 +132,11 @@ def error_from_status(
     retryable = is_retryable_status(status)
     retry_after = parse_retry_after(headers) if retryable else None
     cls: type[BackendError] = BackendTimeoutError if status in (408, 504) else BackendError
-    if status in (401, 403):
+    if _proxy_refused_key(status, detail):
+        retryable, retry_after = False, None  # it says 500 for a missing key: not transient
+        hint = f"the proxy refused the key: set {key_variable or _key_variable(backend)} to " \
+               "its master key (a LiteLLM proxy without a database accepts no other key)"
+    elif status in (401, 403):
         var = f" ({key_variable})" if key_variable else ""
         hint = f"check the API key variable{var} for backend '{backend}': is it set, current, " \
                "and allowed to use this model?"
@@ -150,6 +157,24 @@ def error_from_status(
                retry_after=retry_after, hint=hint)
 
 
+# What a LiteLLM proxy answers for a missing or unknown key (400, 401 or 500 by version).
+_PROXY_AUTH_MARKERS = ("no connected db", "no api key passed in", "malformed api key",
+                       "litellm virtual key", "invalid proxy server token")
+
+
+def _proxy_refused_key(status: int, detail: str) -> bool:
+    lowered = detail.lower()
+    return status in (400, 401, 403, 500) and any(m in lowered for m in _PROXY_AUTH_MARKERS)
+
+
+def _key_variable(backend: str) -> str:
+    from llmdeck_nb.backends.catalog import PROVIDER_CATALOG
+
+    known = PROVIDER_CATALOG.get(backend)
+    return known.key_vars[0] if known is not None and known.key_vars else \
+        f"the api_key variable of backend '{backend}'"
+
+
 def timeout_error(backend: str, timeout: float | None, where: str = "") -> BackendTimeoutError:
     limit = f" within {timeout:g}s" if timeout is not None else ""
     return BackendTimeoutError(
@@ -159,9 +184,22 @@ def timeout_error(backend: str, timeout: float | None, where: str = "") -> Backe
     )
 
 
+_DNS_FAILED = ("name or service not known", "nodename nor servname", "name resolution",
+               "getaddrinfo failed", "no address associated", "cannot resolve")
+
+
 def connection_error(
     backend: str, endpoint: str | None, detail: str = ""
 ) -> BackendConnectionError:
+    """The server could not be reached; a failed DNS lookup is said as such, with the host."""
+    host = urlsplit(endpoint).hostname if endpoint else None
+    if host and any(marker in detail.lower() for marker in _DNS_FAILED):
+        return BackendConnectionError(
+            f"cannot resolve {host} (backend '{backend}'): the DNS lookup failed "
+            f"({shorten(detail)})",
+            backend=backend, retryable=True,
+            hint="check the host name in the endpoint, and that this machine is online",
+        )
     where = f" at {endpoint}" if endpoint else ""
     tail = f": {shorten(detail)}" if detail else ""
     return BackendConnectionError(

@@ -27,7 +27,7 @@ from llmdeck_nb.backends.errors import (
     timeout_error,
 )
 from llmdeck_nb.errors import BackendConnectionError, BackendError
-from llmdeck_nb.redaction import Secret
+from llmdeck_nb.redaction import Secret, redact_logger
 
 # request.extra key -> litellm keyword, per provider prefix.
 _EXTRA_ARGS: dict[str, dict[str, str]] = {
@@ -82,6 +82,8 @@ def load_litellm() -> Any:
                 import litellm
 
                 litellm.suppress_debug_info = True
+                for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):  # DEBUG prints kwargs
+                    redact_logger(name)
                 # pydantic warns once per litellm TypedDict on the first anthropic stream;
                 # in a notebook that is a red box the user can do nothing about
                 warnings.filterwarnings("ignore", message=TYPEDDICT_WARNING, category=UserWarning)

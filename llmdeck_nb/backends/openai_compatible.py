@@ -48,6 +48,8 @@ _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "respons
 _LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
 CALLS_PER_CLIENT = 4  # concurrent calls per httpx client before another client is used
 _SCHEMA_NAME = re.compile(r"[^a-zA-Z0-9_-]+")
+# A LiteLLM proxy sends this header only on answers served from its own cache.
+PROXY_CACHE_HEADER = "x-litellm-cache-key"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
 
@@ -255,6 +257,8 @@ class OpenAICompatibleStrategy(BackendStrategy):
             model_id=data.get("model") or request.model_id,
             finish_reason=choice.get("finish_reason"),
             http_status=response.status_code,
+            tool_calls=message.get("tool_calls") or None,
+            proxy_cache_hit=PROXY_CACHE_HEADER in response.headers,
         )
 
     async def stream(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
@@ -272,6 +276,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
                     await response.aread()
                     raise self._status_error(request, response)
                 answer.started = True
+                answer.proxy_hit = PROXY_CACHE_HEADER in response.headers
                 async for line in response.aiter_lines():
                     if answer.feed(line):
                         break
@@ -296,6 +301,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
                     response.read()
                     raise self._status_error(request, response)
                 answer.started = True
+                answer.proxy_hit = PROXY_CACHE_HEADER in response.headers
                 for line in response.iter_lines():
                     if answer.feed(line):
                         break
@@ -337,6 +343,8 @@ class _StreamedAnswer:
         self.ttft: float | None = None
         self.status: int | None = None
         self.started = False  # a 2xx status line arrived: a failure now is a cut answer
+        self.proxy_hit = False
+        self.tool_calls: dict[int, dict[str, Any]] = {}
         self.done = False
         self.start = time.perf_counter()
 
@@ -358,7 +366,10 @@ class _StreamedAnswer:
         for choice in choices:
             if choice.get("index", 0) != 0:
                 continue
-            piece = (choice.get("delta") or {}).get("content")
+            delta = choice.get("delta") or {}
+            if delta.get("tool_calls"):
+                merge_tool_call_deltas(self.tool_calls, delta["tool_calls"])
+            piece = delta.get("content")
             if piece:
                 if self.ttft is None:
                     self.ttft = time.perf_counter() - self.start
@@ -384,6 +395,8 @@ class _StreamedAnswer:
             finish_reason=self.finish_reason,
             http_status=self.status,
             ttft_s=self.ttft,
+            tool_calls=[self.tool_calls[i] for i in sorted(self.tool_calls)] or None,
+            proxy_cache_hit=self.proxy_hit,
         )
 
 
@@ -405,3 +418,14 @@ def _stream_error(request: BackendRequest, chunk: dict[str, Any]) -> BackendErro
         return error_from_status(status, backend=request.backend, body=body,
                                  model_id=request.model_id)
     return response_error(request.backend, "error inside the stream: " + provider_message(body))
+
+
+def merge_tool_call_deltas(calls: dict[int, dict[str, Any]], deltas: list[dict[str, Any]]) -> None:
+    """Streamed tool calls arrive in pieces (by ``index``); ``arguments`` is concatenated."""
+    for delta in deltas:
+        call = calls.setdefault(delta.get("index", 0),
+                                {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+        call["id"] = delta.get("id") or call["id"]
+        function = delta.get("function") or {}
+        call["function"]["name"] += function.get("name") or ""
+        call["function"]["arguments"] += function.get("arguments") or ""

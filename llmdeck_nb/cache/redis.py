@@ -21,7 +21,7 @@ from typing import Any
 from llmdeck_nb.cache import keys as _keys
 from llmdeck_nb.cache.base import ResponseCache
 from llmdeck_nb.cache.disk import _check_ttl
-from llmdeck_nb.errors import CacheError
+from llmdeck_nb.errors import CacheError, CacheUnavailableError
 from llmdeck_nb.redaction import REDACTED, redact, register_secret
 
 URL_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -126,9 +126,9 @@ class RedisResponseCache(ResponseCache):
                 "is redis-server running and reachable from here? check the host, port and "
                 "db in the cache URL, or set cache = false in the deck to turn the cache off"
             )
-        return CacheError(
-            f"Redis response cache at {self.url}: {action} failed: {detail}", hint=hint
-        )
+        unreachable = "refused the credentials" not in hint and not isinstance(exc, ValueError)
+        cls = CacheUnavailableError if unreachable else CacheError
+        return cls(f"Redis response cache at {self.url}: {action} failed: {detail}", hint=hint)
 
     # --- storage primitives ------------------------------------------------------
 

@@ -32,6 +32,7 @@ ELLIPSIS = "…"
 
 Status = Literal["ok", "error", "cache_hit"]
 CostSource = Literal["deck", "litellm", "none"]
+CacheWhere = Literal["local", "proxy"]
 
 STATUSES: tuple[str, ...] = ("ok", "error", "cache_hit")
 COST_SOURCES: tuple[str, ...] = ("deck", "litellm", "none")
@@ -91,6 +92,7 @@ class CallRecord:
     cost_usd: float | None = None
     cost_source: CostSource = "none"
     cache_hit: bool = False
+    cache_where: str | None = None  # "local" (llmdeck's cache) or "proxy" (a LiteLLM proxy's)
     saved_cost_usd: float | None = None
     # request parameters
     stream: bool = False
@@ -154,6 +156,7 @@ COLUMNS: tuple[str, ...] = (
     "tags",
     "session_id",
     "cache_key",
+    "cache_where",
 )
 
 assert set(COLUMNS) == set(CallRecord.__dataclass_fields__), "COLUMNS out of sync with CallRecord"

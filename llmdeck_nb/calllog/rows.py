@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -64,7 +65,18 @@ def params_json(params: Mapping[str, Any] | None) -> str:
         str(key): REDACTED if _secret_param(str(key)) else redact_value(value)
         for key, value in params.items()
     }
-    return _params_dumps(clean)
+    return _params_dumps(_finite(clean))
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null: the column holds strict JSON whatever was passed."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def tags_text(tags: Any) -> str:
@@ -85,13 +97,36 @@ def _times(values: Sequence[Any]) -> list[Any]:
         return [micros(v) for v in values]
 
 
+def _int(value: Any) -> int | None:
+    """An integer column; a value that is not a whole number is stored as NULL (a row is
+    never lost to an odd parameter such as temperature="abc")."""
+    if value is None or isinstance(value, int):
+        return None if value is None else int(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _float(value: Any) -> float | None:
+    """A real column; NaN, infinities and non-numbers are stored as NULL."""
+    if value is None:
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _ints(values: Sequence[Any]) -> list[Any]:
-    return [v if v is None or v.__class__ is int else int(v) for v in values]
+    return [v if v is None or v.__class__ is int else _int(v) for v in values]
 
 
 def _floats(values: Sequence[Any]) -> list[Any]:
-    # NaN (f != f) is stored as NULL
-    return [None if v is None or (f := float(v)) != f else f for v in values]
+    # v - v == 0.0 is false for NaN and infinities: those, and anything not a float, go slow
+    return [v if v.__class__ is float and v - v == 0.0 else _float(v) for v in values]
 
 
 def _bools(values: Sequence[Any]) -> list[Any]:

@@ -100,6 +100,37 @@ def m003_cache_key(conn: sqlite3.Connection) -> None:
     conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cache_key TEXT")
 
 
+#: the turns of notebook conversations (``%%llm --chat``), kept next to the calls they made
+CONVERSATIONS_TABLE = "conversation_turns"
+
+
+@migration
+def m004_conversation_turns(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        f"""
+        CREATE TABLE {CONVERSATIONS_TABLE} (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation  TEXT    NOT NULL,
+            role          TEXT    NOT NULL,  -- user | assistant
+            content       TEXT    NOT NULL,  -- JSON: a string, or a list of message parts
+            model         TEXT,
+            call_id       TEXT,
+            tokens        INTEGER,
+            created_at    INTEGER NOT NULL   -- microseconds since epoch, UTC
+        )
+        """
+    )
+    conn.execute(f"CREATE INDEX {CONVERSATIONS_TABLE}_name ON {CONVERSATIONS_TABLE} (conversation, id)")
+
+
+@migration
+def m005_cache_where(conn: sqlite3.Connection) -> None:
+    """Where a cache hit was served: 'local' (llmdeck's cache) or 'proxy' (a LiteLLM proxy's
+    own cache, told by its x-litellm-cache-key header). Older hits were all local."""
+    conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN cache_where TEXT")
+    conn.execute(f"UPDATE {TABLE} SET cache_where = 'local' WHERE cache_hit = 1")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

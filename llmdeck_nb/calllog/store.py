@@ -318,6 +318,12 @@ class CallLog:
             conn.execute("COMMIT")
         return len(rows)
 
+    def query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """One SQL statement on the log file (for the other tables it holds, e.g.
+        :mod:`llmdeck_nb.calllog.conversations`); the rows it returns."""
+        with self._lock, self._sqlite_errors("use"):
+            return self._connection().execute(sql, tuple(args)).fetchall()
+
     def clear(self) -> int:
         """Delete every row (of every process's kernels: the file is shared); return how many."""
         with self._lock, self._sqlite_errors("clear"):

@@ -80,7 +80,7 @@ def _commit(args: argparse.Namespace, change: Callable, *arguments, **options) -
 
     edit = DeckEdit(editable_folder(args.deck))
     done = change(edit, *arguments, **options)
-    backup = edit.commit(f"llmdeck backend {args.action} {args.name}")
+    backup = edit.commit(f"before `llmdeck backend {args.action} {args.name}`")
     for line in done:
         print(line)
     print(f"backup of the previous deck: {backup.name} (undo with `llmdeck restore`)" if backup

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from llmdeck_nb.backends.catalog import DEMO
 from llmdeck_nb.deck.loader import DeckContent, DeckProblem, read_deck
 from llmdeck_nb.deck.resolution import Candidate, HandleKind, Resolution, frozen_params
 from llmdeck_nb.deck.routing import RouteMatch, Router
@@ -45,6 +46,7 @@ class Deck:
         self.cache_settings: dict[str, Any] | None = content.cache_settings
         self.budget: BudgetSettings = content.budget
         self.problems: list[DeckProblem] = content.problems
+        self.env_file: Path | None = content.env_file
         self.model_names: tuple[str, ...] = tuple(
             sorted({name for specs in self.specs.values() for name in specs})
         )
@@ -163,8 +165,11 @@ class Deck:
                     candidates.append(_candidate(model, spec, backend, params, "fallback_order"))
         if not candidates:
             raise self._no_candidate_error(handle, profile, chain, skipped, blocked)
-        # A stand-in (a model borrowed by a `serves_any_model` backend such as demo) comes
-        # after every real provider in the chain: a configured key always wins over demo.
+        # The offline demo stands in only when no real backend can serve this handle: once a
+        # real candidate exists, a failure of it is an error, never a canned demo answer.
+        real = [c for c in candidates if c.backend.strategy != DEMO]
+        if real:
+            candidates = real
         candidates.sort(key=lambda c: c.spec.mirrored)
         return Resolution(handle, kind, profile, preset.name if preset else None,
                           tuple(candidates), tuple(skipped))

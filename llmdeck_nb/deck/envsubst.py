@@ -13,16 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from llmdeck_nb.deck.project import find_env_file
+
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _SOURCES = ("env:", "secret:")
 
 
 def deck_environment(env_file: str | Path | None = None) -> Mapping[str, str]:
-    """The variables a deck sees: os.environ, then ``.env`` (cwd, or ``env_file``), then
-    the key store (``llmdeck keys set``)."""
-    path = Path(env_file) if env_file else Path.cwd() / ".env"
+    """The variables a deck sees: os.environ, then ``env_file`` (default: the nearest
+    ``.env``, see :func:`llmdeck_nb.deck.project.find_env_file`), then the key store
+    (``llmdeck keys set``)."""
+    path = Path(env_file) if env_file else find_env_file()
     merged: dict[str, str] = {}
-    if path.is_file():
+    if path is not None and path.is_file():
         from dotenv import dotenv_values
 
         merged.update({k: v for k, v in dotenv_values(path).items() if v is not None})

@@ -23,20 +23,21 @@ from pydantic import ValidationError
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
 from llmdeck_nb.deck.envsubst import Substituted, deck_environment, substitute
 from llmdeck_nb.deck.locate import PROFILE_VARIABLE, locate_deck
+from llmdeck_nb.deck.project import find_env_file
 from llmdeck_nb.deck.routing import parse_routes
 from llmdeck_nb.deck.specs import BackendConfig, BudgetSettings, ModelSpec, Preset, RoutingProfile
 from llmdeck_nb.deck.toml_files import deck_files, read_toml
 from llmdeck_nb.errors import DeckError, DeckNotFoundError, DeckSchemaError
-from llmdeck_nb.redaction import Secret, looks_secret
+from llmdeck_nb.redaction import Secret, looks_secret, register_url_password
 
 Severity = Literal["error", "warning", "note"]
 
 RATE_LIMIT_KEYS = {"rpm", "tpm", "max_concurrency"}
 BACKEND_KEYS = {"enabled", "endpoint", "endpoints", "api_key", "display_name", "strategy",
-                "provider", "serves_any_model", *RATE_LIMIT_KEYS}
+                "provider", "serves_any_model", "timeout", *RATE_LIMIT_KEYS}
 SPEC_KEYS = {"model_id", "sdk", "model_type", "inputs", "outputs", "costs", "max_tokens",
              "context_window", "max_prompt_images", "prompting_target", "constraints",
-             "valued_constraints", "enabled", *RATE_LIMIT_KEYS}
+             "valued_constraints", "enabled", "timeout", *RATE_LIMIT_KEYS}
 # Pipelex keys that we read without acting on them (no warning).
 PIPELEX_SPEC_KEYS = {"thinking_mode", "structure_method", "rules", "display_name", "description",
                      "x_headers", "thinking_budget", "reasoning_models"}
@@ -84,6 +85,7 @@ class DeckContent:
     cache_settings: dict[str, Any] | None = None  # llmdeck's [cache] table, e.g. { url = "redis://..." }
     budget: BudgetSettings = field(default_factory=BudgetSettings)  # llmdeck's [budget] table
     problems: list[DeckProblem] = field(default_factory=list)
+    env_file: Path | None = None  # the .env file whose variables the deck saw
 
 
 class _Reader:
@@ -168,6 +170,8 @@ class _Reader:
             endpoints = defaults.endpoint
         if isinstance(endpoints, str):
             endpoints = [endpoints]
+        for endpoint in endpoints or ():
+            register_url_password(str(endpoint))  # http://user:PASSWORD@host never shows
         api_key = values.get("api_key")
         if isinstance(api_key, str):  # a literal or an unresolved reference
             api_key = Secret(api_key) if "${" not in api_key else None
@@ -192,6 +196,7 @@ class _Reader:
                 missing=tuple(missing),
                 problem=problem,
                 serves_any_model=values.get("serves_any_model", False),
+                timeout=values.get("timeout"),
                 **{k: values[k] for k in RATE_LIMIT_KEYS if k in values},
                 source=file,
             )
@@ -377,8 +382,10 @@ def read_deck(path: str | Path | None = None, *, env: Mapping[str, str] | None =
               env_file: str | Path | None = None) -> DeckContent:
     """Locate and read a deck folder; problems are collected in ``content.problems``."""
     folder, origin = locate_deck(path)
-    environment = dict(env) if env is not None else deck_environment(env_file)
+    env_path = None if env is not None else Path(env_file) if env_file else find_env_file()
+    environment = dict(env) if env is not None else deck_environment(env_path)
     reader = _Reader(folder, origin, environment)
+    reader.content.env_file = env_path if env_path is not None and env_path.is_file() else None
     reader.read_backends()
     reader.read_specs()
     reader.read_routing(environment.get(PROFILE_VARIABLE))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from llmdeck_nb.deck.project import search_folders
 from llmdeck_nb.errors import DeckNotFoundError
 
 CONFIG_DIR_VARIABLE = "LLMDECK_CONFIG_DIR"
@@ -16,17 +17,20 @@ PACKAGED_DECK_DIR = Path(__file__).resolve().parent.parent / "default_deck" / "i
 def locate_deck(path: str | Path | None = None) -> tuple[Path, str]:
     """Return (folder, how it was found).
 
-    Order: explicit ``path``; ``$LLMDECK_CONFIG_DIR``; ``./.llmdeck/inference``;
-    ``./.pipelex/inference``; the packaged default deck.
+    Order: explicit ``path``; ``$LLMDECK_CONFIG_DIR``; ``.llmdeck/inference`` then
+    ``.pipelex/inference`` in the working directory, then in each parent up to the project
+    root (a folder with ``.git`` or ``pyproject.toml``) or the home directory; the packaged
+    default deck.
     """
     if path is not None:
         return _checked(Path(path), "argument"), "argument"
     from_env = os.environ.get(CONFIG_DIR_VARIABLE)
     if from_env:
         return _checked(Path(from_env), f"${CONFIG_DIR_VARIABLE}"), f"${CONFIG_DIR_VARIABLE}"
-    for candidate in PROJECT_DECK_DIRS:
-        if (candidate / "backends.toml").is_file():
-            return candidate.resolve(), "project"
+    for folder in search_folders():
+        for candidate in PROJECT_DECK_DIRS:
+            if (folder / candidate / "backends.toml").is_file():
+                return (folder / candidate).resolve(), "project"
     return PACKAGED_DECK_DIR, "packaged default"
 
 

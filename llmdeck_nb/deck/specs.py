@@ -83,6 +83,7 @@ class ModelSpec(RateLimits):
     enabled: bool = True
     # Pipelex keys we read but do not act on (thinking_mode, structure_method, rules...).
     pipelex_settings: dict[str, Any] = Field(default_factory=dict)
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # seconds; wins over the backend's
     source: str = ""
     mirrored: bool = False  # served by a `serves_any_model` backend, borrowed from another spec
 
@@ -116,6 +117,7 @@ class BackendConfig(RateLimits):
     missing: tuple[str, ...] = ()  # variables that were not set
     problem: str | None = None  # why it cannot be used although configured
     serves_any_model: bool = False
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # seconds, per attempt
     source: str = ""
 
     @property

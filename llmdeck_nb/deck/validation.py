@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmdeck_nb.deck.availability import backend_state, latency_text
 from llmdeck_nb.deck.loader import DeckProblem
 from llmdeck_nb.deck.presentation import routing_rows
 from llmdeck_nb.errors import AliasCycleError, LLMDeckError
@@ -52,6 +53,13 @@ class ValidationReport:
             "live": self.live,
         }
 
+    def record_live(self, deck: Deck, rows: list[dict[str, Any]]) -> None:
+        """The rows of a live check; each backend's state becomes what it found."""
+        self.live = rows
+        found = {row["backend"]: row for row in rows}
+        for b in self.backends:
+            b["state"] = backend_state(deck.backends[b["name"]], found.get(b["name"]))
+
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2, default=str)
 
@@ -59,8 +67,9 @@ class ValidationReport:
         out = [f"deck: {self.source}", f"profile: {self.profile}", ""]
         out.append("BACKENDS")
         for b in self.backends:
-            state = "available" if b["available"] else b["reason"]
-            out.append(f"  {'ok' if b['available'] else '--'} {b['name']:<14} {b['strategy']:<18} "
+            state = b["state"]
+            usable = b["available"] and not state.startswith("unreachable")
+            out.append(f"  {'ok' if usable else '--'} {b['name']:<14} {b['strategy']:<18} "
                        f"{b['models']:>3} models  {state}")
         callable_rows = [r for r in self.routing if r["callable"]]
         out += ["", f"ROUTING ({len(callable_rows)} of {len(self.routing)} models callable "
@@ -89,8 +98,10 @@ class ValidationReport:
         if self.live:
             out += ["", "LIVE CHECK"]
             for row in self.live:
-                latency = f"{row['latency_s'] * 1000:.0f} ms" if row.get("latency_s") else ""
-                out.append(f"  {row['status']:<6} {row['backend']:<14} {latency:>8}  {row.get('detail') or ''}")
+                detail = row.get("detail")
+                detail = detail if isinstance(detail, str) else ""
+                out.append(f"  {row['status']:<7} {row['backend']:<14} "
+                           f"{latency_text(row.get('latency_s')):>8}  {detail}".rstrip())
         out += ["", "deck is usable" if self.usable else "deck is NOT usable: fix the errors above"]
         return "\n".join(out)
 
@@ -102,7 +113,7 @@ def validate_deck(deck: Deck, profile: str | None = None) -> ValidationReport:
     for b in deck.backends.values():
         report.backends.append({
             "name": b.name, "enabled": b.enabled, "available": b.available,
-            "reason": b.unavailable_reason, "strategy": b.strategy,
+            "reason": b.unavailable_reason, "state": backend_state(b), "strategy": b.strategy,
             "endpoint_host": b.endpoint_host, "models": len(deck.specs.get(b.name, {})),
         })
     _check_profiles(deck, problem)

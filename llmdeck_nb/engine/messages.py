@@ -46,5 +46,16 @@ def count_images(messages: Messages) -> int:
     )
 
 
+def count_documents(messages: Messages) -> int:
+    """PDF documents in the messages (``file`` parts)."""
+    return sum(
+        1
+        for message in messages
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if isinstance(part, dict) and part.get("type") in ("file", "document")
+    )
+
+
 def estimate_tokens(text: str) -> int:
     return max(1, len(text) // CHARS_PER_TOKEN)

@@ -53,6 +53,6 @@ async def _probe(session: Session, backend: BackendConfig | None, name: str, tim
     except LLMDeckError as exc:
         row.update(status="error", detail=exc.message)
     else:
-        row["status"] = "ok"
+        row.update(status="ok", detail="answered")
     row["latency_s"] = time.perf_counter() - began
     return row

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmdeck_nb.engine.conversation import History
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +42,13 @@ class Result:
     cost_usd: float | None = None
     cost_source: str = "none"
     cached: bool = False
+    cache_where: str | None = None  # "local" (llmdeck's cache) or "proxy" (a LiteLLM proxy's)
     saved_cost_usd: float | None = None
     finish_reason: str | None = None
     adjustments: tuple[str, ...] = ()
     attempts: list[Attempt] = field(default_factory=list)
+    history: History | None = None  # what conversation history went with the call (chat)
+    tool_calls: list[dict[str, Any]] | None = None  # when the request passed `tools`
 
     @property
     def demo(self) -> bool:
@@ -58,9 +64,12 @@ class Result:
         parts.append(format_cost(self.cost_usd))
         if self.cached:
             saved = f", saved {format_cost(self.saved_cost_usd)}" if self.saved_cost_usd else ""
-            parts.append(f"from cache{saved}")
+            where = "the proxy's cache" if self.cache_where == "proxy" else "cache"
+            parts.append(f"from {where}{saved}")
         if len(self.attempts) > 1:
             parts.append(f"{len(self.attempts)} attempts")
+        if self.history is not None:
+            parts.append(self.history.describe())
         if self.demo:
             parts.append("DEMO (no API key used)")
         return " · ".join(parts)

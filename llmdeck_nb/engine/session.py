@@ -25,8 +25,18 @@ from llmdeck_nb.deck.specs import host_of
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.budget import Budget, BudgetedStrategy
 from llmdeck_nb.engine.cost import call_cost
-from llmdeck_nb.engine.messages import Messages, build_messages, count_images, estimate_tokens, text_of
+from llmdeck_nb.engine.deadline import Deadline
+from llmdeck_nb.engine.inflight import first_or_wait
+from llmdeck_nb.engine.messages import (
+    Messages,
+    build_messages,
+    count_documents,
+    count_images,
+    estimate_tokens,
+    text_of,
+)
 from llmdeck_nb.engine.modes import check_mode, replay_miss
+from llmdeck_nb.engine.params import check_params, check_timeout
 from llmdeck_nb.engine.ratelimit import limited
 from llmdeck_nb.engine.result import Attempt, Result
 from llmdeck_nb.engine.retry import RetryPolicy
@@ -36,18 +46,24 @@ from llmdeck_nb.errors import (
     BackendError,
     BudgetExceededError,
     CacheError,
+    CacheUnavailableError,
+    LLMDeckError,
     PresetNotFoundError,
     RequestRejectedError,
 )
 from llmdeck_nb.paths import call_log_path, responses_dir
-from llmdeck_nb.redaction import redact
+from llmdeck_nb.redaction import redact, redact_value
+from llmdeck_nb.stream_redaction import StreamRedactor
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from llmdeck_nb.engine.conversation import Conversations, Prepared
+
 logger = logging.getLogger("llmdeck_nb")
 
 TextCallback = Callable[[str], None]
+ResetCallback = Callable[[], None]
 CallListener = Callable[[Result], None]
 
 
@@ -84,7 +100,7 @@ class Session:
             self.deck.profile(profile)  # an unknown profile fails here, not at the first call
         if cache is None and self.deck.cache_settings:
             cache = self.deck.cache_settings
-        self.cache: ResponseCache | None = open_cache(cache, default_dir=responses_dir())
+        self.cache: ResponseCache | None = _open_or_defer(cache)
         self.log = log if isinstance(log, CallLog) else CallLog(_log_path(log))
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -99,8 +115,10 @@ class Session:
         self.params: dict[str, Any] = {}  # session-wide generation overrides (e.g. temperature)
         self.use_cache = True
         self.listeners: list[CallListener] = []
+        self.reachability: dict[str, dict[str, Any]] = {}  # backend -> last live check row
         self._round_robin: dict[str, itertools.count] = {}
-        self._cache_warned = False
+        self._cache_warned = self.cache is not None and self.cache.kind == "deferred"  # warned
+        self._conversations: Conversations | None = None
 
     # --- switching ---------------------------------------------------------------------
 
@@ -141,12 +159,15 @@ class Session:
     # --- calling -------------------------------------------------------------------------
 
     def complete(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
-                 on_text: TextCallback | None = None, **options: Any) -> Result:
+                 on_text: TextCallback | None = None, on_reset: ResetCallback | None = None,
+                 **options: Any) -> Result:
         """Synchronous :meth:`acomplete`, run on the calling thread (in or out of a notebook).
 
-        With ``on_text``, text deltas are delivered on the calling thread as they arrive.
+        With ``on_text``, text deltas (and ``on_reset`` calls) are delivered on the calling
+        thread, in order, as they arrive.
         """
-        return loop.run(self.acomplete(prompt, model, on_text=on_text, **options), blocking_io=True)
+        return loop.run(self.acomplete(prompt, model, on_text=on_text, on_reset=on_reset, **options),
+                        blocking_io=True)
 
     async def acomplete(
         self,
@@ -163,15 +184,20 @@ class Session:
         on_text: TextCallback | None = None,
         timeout: float | None = None,
         max_cost_usd: float | None = None,
+        on_reset: ResetCallback | None = None,
         **params: Any,
     ) -> Result:
         """Send a prompt to the routed model; retries and fails over along the chain.
 
         ``model`` is a model name, alias or preset; none means the panel's choice or the
         deck's choice default (``for_object`` when a ``schema`` is given). ``max_cost_usd``
-        refuses the call (nothing sent) if its worst-case cost is higher.
+        refuses the call (nothing sent) if its worst-case cost is higher. ``timeout``
+        (seconds) overrides the model's and the backend's. Streamed text reaches
+        ``on_text`` redacted; when an attempt that already showed text fails and the call
+        goes on, ``on_reset`` is called first: the consumer clears what it showed.
         """
-        started = time.perf_counter()
+        deadline = Deadline(self.retry.total_budget_s)
+        timeout = check_timeout(timeout)
         messages = build_messages(prompt, system)
         wanted = schema_spec(schema)
         resolution = self.resolve(model, preset, profile, structured=wanted is not None, **params)
@@ -179,51 +205,74 @@ class Session:
         candidates = self._prechecked(resolution, messages, prompt_text, wanted)
         call = _CallContext(self, resolution, prompt_text, stream or on_text is not None,
                             (*self.tags, *tags))
+        call.on_text, call.on_reset, call.deadline = on_text, on_reset, deadline
         use_cache = cache and self.use_cache and self.cache is not None
         refresh = refresh or self.mode == "refresh"
-        last_error: BackendError | None = None
         for candidate in candidates:
+            if deadline.expired or len(call.attempts) >= self.retry.max_attempts:
+                break
             request = self._request(candidate, messages, wanted, timeout)
             key = call.cache_key = self._cache_key(candidate, request) if use_cache else None
-            if key is not None and not refresh:
-                hit = self._cache_call(self.cache.get, key)
-                if hit is not None:
-                    return self._serve_hit(call, candidate, hit, wanted, started, on_text)
-            if self.mode == "replay":
-                continue  # another candidate's answer may be cached; nothing is sent
-            strategy = self._strategy(candidate, request, call, max_cost_usd)
-            for retry_number in range(1, self.retry.attempts_per_candidate + 1):
-                if len(call.attempts) >= self.retry.max_attempts:
-                    break
-                record = call.record(candidate, request.endpoint)
-                began = time.perf_counter()
-                try:
-                    if call.stream:
-                        response = await strategy.stream(request, on_text or _ignore)
-                    else:
-                        response = await strategy.complete(request)
-                    value = wanted.parse(response.text, candidate.backend.name) if wanted else response.text
-                except BackendError as exc:
-                    last_error = exc
-                    call.failed(record, exc, time.perf_counter() - began)
-                    wait = self._retry_wait(exc, retry_number, started)
-                    if wait is None:
-                        break  # next candidate
-                    await asyncio.sleep(wait)
-                    continue
-                except BudgetExceededError:
-                    raise  # refused before sending: not an attempt
-                except Exception as exc:  # a bug or an unexpected library error: log it, then raise
-                    call.failed(record, exc, time.perf_counter() - began)
-                    raise
-                result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
-                if key is not None:
-                    self._cache_call(self.cache.set, key, _cache_entry(response, result))
-                self._notify(result)
+            if key is None or refresh:
+                result = await self._attempts(call, candidate, request, wanted, None, max_cost_usd)
+            else:
+                result = await self._cached_or_attempts(call, candidate, request, wanted, key,
+                                                        max_cost_usd)
+            if result is not None:
                 return result
         if self.mode == "replay":
             raise replay_miss(resolution.requested, prompt_text, use_cache)
-        raise AllAttemptsFailedError(resolution.requested, call.attempts, last_error)
+        raise AllAttemptsFailedError(resolution.requested, call.attempts, call.last_error)
+
+    async def _cached_or_attempts(self, call: _CallContext, candidate: Candidate,
+                                  request: BackendRequest, wanted: SchemaSpec | None, key: str,
+                                  max_cost_usd: float | None) -> Result | None:
+        """The cached answer, else the answer of an identical call in flight, else a call."""
+        hit = self._cache_call(self.cache.get, key)
+        if hit is None:
+            async with first_or_wait(key) as waited:
+                hit = self._cache_call(self.cache.get, key) if waited else None
+                if hit is None:
+                    return await self._attempts(call, candidate, request, wanted, key, max_cost_usd)
+        return self._serve_hit(call, candidate, hit, wanted, call.deadline.started, call.on_text)
+
+    async def _attempts(self, call: _CallContext, candidate: Candidate, request: BackendRequest,
+                        wanted: SchemaSpec | None, key: str | None,
+                        max_cost_usd: float | None) -> Result | None:
+        """Try one candidate (with retries); its Result, or None to move on."""
+        if self.mode == "replay":
+            return None  # another candidate's answer may be cached; nothing is sent
+        strategy = self._strategy(candidate, request, call, max_cost_usd)
+        for retry_number in range(1, self.retry.attempts_per_candidate + 1):
+            if len(call.attempts) >= self.retry.max_attempts or call.deadline.expired:
+                return None
+            record = call.record(candidate, request.endpoint)
+            began = time.perf_counter()
+            shown = StreamRedactor(call.on_text or _ignore) if call.stream else None
+            try:
+                sending = strategy.stream(request, shown) if shown else strategy.complete(request)
+                response = await call.deadline.bound(sending, candidate.backend.name)
+                value = wanted.parse(response.text, candidate.backend.name) if wanted else response.text
+            except BackendError as exc:
+                call.failed(record, exc, time.perf_counter() - began, shown)
+                wait = self._retry_wait(exc, retry_number, call.deadline)
+                if wait is None:
+                    return None  # next candidate
+                await asyncio.sleep(wait)
+                continue
+            except BudgetExceededError:
+                raise  # refused before sending: not an attempt
+            except Exception as exc:  # a bug or an unexpected library error: log it, then raise
+                call.failed(record, exc, time.perf_counter() - began, shown)
+                raise
+            if shown is not None:
+                shown.flush()
+            result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
+            if key is not None:
+                self._cache_call(self.cache.set, key, _cache_entry(response, result))
+            self._notify(result)
+            return result
+        return None
 
     def _strategy(self, candidate: Candidate, request: BackendRequest, call: _CallContext,
                   max_cost_usd: float | None) -> BudgetedStrategy:
@@ -240,6 +289,7 @@ class Session:
                     wanted: SchemaSpec | None) -> list[Candidate]:
         """Candidates that can take this request; a clear error before sending if none."""
         images = count_images(messages)
+        documents = count_documents(messages)
         tokens = estimate_tokens(prompt_text)
         usable, reasons = [], []
         for candidate in resolution.candidates:
@@ -250,6 +300,8 @@ class Session:
                 reasons.append(f"{candidate.label} does not take images (inputs: {', '.join(spec.inputs)})")
             elif images and spec.max_prompt_images is not None and images > spec.max_prompt_images:
                 reasons.append(f"{candidate.label} takes at most {spec.max_prompt_images} images")
+            elif documents and "pdf" not in spec.inputs:
+                reasons.append(f"{candidate.label} does not take PDF documents (inputs: {', '.join(spec.inputs)})")
             elif wanted and not spec.supports_structured:
                 reasons.append(f"{candidate.label} has no structured output")
             elif spec.context_window and tokens > spec.context_window:
@@ -257,6 +309,8 @@ class Session:
                                f"context window of {spec.context_window:,} tokens")
             else:
                 usable.append(candidate)
+        for candidate in usable:  # before anything is sent, not when its turn comes
+            check_params(candidate.params)
         if not usable:
             raise RequestRejectedError(
                 f"'{resolution.requested}' cannot take this request: " + "; ".join(reasons),
@@ -266,6 +320,8 @@ class Session:
 
     def _request(self, candidate: Candidate, messages: Messages, wanted: SchemaSpec | None,
                  timeout: float | None) -> BackendRequest:
+        """The request for one candidate. ``timeout``: the call's; else the model's, the
+        backend's, the session's."""
         backend = candidate.backend
         endpoint = backend.endpoint
         if len(backend.endpoints) > 1:  # round-robin across the backend's endpoints
@@ -275,7 +331,7 @@ class Session:
             backend=backend.name, provider=backend.provider, model_id=candidate.spec.model_id,
             messages=messages, params=candidate.params, endpoint=endpoint, api_key=backend.api_key,
             extra=backend.extra, schema=wanted.json_schema if wanted else None,
-            timeout=timeout or self.timeout,
+            timeout=timeout or candidate.spec.timeout or backend.timeout or self.timeout,
         )
 
     @staticmethod
@@ -294,28 +350,27 @@ class Session:
                 logger.warning("llmdeck: the response cache failed, calls go on uncached: %s", exc)
             return None
 
-    def _retry_wait(self, exc: BackendError, retry_number: int, started: float) -> float | None:
+    def _retry_wait(self, exc: BackendError, retry_number: int, deadline: Deadline) -> float | None:
         """Seconds to wait before retrying the same candidate, or None to move on."""
         if not exc.retryable or retry_number >= self.retry.attempts_per_candidate:
             return None
         if exc.retry_after is not None and exc.retry_after > self.retry.max_retry_after_s:
             return None
         wait = self.retry.delay(retry_number, exc.retry_after)
-        if time.perf_counter() - started + wait > self.retry.total_budget_s:
-            return None
-        return wait
+        return wait if deadline.allows_wait(wait) else None
 
     def _serve_hit(self, call: _CallContext, candidate: Candidate, hit: dict[str, Any],
                    wanted: SchemaSpec | None, started: float, on_text: TextCallback | None) -> Result:
         record = call.record(candidate, None)
         text = hit["text"]
         if on_text is not None:
-            on_text(text)
+            on_text(redact(text))
         value = wanted.parse(text, candidate.backend.name) if wanted else text
         response = BackendResponse(text=text, input_tokens=hit.get("input_tokens"),
                                    output_tokens=hit.get("output_tokens"), model_id=hit.get("model_id"),
                                    finish_reason=hit.get("finish_reason"),
-                                   provider_cost_usd=hit.get("provider_cost_usd"))
+                                   provider_cost_usd=hit.get("provider_cost_usd"),
+                                   tool_calls=hit.get("tool_calls"))
         result = call.cache_hit(record, candidate, response, value, time.perf_counter() - started)
         self._notify(result)
         return result
@@ -326,6 +381,46 @@ class Session:
                 listener(result)
             except Exception:  # a broken display hook must not break the call
                 logger.exception("llmdeck listener failed")
+
+    # --- conversations ---------------------------------------------------------------------
+
+    @property
+    def conversations(self) -> Conversations:
+        """The conversations kept in the call log file; ``.current`` is the one chat continues."""
+        if self._conversations is None:
+            from llmdeck_nb.engine.conversation import Conversations
+
+            self._conversations = Conversations(self.log)
+        return self._conversations
+
+    def chat(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
+             conversation: str | None = None, on_text: TextCallback | None = None, **options: Any) -> Result:
+        """:meth:`complete` with the current conversation's history (or ``conversation``'s),
+        trimmed to the model's context window; the exchange is added to the conversation."""
+        prepared = self._prepare_chat(prompt, model, conversation, options)
+        result = self.complete(prepared.messages, model, on_text=on_text, **{**options, "system": None})
+        return self._finish_chat(prepared, result)
+
+    async def achat(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
+                    conversation: str | None = None, **options: Any) -> Result:
+        prepared = self._prepare_chat(prompt, model, conversation, options)
+        result = await self.acomplete(prepared.messages, model, **{**options, "system": None})
+        return self._finish_chat(prepared, result)
+
+    def _prepare_chat(self, prompt: Any, model: str | None, conversation: str | None,
+                      options: dict[str, Any]) -> Prepared:
+        from llmdeck_nb.engine.conversation import prepare, split_options
+
+        call, params = split_options(options)
+        resolution = self.resolve(model, call.get("preset"), call.get("profile"),
+                                  structured=call.get("schema") is not None, **params)
+        chat = self.conversations.get(conversation) if conversation else self.conversations.current
+        return prepare(chat, prompt, resolution, call.get("system"))
+
+    def _finish_chat(self, prepared: Prepared, result: Result) -> Result:
+        from llmdeck_nb.engine.conversation import finish
+
+        return finish(self.conversations, prepared, result)
 
     # --- many rows ---------------------------------------------------------------------------
 
@@ -357,7 +452,10 @@ class Session:
         """One live probe per available backend (or the ones named): status and latency."""
         from llmdeck_nb.engine.probe import check_backends
 
-        return loop.run(check_backends(self, backends, timeout=min(self.timeout, 15.0)))
+        frame = loop.run(check_backends(self, backends, timeout=min(self.timeout, 15.0)))
+        for row in frame.to_dict("records"):  # what %llm_reload and the load line show now
+            self.reachability[row["backend"]] = row
+        return frame
 
     def compare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                 profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
@@ -403,6 +501,10 @@ class _CallContext:
         self.prompt_hash = hash_prompt(prompt)
         self.cache_key: str | None = None
         self.attempts: list[Attempt] = []
+        self.last_error: BackendError | None = None
+        self.on_text: TextCallback | None = None
+        self.on_reset: ResetCallback | None = None
+        self.deadline = Deadline(session.retry.total_budget_s)
 
     def record(self, candidate: Candidate, endpoint: str | None) -> CallRecord:
         params = dict(candidate.params)
@@ -419,19 +521,32 @@ class _CallContext:
             session_id=self.session.id, cache_key=self.cache_key,
         )
 
-    def failed(self, record: CallRecord, exc: Exception, latency: float) -> None:
+    def failed(self, record: CallRecord, exc: Exception, latency: float,
+               shown: StreamRedactor | None = None) -> None:
+        """Log a failed attempt; text it already showed is withdrawn (``on_reset``)."""
+        if isinstance(exc, BackendError):
+            self.last_error = exc
+        if shown is not None:
+            shown.discard()
+            if shown.emitted and self.on_reset is not None:
+                self.on_reset()
         record.set_error(exc)
         record.latency_s = latency
         self.session.log.append(record)
         self.attempts.append(Attempt(record.attempt, record.model or "", record.backend or "", "error",
                                      record.error_type, record.error_message, latency))
-        logger.warning("call %s attempt %d: %s on %s failed: %s", self.call_id[:8], record.attempt,
-                       record.model, record.backend, record.error_type)
+        cause = exc.message if isinstance(exc, LLMDeckError) else redact(str(exc))
+        logger.warning("call %s attempt %d: %s on %s failed: %s: %s", self.call_id[:8],
+                       record.attempt, record.model, record.backend, record.error_type, cause)
 
     def succeeded(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
                   value: Any, latency: float) -> Result:
         cost, source = call_cost(candidate.spec, response.input_tokens, response.output_tokens,
                                  response.provider_cost_usd)
+        saved = None
+        if response.proxy_cache_hit:  # the proxy's own cache answered: nothing was spent
+            record.cache_hit, record.cache_where, record.saved_cost_usd = True, "proxy", cost
+            cost, saved = (0.0 if cost is not None else None), cost
         record.status, record.latency_s, record.ttft_s = "ok", latency, response.ttft_s
         record.http_status = response.http_status
         record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
@@ -440,16 +555,21 @@ class _CallContext:
         self.session.log.append(record)
         self.attempts.append(Attempt(record.attempt, candidate.model, candidate.backend.name, "ok",
                                      latency_s=latency))
-        logger.info("call %s: %s via %s in %.0f ms (%s+%s tokens, cost %s)", self.call_id[:8],
+        logger.info("call %s: %s via %s in %.0f ms (%s+%s tokens, cost %s)%s", self.call_id[:8],
                     candidate.model, candidate.backend.name, latency * 1000, response.input_tokens,
-                    response.output_tokens, cost)
-        return self._result(candidate, response, value, latency, cost, source, cached=False)
+                    response.output_tokens, cost,
+                    " served from the proxy's cache" if record.cache_where else "")
+        result = self._result(candidate, response, value, latency, cost, source,
+                              cached=response.proxy_cache_hit)
+        result.saved_cost_usd, result.cache_where = saved, record.cache_where
+        return result
 
     def cache_hit(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
                   value: Any, latency: float) -> Result:
         saved, source = call_cost(candidate.spec, response.input_tokens, response.output_tokens,
                                   response.provider_cost_usd)
         record.status, record.cache_hit, record.latency_s = "cache_hit", True, latency
+        record.cache_where = "local"
         record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
         record.cost_usd, record.cost_source, record.saved_cost_usd = 0.0, source, saved
         record.response_preview = response.text
@@ -459,7 +579,7 @@ class _CallContext:
         logger.info("call %s: %s via %s served from the cache in %.1f ms", self.call_id[:8],
                     candidate.model, candidate.backend.name, latency * 1000)
         result = self._result(candidate, response, value, latency, 0.0, source, cached=True)
-        result.saved_cost_usd = saved
+        result.saved_cost_usd, result.cache_where = saved, "local"
         return result
 
     def _result(self, candidate: Candidate, response: BackendResponse, value: Any, latency: float,
@@ -467,14 +587,14 @@ class _CallContext:
         # The answer is shown, stored in `_llm` and saved with the notebook: scrub it too
         # (a model may quote a key back that the prompt contained).
         return Result(
-            text=redact(response.text), value=value, model=candidate.model, backend=candidate.backend.name,
+            text=redact(response.text), value=redact_value(value), model=candidate.model, backend=candidate.backend.name,
             provider=candidate.backend.provider, model_id=response.model_id or candidate.spec.model_id,
             profile=self.resolution.profile, requested=self.resolution.requested,
             preset=self.resolution.preset, call_id=self.call_id, latency_s=latency,
             ttft_s=response.ttft_s, input_tokens=response.input_tokens,
             output_tokens=response.output_tokens, cost_usd=cost, cost_source=source, cached=cached,
             finish_reason=response.finish_reason, adjustments=candidate.adjustments,
-            attempts=list(self.attempts),
+            attempts=list(self.attempts), tool_calls=redact_value(response.tool_calls),
         )
 
 
@@ -482,11 +602,24 @@ def _cache_entry(response: BackendResponse, result: Result) -> dict[str, Any]:
     return {"text": response.text, "input_tokens": response.input_tokens,
             "output_tokens": response.output_tokens, "model_id": result.model_id,
             "finish_reason": response.finish_reason, "provider_cost_usd": response.provider_cost_usd,
-            "created_at": time.time()}
+            "tool_calls": response.tool_calls, "created_at": time.time()}
 
 
 def _ignore(_: str) -> None:
     pass
+
+
+def _open_or_defer(spec: Any) -> ResponseCache | None:
+    """The response cache; a Redis that does not answer yet is a warning, not a failure:
+    calls go on uncached and the cache is used as soon as it answers."""
+    try:
+        return open_cache(spec, default_dir=responses_dir())
+    except CacheUnavailableError as exc:
+        from llmdeck_nb.cache.deferred import DeferredCache
+
+        logger.warning("llmdeck: %s; calls go on uncached and use the cache once it answers",
+                       exc.message)
+        return DeferredCache(lambda: open_cache(spec, default_dir=responses_dir()), exc)
 
 
 def _log_path(log: str | Path | bool | None) -> Path | None:

@@ -19,7 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: keyword arguments of Session.acomplete that --param must not shadow
 RESERVED_PARAMS = frozenset({"prompt", "model", "preset", "profile", "system", "schema", "stream", "cache",
-                             "refresh", "tags", "on_text", "timeout", "max_cost_usd"})
+                             "refresh", "tags", "on_text", "timeout", "max_cost_usd", "conversation"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 _TOKEN = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+")
 
@@ -43,6 +43,8 @@ call_options = _stack(
     argument("-s", "--system", help="system prompt"),
     argument("-t", "--temperature", type=float, help="sampling temperature"),
     argument("--max-tokens", type=int, dest="max_tokens", help="maximum tokens in the answer"),
+    argument("--timeout", type=float, metavar="S", help="seconds to wait for the server (to "
+             "answer, and between stream chunks); overrides the deck's `timeout`"),
     argument("--param", action="append", default=[], metavar="KEY=VALUE",
              help="any other generation parameter, repeatable; VALUE is read as JSON when it can "
              "be (--param top_p=0.9 --param stop='[\"##\"]'), else as text"),
@@ -52,6 +54,11 @@ call_options = _stack(
     argument("--refresh", action="store_true", help="call the model even if the answer is cached "
              "(and cache the new answer)"),
     argument("--tag", action="append", default=[], help="label the call in the log, repeatable"),
+    argument("--image", action="append", default=[], metavar="PATH_OR_VAR",
+             help="send an image with the prompt, repeatable: a file path, or a notebook variable "
+             "holding a PIL image, a matplotlib figure or PNG/JPEG bytes ({var} in the cell works too)"),
+    argument("--pdf", action="append", default=[], metavar="PATH_OR_VAR",
+             help="send a PDF document with the prompt, repeatable (models whose inputs list pdf)"),
     argument("--max-cost", type=float, dest="max_cost_usd", metavar="USD",
              help="refuse a call whose worst-case cost is higher (nothing is sent)"),
     argument("--no-interpolate", action="store_false", dest="interpolate", default=None,
@@ -73,6 +80,16 @@ output_options = _stack(
              help="show tokens as they arrive (%%config LLMDeckMagics.stream)"),
     argument("--no-stream", action="store_false", dest="stream", default=None,
              help="wait for the whole answer"),
+)
+
+
+#: conversation mode of %%llm
+chat_options = _stack(
+    argument("--chat", action="store_true", dest="chat", default=None,
+             help="send the current conversation's earlier exchanges with the cell, and add this "
+             "one to it (%%config LLMDeckMagics.chat; %%llm_chat new|show|list|switch|drop)"),
+    argument("--no-chat", action="store_false", dest="chat", default=None,
+             help="send the cell on its own"),
 )
 
 
@@ -152,7 +169,8 @@ def call_kwargs(args: Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]
     """The keyword arguments for ``Session.complete`` / ``compare`` (only what was given,
     so the panel's temperature is not overridden by an unset option)."""
     kwargs: dict[str, Any] = {**parse_params(args.param)}
-    for name in ("preset", "profile", "system", "temperature", "max_tokens", "max_cost_usd"):
+    for name in ("preset", "profile", "system", "temperature", "max_tokens", "max_cost_usd",
+                 "timeout"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value
@@ -169,6 +187,32 @@ def call_kwargs(args: Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]
     return kwargs
 
 
+def attachment_parts(args: Namespace, namespace: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The image and PDF parts of ``--image`` / ``--pdf``: a notebook variable of that name,
+    else a file path."""
+    from llmdeck_nb.engine.attachments import attachment_part, pdf_part
+
+    parts = []
+    for option, values, make in (("--image", args.image, attachment_part), ("--pdf", args.pdf, pdf_part)):
+        for value in values:
+            held = namespace.get(value) if value.isidentifier() else None
+            parts.append(make(value if held is None else held, f"{option} {value}"))
+    return parts
+
+
+ALL_ROWS = -1
+
+
+def log_rows(text: str) -> int:
+    """``-n 5`` -> 5, ``-n all`` -> :data:`ALL_ROWS` (argparse reports a bad value)."""
+    if text.strip().lower() == "all":
+        return ALL_ROWS
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
 def variable_name(name: str | None) -> str | None:
     if name is not None and not name.isidentifier():
         raise UsageError(f"-o takes a variable name, got {name!r}")
@@ -183,6 +227,6 @@ def names_list(text: str | None) -> list[str] | None:
     return names or None
 
 
-__all__ = ["call_kwargs", "call_options", "names_list", "output_options", "parse_line", "parse_params",
+__all__ = ["ALL_ROWS", "attachment_parts", "call_kwargs", "call_options", "chat_options", "log_rows", "names_list", "output_options", "parse_line", "parse_params",
            "split_line",
            "variable_name"]

@@ -22,10 +22,19 @@ class Choice:
     model: str | None  # the first candidate, when callable
     backend: str | None
     problem: str | None  # why it cannot be called under the profile
+    routed: str | None = None  # the backend the profile sends a model to, even when unavailable
 
     @property
     def callable(self) -> bool:
         return self.problem is None
+
+    @property
+    def group(self) -> str:
+        """``presets``, ``aliases``, ``models on openai`` (where the profile sends it)."""
+        if self.kind != "model":
+            return {"preset": "presets", "alias": "aliases"}.get(self.kind, self.kind)
+        backend = self.backend or self.routed
+        return f"models on {backend}" if backend else "models without a route"
 
     @property
     def target(self) -> str | None:
@@ -58,11 +67,21 @@ def choice(session: Session, handle: str, kind: str, profile: str | None = None)
     try:
         resolution = session.deck.resolve(handle, profile or session.profile)
     except CredentialsMissingError as exc:
-        return Choice(handle, kind, None, None, "missing " + ", ".join(exc.variables))
+        return Choice(handle, kind, None, None, "missing " + ", ".join(exc.variables),
+                      _routed(session, handle, kind, profile))
     except LLMDeckError as exc:
-        return Choice(handle, kind, None, None, _short(exc.message))
+        return Choice(handle, kind, None, None, _short(exc.message), _routed(session, handle, kind, profile))
     primary = resolution.primary
     return Choice(handle, kind, primary.model, primary.backend.name, None)
+
+
+def _routed(session: Session, handle: str, kind: str, profile: str | None) -> str | None:
+    if kind != "model":
+        return None
+    try:
+        return session.deck.route(handle, profile or session.profile).backend
+    except LLMDeckError:
+        return None
 
 
 def choices(session: Session, profile: str | None = None) -> list[Choice]:
@@ -73,6 +92,30 @@ def choices(session: Session, profile: str | None = None) -> list[Choice]:
         group = [choice(session, name, kind, profile) for name in names]
         out.extend(sorted(group, key=lambda c: not c.callable))
     return out
+
+
+def serving_status(session: Session, unreachable: dict[str, str | None] | None = None) -> tuple[bool, str]:
+    """(can it be served, one sentence): what the next ``%%llm`` would use, or why it cannot
+    and how to fix that from the panel."""
+    name = f"'{session.default_model}'" if session.default_model else "the deck default"
+    where = f"under profile '{session.profile}'"
+    try:
+        resolution = session.resolve()
+    except CredentialsMissingError as exc:
+        names = ", ".join(exc.variables)
+        return False, (f"{name} cannot be served {where}: backend '{exc.backend}' is missing {names}. "
+                       f"Fix it here: choose another profile or model above, or set {names} "
+                       "(environment or .env file) and press reload.")
+    except LLMDeckError as exc:
+        return False, f"{name} cannot be served {where}: {exc.message}. Fix it here: choose another profile or model above."
+    primary = resolution.primary
+    problem = (unreachable or {}).get(primary.backend.name)
+    target = f"{resolution.requested} -> {primary.model} on {primary.backend.name}"
+    if problem:
+        return False, (f"{target}, which did not answer the last check ({_short(problem)}). "
+                       "Fix it here: choose another profile or model above, or press check again.")
+    demo = " (offline demo answers: no key for its provider)" if primary.backend.provider == "demo" else ""
+    return True, f"%%llm uses {target}{demo}"
 
 
 def presets_rows(session: Session) -> list[dict[str, Any]]:
@@ -100,4 +143,4 @@ def _short(message: str, limit: int = 80) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
-__all__ = ["Choice", "aliases_rows", "choice", "choices", "describe", "presets_rows"]
+__all__ = ["Choice", "aliases_rows", "choice", "choices", "describe", "presets_rows", "serving_status"]

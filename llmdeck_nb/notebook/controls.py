@@ -14,13 +14,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from llmdeck_nb.deck import Deck
     from llmdeck_nb.engine.session import Session
 
 logger = logging.getLogger("llmdeck_nb")
 
 #: called with the name of what changed: "profile", "default_model", "temperature",
-#: "use_cache", "mode", "budget" or "deck"
+#: "use_cache", "mode", "budget", "deck" or "checks"
 Observer = Callable[[str], None]
 
 _by_session: weakref.WeakKeyDictionary[Session, Controls] = weakref.WeakKeyDictionary()
@@ -38,6 +40,8 @@ class Controls:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._observers: list[Observer] = []
+        #: the last live check of each backend: None when it answered, else why not
+        self.unreachable: dict[str, str | None] = {}
 
     # --- observers ----------------------------------------------------------------------------
 
@@ -79,6 +83,15 @@ class Controls:
     def set_cache(self, on: bool) -> None:
         self.session.use_cache = bool(on)
         self._changed("use_cache")
+
+    def check(self, backends: list[str] | None = None) -> pd.DataFrame:
+        """Probe the backends live (:meth:`Session.check`) and remember which answered."""
+        frame = self.session.check(backends)
+        for row in frame.itertuples():
+            if row.status in ("ok", "error"):
+                self.unreachable[row.backend] = None if row.status == "ok" else (row.detail or "no answer")
+        self._changed("checks")
+        return frame
 
     def set_mode(self, mode: str) -> None:
         """``"normal"``, ``"replay"`` or ``"refresh"`` (see llmdeck_nb.engine.modes)."""

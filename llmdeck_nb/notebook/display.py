@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 FORMATS = ("markdown", "text", "code", "json", "html")
 FOOTER_STYLE = "color:#888;font-size:smaller"
-COMPARE_VIEW = "llmdeck-compare"  # frame.attrs marker: render with wrapped outputs
 STREAM_REFRESH_S = 0.05  # at most ~20 display updates a second while streaming
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:\n)?```", re.DOTALL)
@@ -134,6 +133,15 @@ class StreamView:
             text = "".join(self._parts)
             self._show({"text/markdown": text, "text/plain": text})
 
+    def reset(self) -> None:
+        """An attempt failed after showing text and the call goes on: clear what it showed,
+        so the answer that follows is seen once (a terminal gets a line saying so)."""
+        self._parts.clear()
+        if self._inline:
+            print("\n[llmdeck: the answer was cut off; trying again]", flush=True)
+        elif self._handle is not None:
+            self._show({"text/plain": ""})
+
     def finish(self, result: Result, fmt: str, *, footer: bool = True, parsed: bool = False) -> None:
         from IPython.display import display
 
@@ -167,23 +175,19 @@ def to_frame(rows: Sequence[dict[str, Any]] | pd.DataFrame, columns: Sequence[st
     return pd.DataFrame(list(rows), columns=list(columns) if columns else None)
 
 
-def mark_compare(frame: pd.DataFrame) -> pd.DataFrame:
-    """Tag a compare frame so its HTML display wraps the outputs (see :func:`frame_html`)."""
-    frame.attrs["llmdeck_view"] = COMPARE_VIEW
-    return frame
+def mark_compare(frame: pd.DataFrame, *, grid: bool = False) -> pd.DataFrame:
+    """Show this compare frame (and only it, not frames derived from it) readably: see
+    :mod:`llmdeck_nb.notebook.views`; ``grid``: targets as columns, answers side by side."""
+    from llmdeck_nb.notebook import views
+
+    return views.mark(frame, views.GRID if grid else views.COMPARE)
 
 
 def frame_html(frame: pd.DataFrame) -> str | None:
-    """HTML for a DataFrame: compare frames get readable, wrapped outputs; others as usual."""
-    if frame.attrs.get("llmdeck_view") != COMPARE_VIEW:
-        return frame._repr_html_()
-    wrapped = [c for c in ("output", "error") if c in frame.columns]
-    styler = frame.style.format(precision=3, na_rep="")
-    if wrapped:
-        styler = styler.set_properties(subset=wrapped, **{
-            "white-space": "pre-wrap", "text-align": "left", "vertical-align": "top",
-            "min-width": "24em", "max-width": "60em"})
-    return styler.to_html()
+    """HTML for a DataFrame: the frames the magics return get their view; others as usual."""
+    from llmdeck_nb.notebook.views import view_html
+
+    return view_html(frame)
 
 
 #: where DataFrame lives, by name, so registering does not import pandas (pandas 3 says
@@ -207,26 +211,26 @@ def unregister_frame_formatter(shell: Any) -> None:
             del formatter.type_printers[cls]
 
 
-def show_chart(frame: pd.DataFrame) -> None:
-    """Bars of latency and cost per target (``%%llm_compare --plot``)."""
-    import io
-
+def show_chart(frame: pd.DataFrame, title: str = "llmdeck compare", *, demo: bool = False) -> None:
+    """Every run's latency and cost per target, the mean marked (``%%llm_compare --plot``)."""
     from IPython.display import Image, display
-    from matplotlib.figure import Figure
 
-    labels = [str(t) for t in frame["target"]]
-    figure = Figure(figsize=(10, 0.5 * len(labels) + 1.5))
-    latency_ax, cost_ax = figure.subplots(1, 2, sharey=True)
-    latency_ax.barh(labels, frame["latency_s"].astype(float).fillna(0.0), color="#4c72b0")
-    latency_ax.set_xlabel("latency (s)")
-    cost_ax.barh(labels, frame["cost_usd"].astype(float).fillna(0.0), color="#dd8452")
-    cost_ax.set_xlabel("cost (USD)")
-    latency_ax.invert_yaxis()
-    figure.suptitle("llmdeck compare")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=96)
-    display(Image(data=buffer.getvalue(), format="png"))
+    from llmdeck_nb.notebook.charts import runs_chart_png
+
+    display(Image(data=runs_chart_png(frame, title, demo=demo), format="png"))
+
+
+def cache_line(stats: Any, used: bool = True) -> str:
+    """``llmdeck: 1 hit, 1 miss (50%), 12 KB used; 2 entries in the disk cache at ...``"""
+    from llmdeck_nb.notebook.views import size
+
+    hits = "1 hit" if stats.hits == 1 else f"{stats.hits} hits"
+    misses = "1 miss" if stats.misses == 1 else f"{stats.misses} misses"
+    rate = f" ({stats.hit_rate:.0%})" if stats.hit_rate is not None else ""
+    entries = "1 entry" if stats.entries == 1 else f"{stats.entries} entries"
+    use = "" if used else "; NOT used by calls now (%llm_cache on)"
+    return (f"llmdeck: {hits}, {misses}{rate}, {size(stats.bytes)} used; {entries} in the "
+            f"{stats.kind} cache at {stats.location}{use}")
 
 
 # --- listings -----------------------------------------------------------------------------
@@ -243,18 +247,22 @@ def profiles_listing(profiles: dict[str, Any], active: str) -> str:
 
 
 def calls_table_html(rows: Iterable[dict[str, Any]]) -> str:
-    """The panel's small table of recent calls."""
+    """The panel's table of recent calls (newest first); failed attempts in red."""
     rows = list(rows)
     if not rows:
-        return f'<div style="{FOOTER_STYLE}">no calls yet</div>'
-    head = "".join(f"<th style='text-align:left;padding:0 8px'>{h}</th>"
-                   for h in ("model", "backend", "latency", "cost", "cached"))
+        return f'<div style="{FOOTER_STYLE}">no calls in the log yet</div>'
+    columns = ("time (UTC)", "model", "backend", "status", "latency", "cost", "cached", "error")
+    head = "".join(f"<th style='text-align:left;padding:0 8px'>{h}</th>" for h in columns)
     body = []
     for row in rows:
-        cells = (row["model"], row["backend"], row["latency"], row["cost"], "yes" if row["cached"] else "")
-        body.append("<tr>" + "".join(f"<td style='padding:0 8px'>{html.escape(str(c))}</td>"
+        cells = (row["time"], row["model"], row["backend"], row["status"], row["latency"], row["cost"],
+                 "yes" if row["cached"] else "", row["error"])
+        colour = "color:#b00020;" if row["status"] == "error" else ""
+        body.append("<tr>" + "".join(f"<td style='{colour}padding:0 8px;white-space:nowrap;max-width:40em;"
+                                     f"overflow:hidden;text-overflow:ellipsis'>{html.escape(str(c or ''))}</td>"
                                      for c in cells) + "</tr>")
-    return (f"<table style='font-size:smaller'><thead><tr>{head}</tr></thead>"
+    return (f"<div style='{FOOTER_STYLE}'>recent calls (every kernel's, from the call log)</div>"
+            f"<table style='font-size:smaller'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
@@ -262,6 +270,7 @@ __all__ = [
     "FORMATS",
     "StreamView",
     "answer_bundle",
+    "cache_line",
     "calls_table_html",
     "extract_code",
     "footer_bundle",

@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.errors import LLMDeckError
@@ -70,7 +71,7 @@ def _status(magics: Any) -> str:
         except LLMDeckError as exc:
             say(f"llmdeck: LLMDeckMagics.default_model = {configured!r} ignored: {one_line(exc)}")
         magics.attach(session)
-    return load_line(session.deck, session.profile)
+    return load_line(session.deck, session.profile, session.reachability)
 
 
 def _existing_session() -> Session | None:
@@ -116,12 +117,29 @@ def keep_question_marks(lines: list[str]) -> list[str]:
     return out
 
 
-def load_line(deck: Deck, profile: str) -> str:
-    """``llmdeck: profile auto, 3 of 12 backends available (demo, openai, ollama), deck ...``"""
+def load_line(deck: Deck, profile: str, live: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """``llmdeck: profile auto, 4 of 12 backends available (demo, openai; configured (not
+    checked): ollama), deck ../.llmdeck/inference, keys from ../.env``; after a live check,
+    what it found (``live``: its rows)."""
+    from llmdeck_nb.deck.availability import NOT_CHECKED, backend_state, has_nothing_to_check
+
     available = deck.available_backends
+    groups: dict[str, list[str]] = {"": [], NOT_CHECKED: [], "unreachable": []}
+    for name in available:
+        state = backend_state(deck.backends[name], (live or {}).get(name))
+        if state.startswith("unreachable"):
+            groups["unreachable"].append(name)
+        elif state == NOT_CHECKED and has_nothing_to_check(deck.backends[name]):
+            groups[NOT_CHECKED].append(name)
+        else:
+            groups[""].append(name)
+    listing = "; ".join(f"{label}: {', '.join(names)}" if label else ", ".join(names)
+                        for label, names in groups.items() if names)
     parts = [f"profile {profile}",
-             f"{len(available)} of {len(deck.backends)} backends available ({', '.join(available) or 'none'})",
+             f"{len(available)} of {len(deck.backends)} backends available ({listing or 'none'})",
              deck_location(deck)]
+    if deck.env_file is not None:
+        parts.append(f"keys from {_shown(deck.env_file)}")
     return "llmdeck: " + ", ".join(parts)
 
 
@@ -130,14 +148,17 @@ def deck_location(deck: Deck) -> str:
     ``packaged default deck``."""
     if deck.origin == "packaged default":
         return "packaged default deck"
-    folder = Path(deck.folder)
-    try:
-        shown = os.path.relpath(folder)
-    except ValueError:  # another drive on Windows
-        shown = str(folder)
-    if shown.startswith(".." + os.sep + ".."):
-        shown = str(folder)
+    shown = _shown(Path(deck.folder))
     return f"deck {shown}" if deck.origin == "project" else f"deck {shown} (from {deck.origin})"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is near (``../.env``), else whole."""
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if shown.startswith(".." + os.sep + "..") else shown
 
 
 __all__ = ["deck_location", "load_ipython_extension", "load_line", "unload_ipython_extension"]

@@ -41,6 +41,36 @@ def fill(template: str, namespace: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
+def fill_content(template: str, namespace: Mapping[str, Any]) -> str | list[dict[str, Any]]:
+    """:func:`fill`, except that a plain ``{name}`` whose value is an image or a document (a
+    PIL image, a matplotlib figure, PNG/JPEG/PDF bytes, a path to such a file) becomes an
+    image or file part at that place: the result is then a list of message parts."""
+    from llmdeck_nb.engine.attachments import attachment_part, is_attachment
+
+    parts: list[dict[str, Any]] = []
+    text: list[str] = []
+    for piece in parse(template):
+        if isinstance(piece, str):
+            text.append(piece)
+            continue
+        value = evaluate(piece.expression, namespace, what=piece.text)
+        if piece.conversion is None and not piece.spec and is_attachment(value):
+            if "".join(text).strip():
+                parts.append({"type": "text", "text": "".join(text)})
+            text = []
+            parts.append(attachment_part(value, piece.text))
+        else:
+            text.append(_formatted(piece, value, namespace))
+    if not parts:
+        return "".join(text)
+    if "".join(text).strip():
+        parts.append({"type": "text", "text": "".join(text)})
+    texts = [part for part in parts if part["type"] == "text"]
+    if texts:  # the cell's own leading and trailing blank lines are not part of the prompt
+        texts[0]["text"], texts[-1]["text"] = texts[0]["text"].lstrip(), texts[-1]["text"].rstrip()
+    return parts
+
+
 def evaluate(expression: str, namespace: Mapping[str, Any], *, what: str | None = None) -> Any:
     """Evaluate one expression in ``namespace``; a clear PromptTemplateError if it fails."""
     label = what or "{" + expression + "}"
@@ -180,17 +210,20 @@ def _render(field: Field, namespace: Mapping[str, Any]) -> str:
         value = namespace[name]
     else:
         value = evaluate(field.expression, namespace, what=field.text)
-    if field.conversion == "r":
-        value = repr(value)
-    elif field.conversion == "s":
-        value = str(value)
-    elif field.conversion == "a":
-        value = ascii(value)
+    return _formatted(field, value, namespace)
+
+
+def _formatted(field: Field, value: Any, namespace: Mapping[str, Any]) -> str:
     spec = fill(field.spec, namespace) if "{" in field.spec else field.spec
+    convert = {"r": repr, "s": str, "a": ascii}.get(field.conversion or "")
     try:
-        return format(value, spec)
-    except (TypeError, ValueError) as exc:
-        raise PromptTemplateError(f"cannot format {field.text}: {exc}", hint=_HINT) from None
+        return format(convert(value) if convert else value, spec)
+    except Exception as exc:  # noqa: BLE001 - the object's own __format__/__str__/__repr__
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise PromptTemplateError(
+            f"cannot format {field.text} (a {type(value).__name__}): {detail}"[:300],
+            hint="fix that object's __format__/__str__, write {" + field.expression.strip()
+                 + "!r}, or " + _HINT) from None
 
 
-__all__ = ["Field", "compile_template", "evaluate", "fill", "parse"]
+__all__ = ["Field", "compile_template", "evaluate", "fill", "fill_content", "parse"]

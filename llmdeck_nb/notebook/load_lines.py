@@ -2,15 +2,16 @@
 
 Loading the deck (pydantic, every TOML file, validation) is most of what ``%load_ext``
 would cost, yet the line it prints depends only on: the deck folder the search order
-finds, the bytes of its TOML files, the ``.env`` file, the environment variables those
-files name, ``$LLMDECK_PROFILE``, the working directory (the folder is shown relative to
-it) and this package's code. Each time ``%load_ext`` really loads the deck, the line is
+finds, the bytes of its TOML files, the nearest ``.env`` file, the names in the key store
+(``llmdeck keys``), the environment variables the files name, ``$LLMDECK_PROFILE``, the
+working directory (the folder is shown relative to it) and this package's code. Each time ``%load_ext`` really loads the deck, the line is
 stored under a fingerprint of all of these; a later ``%load_ext`` whose fingerprint
 matches prints the stored line, and the deck is loaded by the first magic that needs it.
 
 The fingerprint holds no secret: of a variable whose name looks secret (``*_API_KEY``)
 only "set or not" counts, which is all a deck's availability depends on; the ``.env``
-file counts by its size and modification time, not its content.
+file counts by its size and modification time, not its content; the key store by the
+names it holds.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import re
 from pathlib import Path
 
 from llmdeck_nb.deck.locate import PROFILE_VARIABLE, locate_deck
+from llmdeck_nb.deck.project import find_env_file
 from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.keys.lookup import stored_names
 from llmdeck_nb.paths import state_dir
 from llmdeck_nb.redaction import looks_secret
 
@@ -57,10 +60,11 @@ def fingerprint() -> str | None:
         feed(path.relative_to(folder), data)
         for inside in _PLACEHOLDER.findall(data):
             names.update(_NAME.findall(inside))
-    env_file = Path.cwd() / ".env"
-    if env_file.is_file():
+    env_file = find_env_file()
+    if env_file is not None:
         stat = env_file.stat()
-        feed(".env", stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        feed(env_file, stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    feed(sorted(stored_names().items()))
     for raw in sorted(names):
         name = raw.decode()
         value = os.environ.get(name)

@@ -22,11 +22,16 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Unicode, observe
 
+from llmdeck_nb.engine.attachments import with_attachments
 from llmdeck_nb.errors import DeckError, LLMDeckError
 from llmdeck_nb.notebook import display
 from llmdeck_nb.notebook.arguments import (
+    ALL_ROWS,
+    attachment_parts,
     call_kwargs,
     call_options,
+    chat_options,
+    log_rows,
     names_list,
     output_options,
     parse_line,
@@ -68,6 +73,10 @@ class LLMDeckMagics(Magics):
                   help="How %%llm shows answers: markdown, text, code, json or html (-f).").tag(config=True)
     interpolate = Bool(
         True, help="Fill {name} / {expression} in cells from the notebook (--no-interpolate)."
+    ).tag(config=True)
+    chat = Bool(
+        False, help="Send each %%llm cell with the current conversation's history (--chat / "
+                    "--no-chat); %llm_chat starts, lists and switches conversations."
     ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -143,6 +152,7 @@ class LLMDeckMagics(Magics):
     @argument("model", nargs="?", metavar="MODEL",
               help="model, alias or preset (default: %%llm_use / the panel's choice, else the deck's)")
     @output_options
+    @chat_options
     @call_options
     @no_var_expand
     @line_cell_magic
@@ -154,8 +164,10 @@ class LLMDeckMagics(Magics):
         %llm [options] PROMPT     -- one-line prompt (choose the model with -m MODEL)
 
         {name}, {In[3]}, {Out[3]}, {df.head()} and {x:.2f} are filled from the notebook;
-        {{ and }} are literal braces. The Result is in _llm (and in VAR with -o VAR);
-        with --schema the parsed object is the cell's output.
+        {{ and }} are literal braces; {fig} holding an image (PIL, matplotlib, PNG/JPEG
+        bytes, a path) sends it as an image. The Result is in _llm (and in VAR with -o VAR);
+        with --schema the parsed object is the cell's output. --chat continues the current
+        conversation (%llm_chat).
         """
         if cell is None:
             args, text = split_line(self.llm.parser, line)
@@ -163,18 +175,22 @@ class LLMDeckMagics(Magics):
             args, text = parse_line(self.llm.parser, line), cell
         session = self.session
         with user_errors():
-            prompt = self._prompt(text, args.interpolate)
+            content = self._content(text, args)
             kwargs = call_kwargs(args, self.shell.user_ns)
             model = args.model or args.model_option
             parsed = "schema" in kwargs
             fmt = args.format or self.format
             out = variable_name(args.out)
+            if self.chat if args.chat is None else args.chat:
+                send, prompt = session.chat, content
+            else:
+                send, prompt = session.complete, as_prompt(content)
             if self.stream if args.stream is None else args.stream:
                 view = display.StreamView(self.shell)
-                result = session.complete(prompt, model, on_text=view, **kwargs)
+                result = send(prompt, model, on_text=view, on_reset=view.reset, **kwargs)
                 view.finish(result, fmt, footer=self.show_footer, parsed=parsed)
             else:
-                result = session.complete(prompt, model, **kwargs)
+                result = send(prompt, model, **kwargs)
                 display.show_result(result, fmt, footer=self.show_footer, parsed=parsed)
         self.shell.user_ns["_llm"] = result
         if out:
@@ -183,15 +199,18 @@ class LLMDeckMagics(Magics):
             self.shell.set_next_input(display.extract_code(result.text), replace=False)
         return result.value if parsed else None
 
-    def _prompt(self, text: str, interpolate: bool | None) -> str:
+    def _content(self, text: str, args: Any) -> str | list[dict[str, Any]]:
+        """The cell as message content: text, or parts when it holds images or documents."""
         if not text.strip():
             raise UsageError("nothing to send: write the prompt in the cell below %%llm "
                              "(or after the options: %llm What is 2+2?)")
-        if self.interpolate if interpolate is None else interpolate:
-            from llmdeck_nb.notebook.interpolation import fill
+        content: str | list[dict[str, Any]] = text.strip()
+        if self.interpolate if args.interpolate is None else args.interpolate:
+            from llmdeck_nb.notebook.interpolation import fill_content
 
-            text = fill(text, self.shell.user_ns)
-        return text.strip()
+            content = fill_content(text, self.shell.user_ns)
+            content = content.strip() if isinstance(content, str) else content
+        return with_attachments(content, attachment_parts(args, self.shell.user_ns))
 
     # --- %%llm_compare -----------------------------------------------------------------------
 
@@ -201,7 +220,10 @@ class LLMDeckMagics(Magics):
     @argument("--profiles", metavar="P1,P2,...", help="routing profiles to compare "
               "(each model under each profile)")
     @argument("--repeat", type=int, default=1, metavar="N", help="send each target N times")
-    @argument("--plot", action="store_true", help="add a bar chart of latency and cost per target")
+    @argument("--plot", action="store_true", help="add a chart of every run's latency and cost per "
+              "target, the mean marked")
+    @argument("--grid", action="store_true", help="show the targets side by side (answers next to "
+              "each other, metrics below) instead of one row per target")
     @argument("-o", "--out", metavar="VAR", help="store the DataFrame in this variable")
     @call_options
     @no_var_expand
@@ -218,18 +240,50 @@ class LLMDeckMagics(Magics):
             raise UsageError("--repeat takes a number of runs of at least 1")
         session = self.session
         with user_errors():
-            prompt = self._prompt(cell, args.interpolate)
+            prompt = as_prompt(self._content(cell, args))
             kwargs = call_kwargs(args, self.shell.user_ns)
             profile = kwargs.pop("profile", None)
             profiles = names_list(args.profiles) or ([profile] if profile else None)
             out = variable_name(args.out)
             frame = session.compare(prompt, names_list(args.models), profiles, repeat=args.repeat, **kwargs)
-        display.mark_compare(frame)
+        display.mark_compare(frame, grid=args.grid)
         if args.plot:
-            display.show_chart(frame)
+            from llmdeck_nb.notebook.charts import chart_title, shows_demo
+
+            display.show_chart(frame, chart_title(prompt, args.repeat), demo=shows_demo(frame, session.deck))
         if out:
             self.shell.user_ns[out] = frame
         return frame
+
+    # --- conversations ----------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("action", nargs="?", default="show", choices=["new", "show", "list", "switch", "drop"],
+              help="new [NAME]: start a conversation (NAME again: start it over) and make it current; "
+                   "show [NAME] (the default): its turns; list: every conversation; switch NAME; "
+                   "drop [N]: forget the last N turns (default 2: the last prompt and its answer)")
+    @argument("value", nargs="?", metavar="NAME_OR_N")
+    @line_magic
+    def llm_chat(self, line: str) -> None:
+        """The conversations %%llm --chat continues (kept in the call log file: they survive a
+        kernel restart, and any model can continue one)."""
+        from llmdeck_nb.notebook import chat_view
+
+        args = parse_argstring(self.llm_chat, line)
+        chats = self.session.conversations
+        with user_errors():
+            if args.action == "new":
+                say(chat_view.started(*chats.new(args.value)))
+            elif args.action == "switch":
+                if not args.value:
+                    raise UsageError("%llm_chat switch takes a NAME (%llm_chat list shows them)")
+                say(chat_view.switched(chats.switch(args.value)))
+            elif args.action == "drop":
+                say(chat_view.dropped(chats.drop(chat_view.turn_count(args.value)), chats.current))
+            elif args.action == "list":
+                say(chat_view.listing(chats.listing(), chats.current.name))
+            else:
+                chat_view.show(chats.get(args.value) if args.value else chats.current)
 
     # --- %%llm_batch, budgets, replay ------------------------------------------------------------
 
@@ -386,31 +440,33 @@ class LLMDeckMagics(Magics):
                 self.controls.reload()
         from llmdeck_nb.notebook.extension import load_line
 
-        say(load_line(session.deck, session.profile))
+        say(load_line(session.deck, session.profile, session.reachability))
 
     # --- the log, the cache, live checks -------------------------------------------------------
 
     @magic_arguments()
-    @argument("-n", type=int, default=None, metavar="N",
-              help="the last N attempts (default: 20 shown; every row for --summary and --export)")
-    @argument("--all", action="store_true", help="every logged call")
+    @argument("-n", type=log_rows, default=None, metavar="N",
+              help="the last N attempts, or all (default: 20 shown; every row for --summary and --export)")
+    @argument("--all", action="store_true", help="every column (default: time, model, backend, status, "
+              "latency, tokens, cost, cached, error, tags)")
     @argument("--summary", action="store_true", help="one row per backend/model: calls, errors, "
               "cache hit rate, p50/p95 latency, tokens, cost")
-    @argument("--export", metavar="PATH", help="also write the table to PATH (.csv or .parquet)")
+    @argument("--export", metavar="PATH", help="also write the table, every column, to PATH (.csv or .parquet)")
     @line_magic
     def llm_log(self, line: str) -> pd.DataFrame:
-        """The call log as a DataFrame (one row per attempt), or its summary."""
+        """The call log as a DataFrame (one row per attempt, oldest first), or its summary."""
+        from llmdeck_nb.notebook import views
+
         args = parse_argstring(self.llm_log, line)
         session = self.session
         with user_errors():
             if args.summary:  # over the whole log unless -n says otherwise
-                frame = session.summary(last=args.n)
-            else:
-                last = None if args.all or (args.export and args.n is None) else (20 if args.n is None else args.n)
-                frame = session.calls(last=last)
+                return views.mark(session.summary(last=args.n), views.SUMMARY)
+            whole = args.n == ALL_ROWS or (args.export and args.n is None)
+            frame = session.calls(last=None if whole else (20 if args.n is None else args.n))
         if args.export:
             display.say(export(frame, args.export))
-        return frame
+        return frame if args.all else views.log_frame(frame)
 
     @magic_arguments()
     @argument("--backend", action="append", help="only this backend (repeatable)")
@@ -418,8 +474,13 @@ class LLMDeckMagics(Magics):
     def llm_check(self, line: str) -> pd.DataFrame:
         """Live connectivity and latency of each available backend (one tiny request each)."""
         args = parse_argstring(self.llm_check, line)
+        session = self.session
         with user_errors():
-            return self.session.check(args.backend)
+            frame = self.controls.check(args.backend)
+        from llmdeck_nb.notebook.extension import load_line
+
+        say(load_line(session.deck, session.profile, session.reachability))
+        return frame
 
     @magic_arguments()
     @argument("action", nargs="?", default="stats", choices=["stats", "clear", "on", "off"],
@@ -438,8 +499,7 @@ class LLMDeckMagics(Magics):
             if args.action == "clear":
                 say(f"llmdeck: cleared {session.cache.clear()} cached answers")
             else:
-                use = "used" if session.use_cache else "NOT used (%llm_cache on)"
-                say(f"llmdeck: {session.cache.stats()}; {use}")
+                say(display.cache_line(session.cache.stats(), session.use_cache))
 
     # --- the panel --------------------------------------------------------------------------------
 
@@ -450,6 +510,10 @@ class LLMDeckMagics(Magics):
 
         return Panel(self.session)
 
+
+def as_prompt(content: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """Content with images or documents becomes the one user message that carries them."""
+    return content if isinstance(content, str) else [{"role": "user", "content": content}]
 
 def _dollars(text: str) -> float | None:
     """``5``, ``5.00``, ``$5`` -> 5.0; ``off`` / ``none`` -> None (no limit)."""

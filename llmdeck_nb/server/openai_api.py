@@ -37,6 +37,10 @@ logger = logging.getLogger("llmdeck_nb.server")
 JSON = "application/json"
 EVENT_STREAM = "text/event-stream"
 _END = object()  # put on a stream's queue when the call has finished
+_RESTARTED = ApiError(
+    502, "the backend's stream broke off and the deck retried, so the text streamed so far is "
+    "not one answer; send the request again (the completed answer is in the cache)",
+    type="api_error", code="stream_restarted")
 
 
 @dataclass
@@ -110,12 +114,16 @@ async def _streamed(session: Session, request: ChatRequest, tags: tuple[str, ...
     writer = ChunkWriter("chatcmpl-" + uuid.uuid4().hex, request.model)
 
     async def events() -> AsyncIterator[bytes]:
+        sent: list[str] = []
         try:
             item = first
             while item is not _END:
+                sent.append(item)
                 yield writer.delta(item)
                 item = await queue.get()
             failure = task.exception()
+            if failure is None and "".join(sent) != task.result().text:
+                failure = _RESTARTED  # an attempt died mid-answer and the next one started over
             if failure is not None:  # after the first delta: an error event ends the stream
                 yield sse(error_response(failure).content.decode())
                 return

@@ -214,14 +214,21 @@ def extension_of(result: Any) -> dict[str, Any]:
 
 def completion_body(result: Any) -> bytes:
     """A ``chat.completion`` object for a finished Result."""
+    message: dict[str, Any] = {"role": "assistant", "content": result.text, "refusal": None}
+    if result.tool_calls:
+        message["tool_calls"] = result.tool_calls
+        message["content"] = result.text or None
     return dumps({
         "id": completion_id(result.call_id), "object": "chat.completion",
         "created": int(time.time()), "model": result.model, "system_fingerprint": None,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text,
-                                             "refusal": None},
-                     "logprobs": None, "finish_reason": result.finish_reason or "stop"}],
+        "choices": [{"index": 0, "message": message, "logprobs": None,
+                     "finish_reason": finish_reason_of(result)}],
         "usage": usage_of(result), "llmdeck": extension_of(result),
     }).encode()
+
+
+def finish_reason_of(result: Any) -> str:
+    return result.finish_reason or ("tool_calls" if result.tool_calls else "stop")
 
 
 def sse(payload: Mapping[str, Any] | str) -> bytes:
@@ -252,10 +259,17 @@ class ChunkWriter:
         return self.chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
 
     def finish(self, result: Any) -> bytes:
+        """The last chunk (tool calls, if any, whole in one delta before it)."""
         self.model = result.model
+        calls = b""
+        if result.tool_calls:
+            delta = {"tool_calls": [{"index": i, **call} for i, call in enumerate(result.tool_calls)]}
+            if not self.started:
+                delta["role"], self.started = "assistant", True
+            calls = self.chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
         choice = {"index": 0, "delta": {} if self.started else {"role": "assistant", "content": ""},
-                  "logprobs": None, "finish_reason": result.finish_reason or "stop"}
-        return self.chunk([choice], llmdeck=extension_of(result))
+                  "logprobs": None, "finish_reason": finish_reason_of(result)}
+        return calls + self.chunk([choice], llmdeck=extension_of(result))
 
     def usage(self, result: Any) -> bytes:
         return self.chunk([], usage=usage_of(result))
