@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,10 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from llmdeck_nb.deck.problems import DeckWarning
+
     args = build_parser().parse_args(argv)
     try:
         handler = getattr(args, "handler", None) or _COMMANDS[args.command]
-        status = handler(args)
+        with warnings.catch_warnings():  # deck warnings are report lines, not Python warnings
+            warnings.simplefilter("ignore", DeckWarning)
+            status = handler(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below
         return status
     except LLMDeckError as exc:
@@ -82,6 +87,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE
+
+
+def _warning_lines(deck, limit: int = 10) -> None:
+    """The deck's warnings as report lines on stderr (after the table or summary)."""
+    found = [p.message for p in deck.problems if p.severity == "warning"]
+    if not found:
+        return
+    lines = [f"WARNINGS ({len(found)})"] + [f"  {m}" for m in found[:limit]]
+    if len(found) > limit:
+        lines.append(f"  ... and {len(found) - limit} more: `llmdeck validate` lists them all")
+    print("\n".join(lines), file=sys.stderr)
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -116,21 +132,25 @@ def _validate(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from llmdeck_nb.deck import load_deck
 
-    rows = load_deck(args.deck).models_table(args.profile)
+    deck = load_deck(args.deck)
+    rows = deck.models_table(args.profile)
     if args.backend:
         rows = [r for r in rows if r["backend"] == args.backend]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(format_table(rows, ["model", "backend", "model_id", "inputs", "outputs", "input_usd_per_1m",
+    print(format_table(rows, ["model", "type", "backend", "model_id", "inputs", "outputs", "input_usd_per_1m",
                               "output_usd_per_1m", "max_tokens", "aliases", "presets", "note"]))
+    _warning_lines(deck)
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
     from llmdeck_nb.deck import load_deck
 
-    print(load_deck(args.deck).summary(args.profile))
+    deck = load_deck(args.deck)
+    print(deck.summary(args.profile))
+    _warning_lines(deck)
     return 0
 
 

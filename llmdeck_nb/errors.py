@@ -7,11 +7,14 @@
     │   ├── DeckSchemaError           a key has a wrong type or value (file, key)
     │   ├── UnknownProfileError       routing profile not defined (lists available)
     │   ├── AliasCycleError           aliases refer to each other in a loop (names it)
+    │   ├── AliasDepthError           an alias chain nests or fans out too far
     │   └── RoutingError              a route names an unknown or disabled backend,
     │                                 or no route reaches a model
     ├── ResolutionError               a handle cannot become a callable model
     │   ├── HandleNotFoundError       model/alias/preset unknown (close matches)
     │   ├── PresetNotFoundError       preset unknown (close matches)
+    │   ├── WrongReferenceKindError   '@x' names an alias but x is a preset (or so)
+    │   ├── NotAnLLMError             an image / extraction / search model or preset
     │   └── CredentialsMissingError   routed backend lacks a variable (names it)
     ├── CallError                     a call was refused or failed
     │   ├── RequestRejectedError      refused before sending (context window,
@@ -105,6 +108,15 @@ class AliasCycleError(DeckError):
         )
 
 
+class AliasDepthError(DeckError):
+    def __init__(self, start: str, detail: str) -> None:
+        self.start = start
+        super().__init__(
+            f"alias '{start}' {detail}",
+            hint="point an alias in that chain straight at a model name (deck/*.toml)",
+        )
+
+
 class RoutingError(DeckError):
     pass
 
@@ -140,6 +152,14 @@ class PresetNotFoundError(ResolutionError):
         suggestion = _suggest(preset, known)
         hint = (suggestion + " " if suggestion else "") + "list them with %llm_presets"
         super().__init__(f"no preset named '{preset}'", hint=hint)
+
+
+class WrongReferenceKindError(ResolutionError):
+    """A sigil names the wrong kind: ``@x`` (an alias) where ``x`` is a preset, etc."""
+
+
+class NotAnLLMError(ResolutionError):
+    """The handle names a model or preset of another kind (img_gen, extract, search...)."""
 
 
 class CredentialsMissingError(ResolutionError):

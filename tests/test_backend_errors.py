@@ -70,7 +70,10 @@ def test_catalog_strategies_and_unknown_names():
         "openrouter": "openai_compatible", "vllm": "openai_compatible",
         "ollama": "openai_compatible", "anthropic": "litellm", "azure_openai": "litellm",
         "vertexai": "litellm", "google": "litellm", "bedrock": "litellm", "mistral": "litellm",
-        "demo": "demo",
+        "demo": "demo", "scaleway": "openai_compatible", "blackboxai": "openai_compatible",
+        "huggingface": "openai_compatible", "perplexity": "openai_compatible",
+        "portkey": "openai_compatible", "pipelex_inference": "openai_compatible",
+        "internal": "none", "pipelex_gateway": "none", "fal": "none", "linkup": "none",
     }
     assert {name: d.strategy for name, d in PROVIDER_CATALOG.items()} == expected
     assert PROVIDER_CATALOG["azure_openai"].provider == "azure"

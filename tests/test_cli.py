@@ -68,7 +68,9 @@ def test_validate_json_has_the_same_sections(tmp_path):
     report = json.loads(result.stdout)
     assert set(report) >= {"backends", "routing", "aliases", "presets", "unknown_keys", "problems", "usable"}
     backends = {b["name"]: b for b in report["backends"]}
-    assert backends["pipelex_inference"]["available"] is False  # no endpoint: unknown provider
+    # Pipelex's own service is in the catalog (its endpoint is in real 0.10 folders)
+    assert (backends["pipelex_inference"]["available"], backends["pipelex_inference"]["endpoint_host"]) == (
+        True, "inference.pipelex.com")
     assert backends["openai"]["reason"] == "missing OPENAI_API_KEY"
     assert "test-key-123456" not in result.stdout
 
@@ -94,8 +96,10 @@ def test_models_lists_routing_prices_and_references(tmp_path):
     assert rows["demo-chat"]["backend"] == "demo" and "demo" in rows["demo-chat"]["aliases"].split(",")
     mini = rows["gpt-4o-mini"]
     assert (mini["backend"], mini["available"]) == ("demo", True)  # auto profile, no key
+    # the deck's own prices, not the demo stand-in's zeros
+    assert (mini["input_usd_per_1m"], mini["note"]) == (0.15, "offline demo stand-in (prices: openai's)")
     table = run("models", "--backend", "demo", cwd=tmp_path).stdout
-    assert table.splitlines()[0].split()[:3] == ["model", "backend", "model_id"]
+    assert table.splitlines()[0].split()[:4] == ["model", "type", "backend", "model_id"]
 
 
 def test_models_with_a_key_routes_to_the_native_provider(tmp_path):

@@ -55,7 +55,7 @@ def test_wrong_types_name_file_and_key_and_lenient_load_keeps_the_rest(tmp_path)
     deck = load_deck(folder, env=KEYS, strict=False)
     assert "ok-model" in deck.model_names and "gpt-4o-mini" not in deck.model_names
     messages = [p.message for p in deck.validate().errors]
-    assert any("key 'presets.hot.temperature'" in m and "less than or equal to 2" in m for m in messages)
+    assert any("key 'llm_presets.hot.temperature'" in m and "less than or equal to 2" in m for m in messages)
     assert any("key 'gpt-4o-mini.costs'" in m for m in messages)
 
 
@@ -104,7 +104,8 @@ def test_a_real_pipelex_style_folder_with_backends_we_do_not_know_loads(tmp_path
     })
     deck = load_deck(folder, env={})
     assert deck.backends["internal"].available is False
-    assert "not a known provider" in deck.backends["internal"].unavailable_reason
+    assert deck.backends["internal"].unavailable_reason.startswith("not callable from llmdeck (Pipelex-internal")
+    assert not [p for p in deck.problems if p.key in ("internal", "pipelex_gateway")]  # no warning per load
     resolution = deck.resolve("llm_for_testing")
     assert resolution.primary.label == "qwen3:8b@ollama"
     assert not [p for p in deck.validate().errors]

@@ -27,6 +27,7 @@ __all__ = [
     "RedisResponseCache",
     "ResponseCache",
     "cache_key",
+    "check_cache_setting",
     "default_directory",
     "open_cache",
 ]
@@ -107,35 +108,55 @@ def open_cache(
     if isinstance(spec, os.PathLike):
         return DiskResponseCache(Path(spec))
     if isinstance(spec, Mapping):
-        options = dict(spec)
-        if any(not isinstance(k, str) for k in options):
-            raise CacheError("the cache table has non-string keys", hint=_ACCEPTED)
-        if "url" in options:
-            unknown = set(options) - _REDIS_OPTIONS
-            if unknown:
-                raise CacheError(
-                    f"unknown key(s) for a Redis cache: {', '.join(sorted(unknown))}",
-                    hint="a Redis cache table takes: " + ", ".join(sorted(_REDIS_OPTIONS)),
-                )
-            url = options.pop("url")
-            if not isinstance(url, str) or not url.startswith(_URL_SCHEMES):
-                raise CacheError(
-                    f"cache url must start with redis://, rediss:// or unix://, "
-                    f"got {_describe(url)}",
-                    hint="for a local directory use directory = \"...\" instead of url",
-                )
+        url, options = _table_options(spec)
+        if url is not None:
             from llmdeck_nb.cache.redis import RedisResponseCache
 
             return RedisResponseCache(url, **options)
-        unknown = set(options) - _DISK_OPTIONS
-        if unknown:
-            raise CacheError(
-                f"unknown key(s) for a disk cache: {', '.join(sorted(unknown))}",
-                hint="a disk cache table takes: " + ", ".join(sorted(_DISK_OPTIONS))
-                + "; a Redis one takes: " + ", ".join(sorted(_REDIS_OPTIONS)),
-            )
         directory = options.pop("directory", None)
-        if directory is not None and not isinstance(directory, (str, os.PathLike)):
-            raise CacheError(f"cache directory must be a path, got {_describe(directory)}")
         return DiskResponseCache(directory if directory is not None else default_dir, **options)
     raise CacheError(f"cannot make a response cache from {_describe(spec)}", hint=_ACCEPTED)
+
+
+def _table_options(spec: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """Check a cache table: (the Redis URL or None for disk, the other options)."""
+    options = dict(spec)
+    if any(not isinstance(k, str) for k in options):
+        raise CacheError("the cache table has non-string keys", hint=_ACCEPTED)
+    if "url" in options:
+        unknown = set(options) - _REDIS_OPTIONS
+        if unknown:
+            raise CacheError(
+                f"unknown key(s) for a Redis cache: {', '.join(sorted(unknown))}",
+                hint="a Redis cache table takes: " + ", ".join(sorted(_REDIS_OPTIONS)),
+            )
+        url = options.pop("url")
+        if not isinstance(url, str) or not url.startswith(_URL_SCHEMES):
+            raise CacheError(
+                f"cache url must start with redis://, rediss:// or unix://, "
+                f"got {_describe(url)}",
+                hint="for a local directory use directory = \"...\" instead of url",
+            )
+        return url, options
+    unknown = set(options) - _DISK_OPTIONS
+    if unknown:
+        raise CacheError(
+            f"unknown key(s) for a disk cache: {', '.join(sorted(unknown))}",
+            hint="a disk cache table takes: " + ", ".join(sorted(_DISK_OPTIONS))
+            + "; a Redis one takes: " + ", ".join(sorted(_REDIS_OPTIONS)),
+        )
+    directory = options.get("directory")
+    if directory is not None and not isinstance(directory, (str, os.PathLike)):
+        raise CacheError(f"cache directory must be a path, got {_describe(directory)}")
+    return None, options
+
+
+def check_cache_setting(spec: Any) -> None:
+    """Raise :class:`CacheError` if :func:`open_cache` would refuse ``spec``; opens nothing
+    (``llmdeck validate`` checks a deck's ``[cache]`` with it)."""
+    if isinstance(spec, str) and not spec.strip():
+        raise CacheError("the cache setting is an empty string", hint=_ACCEPTED)
+    if isinstance(spec, Mapping):
+        _table_options(spec)
+    elif not (spec is None or isinstance(spec, (bool, str, os.PathLike, ResponseCache))):
+        raise CacheError(f"cannot make a response cache from {_describe(spec)}", hint=_ACCEPTED)

@@ -7,26 +7,37 @@ dictionary lookup.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from llmdeck_nb.backends.catalog import DEMO
-from llmdeck_nb.deck.loader import DeckContent, DeckProblem, read_deck
+from llmdeck_nb.deck.deck_sections import NO_OVERRIDE, OtherDeck
+from llmdeck_nb.deck.loader import DeckContent, DeckProblem, read_deck, warn_problems
+from llmdeck_nb.deck.references import ReferenceKind, parse_reference, spelled
 from llmdeck_nb.deck.resolution import Candidate, HandleKind, Resolution, frozen_params
 from llmdeck_nb.deck.routing import RouteMatch, Router
 from llmdeck_nb.deck.specs import BackendConfig, BudgetSettings, Costs, ModelSpec, Preset, RoutingProfile
 from llmdeck_nb.errors import (
     AliasCycleError,
+    AliasDepthError,
     CredentialsMissingError,
     DeckError,
     HandleNotFoundError,
+    NotAnLLMError,
     PresetNotFoundError,
     RoutingError,
     UnknownProfileError,
+    WrongReferenceKindError,
 )
 
 FIXED_TEMPERATURE = {"temperature_must_be_1": 1.0}
+# Why one model of a chain cannot be called (Deck.leaf); validation words its report by it.
+LeafStatus = Literal["unknown", "dormant", "remote", "no_route", "no_backend", "unavailable",
+                     "not_callable", "no_spec", "disabled"]
+# Alias chains are walked iteratively; these bounds turn a runaway deck into one message.
+MAX_CHAIN_DEPTH = 64  # aliases within aliases
+MAX_CHAIN_ENTRIES = 10_000  # models a waterfall of waterfalls may expand to
 
 
 class Deck:
@@ -40,11 +51,16 @@ class Deck:
         self.profiles: dict[str, RoutingProfile] = content.profiles
         self.active_profile: str = content.active_profile
         self.active_source: str = content.active_source
-        self.aliases: dict[str, str | tuple[str, ...]] = content.aliases
-        self.presets: dict[str, Preset] = content.presets
-        self.choice_defaults: dict[str, str] = content.choice_defaults
-        self.cache_settings: dict[str, Any] | None = content.cache_settings
-        self.budget: BudgetSettings = content.budget
+        choices = content.choices
+        self.aliases: dict[str, str | tuple[str, ...]] = choices.aliases
+        self.presets: dict[str, Preset] = choices.presets
+        self.choice_defaults: dict[str, str] = choices.choice_defaults
+        self.choice_overrides: dict[str, str] = choices.choice_overrides
+        self.default_temperature: float | None = choices.default_temperature
+        self.other_decks: dict[str, OtherDeck] = choices.other_decks
+        self.cache_settings: dict[str, Any] | None = choices.cache_settings
+        self.budget: BudgetSettings = choices.budget
+        self.dormant: dict[str, list[str]] = content.dormant
         self.problems: list[DeckProblem] = content.problems
         self.env_file: Path | None = content.env_file
         self.model_names: tuple[str, ...] = tuple(
@@ -123,27 +139,28 @@ class Deck:
         return self.resolve(preset, profile, **params)
 
     def default_handle(self, *, structured: bool = False) -> str:
-        """The deck's choice default: ``for_object`` when structured output is wanted."""
+        """The deck's choice: ``for_object`` when structured output is wanted, from the
+        choice overrides first (unless "disabled"), then the choice defaults."""
         key = "for_object" if structured else "for_text"
-        handle = self.choice_defaults.get(key) or self.choice_defaults.get("for_text")
-        if not handle:
+        handle = (self.choice_overrides.get(key) or self.choice_defaults.get(key)
+                  or self.choice_defaults.get("for_text"))
+        if not handle or handle == NO_OVERRIDE:
             raise HandleNotFoundError(f"<{key}>", self.handles())
+        return self.choice_handle(handle)
+
+    def choice_handle(self, handle: str) -> str:
+        """A choice default names a preset first (Pipelex 0.10 decks give an alias and a
+        preset the same name, e.g. ``cheap_llm_for_text``): such a name becomes ``$name``."""
+        if handle in self.presets and handle in self.aliases:
+            return spelled("preset", handle)
         return handle
 
     def _resolve(self, handle: str, profile: str) -> Resolution:
         self.profile(profile)  # unknown profile -> clear error first
-        kind: HandleKind
-        preset: Preset | None = None
-        if handle in self._model_set:
-            kind, target = "model", handle
-        elif handle in self.aliases:
-            kind, target = "alias", handle
-        elif handle in self.presets:
-            kind, preset = "preset", self.presets[handle]
-            target = preset.model
-        else:
-            raise HandleNotFoundError(handle, self.handles(), profile=profile)
+        kind, target, preset = self._classify(handle, profile)
         params = preset.generation_params() if preset else {}
+        if self.default_temperature is not None:
+            params.setdefault("temperature", self.default_temperature)
         chain = self.expand(target)
         candidates: list[Candidate] = []
         skipped: list[tuple[str, str]] = []
@@ -174,51 +191,171 @@ class Deck:
         return Resolution(handle, kind, profile, preset.name if preset else None,
                           tuple(candidates), tuple(skipped))
 
-    def expand(self, target: str) -> list[tuple[str, str]]:
-        """Flatten aliases and waterfalls into ordered (name, via) pairs; detect cycles."""
-        out: list[tuple[str, str]] = []
+    def _classify(self, handle: str, profile: str) -> tuple[HandleKind, str, Preset | None]:
+        """What a handle names: (kind, what to expand, the preset if it is one)."""
+        wanted, name = parse_reference(handle)
+        if wanted is not None:
+            self._check_kind(handle, wanted, name)
+            if wanted == "alias":
+                return "alias", name, None
+            return "preset", self.presets[name].model, self.presets[name]
+        if name in self._model_set:
+            if all(spec.model_type != "llm" for spec in self.specs_of(name)):
+                raise NotAnLLMError(f"'{name}' is {self._what(name)}, not an LLM",
+                                    hint="%%llm and complete() send only LLM models (model_type = \"llm\")")
+            return "model", name, None
+        if name in self.aliases:
+            return "alias", name, None
+        if name in self.presets:
+            return "preset", self.presets[name].model, self.presets[name]
+        what = self._what(name)
+        if what is None:
+            raise HandleNotFoundError(handle, self.handles(), profile=profile)
+        if name in self.dormant:
+            raise RoutingError(f"'{name}' is {what}", hint="set enabled = true for that backend in "
+                               "backends.toml (and its key), or pick another model")
+        raise NotAnLLMError(f"'{name}' is {what}, not an LLM",
+                            hint="%%llm and complete() send only LLM models and presets")
 
-        def walk(name: str, via: str, path: tuple[str, ...]) -> None:
-            if name in path:
-                raise AliasCycleError([*path[path.index(name):], name])
-            value = self.aliases.get(name)
+    def _check_kind(self, reference: str, wanted: ReferenceKind, name: str) -> None:
+        """A sigil must name its kind: ``@x`` an alias, ``$x`` a preset."""
+        names = self.aliases if wanted == "alias" else self.presets
+        if name in names:
+            return
+        what = self._what(name)
+        if what is None:
+            raise HandleNotFoundError(reference, [spelled(wanted, n) for n in names])
+        fix = ""
+        if name in self.aliases or name in self.presets:
+            fix = f": write '{spelled('alias' if name in self.aliases else 'preset', name)}'"
+        elif name in self._model_set:
+            fix = f": write '{name}' (no sigil) for a model"
+        raise WrongReferenceKindError(f"'{reference}' names {'an alias' if wanted == 'alias' else 'a preset'}, "
+                                      f"but '{name}' is {what}{fix}")
+
+    def specs_of(self, model: str) -> list[ModelSpec]:
+        """Every spec of a model name, on every (enabled) backend that lists it."""
+        return [specs[model] for specs in self.specs.values() if model in specs]
+
+    def _what(self, name: str) -> str | None:
+        """What a bare name is, for messages: "a preset", "an img_gen preset (deck/2_img_gen_deck.toml)"..."""
+        if name in self.aliases:
+            return "an alias"
+        if name in self.presets:
+            return "a preset"
+        specs = self.specs_of(name)
+        if specs:
+            kind = specs[0].model_type
+            return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} model ({specs[0].source})"
+        for deck in self.other_decks.values():
+            for what, names in (("alias", deck.aliases), ("preset", deck.presets)):
+                if name in names:
+                    return f"{'an' if deck.kind[0] in 'aeiou' else 'a'} {deck.kind} {what} ({deck.source.get(name)})"
+        backends = self.dormant.get(name)
+        if backends:
+            which = ", ".join(f"'{b}'" for b in backends)
+            return (f"defined only in backend {which}, which is disabled" if len(backends) == 1
+                    else f"defined only in backends {which}, which are disabled")
+        return None
+
+    def expand(self, target: str) -> list[tuple[str, str]]:
+        """Flatten aliases, waterfalls and preset references into ordered (model, via)
+        pairs. Iterative, so a deep chain cannot overflow the stack; cycles are named and
+        runaway chains stopped (MAX_CHAIN_DEPTH, MAX_CHAIN_ENTRIES)."""
+        out: list[tuple[str, str]] = []
+        path: list[str] = []  # the aliases being expanded, outermost first
+        frames: list[Iterator[tuple[str, str]]] = [iter([(target, "direct")])]
+        steps = 0
+        while frames:
+            item = next(frames[-1], None)
+            if item is None:
+                frames.pop()
+                if path:
+                    path.pop()
+                continue
+            steps += 1
+            if steps > MAX_CHAIN_ENTRIES:
+                raise AliasDepthError(target, f"expands to more than {MAX_CHAIN_ENTRIES:,} entries")
+            reference, via = item
+            name, value, label = self._chain_node(reference)
             if value is None:
                 out.append((name, via))
-            elif isinstance(value, str):
-                walk(value, f"alias '{name}'", (*path, name))
-            else:
-                for index, item in enumerate(value, 1):
-                    walk(item, f"waterfall '{name}' #{index}", (*path, name))
-
-        walk(target, "direct", ())
+                continue
+            if name in path:
+                raise AliasCycleError([*path[path.index(name):], name])
+            if len(path) >= MAX_CHAIN_DEPTH:
+                raise AliasDepthError(target, f"nests aliases more than {MAX_CHAIN_DEPTH} deep "
+                                      f"(at '{path[-1]}' -> '{name}')")
+            path.append(name)
+            frames.append(iter([(value, label)] if isinstance(value, str) else
+                               [(v, f"waterfall '{name}' #{i}") for i, v in enumerate(value, 1)]))
         return out
+
+    def _chain_node(self, reference: str) -> tuple[str, str | tuple[str, ...] | None, str]:
+        """(name, what it expands to or None for a model, the `via` of its entries)."""
+        wanted, name = parse_reference(reference)
+        if wanted is not None:
+            self._check_kind(reference, wanted, name)
+        if wanted != "preset" and name in self.aliases:
+            return name, self.aliases[name], f"alias '{name}'"
+        if (wanted == "preset" or name not in self._model_set) and name in self.presets:
+            return name, self.presets[name].model, f"preset '{name}'"
+        return name, None, ""
 
     def _candidate(self, model: str, via: str, profile: str, params: Mapping[str, Any],
                    skipped: list[tuple[str, str]],
                    blocked: list[tuple[str, BackendConfig]]) -> Candidate | None:
-        if model not in self._model_set:
-            skipped.append((model, "not a model in any backends/*.toml file"))
-            return None
+        found = self.leaf(model, profile)
+        if isinstance(found, Candidate):
+            return _candidate(model, found.spec, found.backend, params, via)
+        status, reason = found
+        skipped.append((model, reason))
+        backend = self.backends.get(self.route(model, profile).backend or "")
+        if status in ("unavailable", "not_callable") and backend is not None:
+            blocked.append((model, backend))
+        return None
+
+    def leaf(self, model: str, profile: str | None = None) -> Candidate | tuple[LeafStatus, str]:
+        """One model name of a chain under ``profile``: a bare Candidate (no parameters)
+        when it can be called, else (status, why not)."""
+        profile = profile or self.active_profile
         match = self.route(model, profile)
         backend = self.backends.get(match.backend) if match.backend else None
+        if model not in self._model_set:
+            where = str(self._what(model)) if model in self.dormant else "not listed in any backends/*.toml file"
+            if backend is not None and backend.remote_catalogue:
+                return "remote", (f"{where}; profile '{profile}' routes it to backend '{backend.name}', "
+                                  f"which is {backend.unavailable_reason}")
+            if model in self.dormant:
+                return "dormant", where
+            return "unknown", "not a model in any backends/*.toml file"
         if match.backend is None:
-            skipped.append((model, f"no route in profile '{profile}' reaches it"))
-        elif backend is None:
-            skipped.append((model, f"routed ({match.rule}) to backend '{match.backend}', "
-                                   "which is not defined in backends.toml"))
-        elif not backend.available:
-            skipped.append((model, f"backend '{backend.name}' is {backend.unavailable_reason}"))
-            blocked.append((model, backend))
-        else:
-            spec = self.spec_on(model, backend)
-            if spec is None:
-                skipped.append((model, f"backend '{backend.name}' has no spec for it "
-                                       f"(backends/{backend.name}.toml)"))
-            elif not spec.enabled:
-                skipped.append((model, f"disabled in {spec.source}"))
-            else:
-                return _candidate(model, spec, backend, params, via)
-        return None
+            return "no_route", f"no route in profile '{profile}' reaches it"
+        if backend is None:
+            return "no_backend", (f"routed ({match.rule}) to backend '{match.backend}', "
+                                  "which is not defined in backends.toml")
+        if not backend.available:
+            reason = f"backend '{backend.name}' is {backend.unavailable_reason}"
+            if backend.not_callable:
+                return "not_callable", reason + self._switch_hint(model)
+            return "unavailable", reason
+        spec = self.spec_on(model, backend)
+        if spec is None:
+            return "no_spec", f"backend '{backend.name}' has no spec for it (backends/{backend.name}.toml)"
+        if not spec.enabled:
+            return "disabled", f"disabled in {spec.source}"
+        return Candidate(model, spec, backend, frozen_params({}), "direct")
+
+    def _switch_hint(self, model: str) -> str:
+        """"; profile 'all_openai' serves it": a profile under which ``model`` is callable."""
+        for name in self.profiles:
+            backend = self.backends.get(self.route(model, name).backend or "")
+            if backend is not None and backend.available and self.spec_on(model, backend) is not None:
+                return f"; switch profile: '{name}' serves it (LLMDECK_PROFILE={name})"
+        serving = [b for b, specs in self.specs.items() if model in specs and not self.backends[b].not_callable]
+        if serving:
+            return f"; set up backend '{serving[0]}' and switch to a profile that routes to it"
+        return "; enable a backend that lists it and switch to a profile that routes to it"
 
     def _no_candidate_error(self, handle: str, profile: str, chain: list[tuple[str, str]],
                             skipped: list[tuple[str, str]],
@@ -260,7 +397,7 @@ class Deck:
 def _candidate(model: str, spec: ModelSpec, backend: BackendConfig, params: Mapping[str, Any],
                via: str) -> Candidate:
     final, adjustments = apply_constraints(spec, params)
-    return Candidate(model, spec, backend, frozen_params(final), via, adjustments)
+    return Candidate(model, spec, backend, frozen_params(final), via, adjustments, frozen_params(params))
 
 
 def apply_constraints(spec: ModelSpec, params: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -278,16 +415,19 @@ def apply_constraints(spec: ModelSpec, params: Mapping[str, Any]) -> tuple[dict[
     elif "temperature_must_be_multiplied_by_2" in spec.constraints and temperature is not None:
         final["temperature"] = temperature * 2
         notes.append(f"temperature {temperature} -> {temperature * 2} (temperature_must_be_multiplied_by_2)")
-    max_tokens = final.get("max_tokens")
-    if isinstance(max_tokens, int) and spec.max_tokens and max_tokens > spec.max_tokens:
-        final["max_tokens"] = spec.max_tokens
-        notes.append(f"max_tokens {max_tokens} -> {spec.max_tokens} (the model's limit)")
+    if "temperature_unsupported" in spec.constraints and "temperature" in final:
+        notes.append(f"temperature {final.pop('temperature')} dropped ({spec.name} takes no temperature)")
+    max_tokens, limit = final.get("max_tokens"), spec.output_token_limit
+    if isinstance(max_tokens, int) and limit and max_tokens > limit:
+        final["max_tokens"] = limit
+        notes.append(f"max_tokens {max_tokens} -> {limit} (the model's limit)")
     return final, tuple(notes)
 
 
 def _with_params(resolution: Resolution, overrides: Mapping[str, Any]) -> Resolution:
     candidates = tuple(
-        _candidate(c.model, c.spec, c.backend, {**c.params, **overrides}, c.via) for c in resolution.candidates
+        _candidate(c.model, c.spec, c.backend, {**(c.asked or c.params), **overrides}, c.via)
+        for c in resolution.candidates
     )
     return Resolution(resolution.requested, resolution.kind, resolution.profile, resolution.preset,
                       candidates, resolution.skipped)
@@ -300,11 +440,13 @@ def load_deck(path: str | Path | None = None, *, env: Mapping[str, str] | None =
 
     ``strict`` raises the first problem that makes a file unreadable (syntax, wrong
     types); other problems are kept in ``deck.problems`` for ``llmdeck validate``.
-    A backend whose key is missing is loaded and marked unavailable.
+    A backend whose key is missing is loaded and marked unavailable. Warnings (unknown
+    keys...) are issued as :class:`DeckWarning`, pointing at the caller's line.
     """
     deck = Deck(read_deck(path, env=env, env_file=env_file))
     if strict:
         for problem in deck.problems:
             if problem.error is not None:
                 raise problem.error
+    warn_problems(deck.problems, stacklevel=2)
     return deck

@@ -16,6 +16,7 @@ from pathlib import Path
 from llmdeck_nb.deck.project import find_env_file
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_UNCLOSED = re.compile(r"\$\{(?![^}]*\})")  # a "${" with no "}" after it
 _SOURCES = ("env:", "secret:")
 
 
@@ -42,6 +43,7 @@ class Substituted:
     value: str
     missing: list[str] = field(default_factory=list)
     used: list[str] = field(default_factory=list)  # variable names that supplied a value
+    unclosed: bool = False  # "${NAME" without its "}": the text is kept, the loader reports it
 
 
 def _lookup(expression: str, env: Mapping[str, str]) -> tuple[str | None, list[str], str | None]:
@@ -79,4 +81,5 @@ def substitute(text: str, env: Mapping[str, str]) -> Substituted:
         return value
 
     result.value = _PLACEHOLDER.sub(replace, text)
+    result.unclosed = _UNCLOSED.search(text) is not None
     return result

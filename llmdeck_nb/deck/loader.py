@@ -1,71 +1,64 @@
 """Read a Pipelex-layout inference folder into a :class:`Deck`.
 
-Both layouts load: Pipelex 0.10 (top-level ``default_sdk``, ``[llm_presets]`` with
-``llm_handle``, list aliases, ``[llm_choice_defaults]``, ``[models.X]`` spec tables) and
-0.11+ (``[defaults]`` in spec files, ``[waterfalls]``/``[fallbacks]``, ``[llm.presets]``
-with ``model``, ``[llm.choice_defaults]``, ``optional_routes``, ``fallback_order``).
+Layouts that load: Pipelex 0.10 (top-level ``default_sdk``, ``[models.X]`` spec tables,
+``[llm_presets]``...), 0.11+ (``[defaults]`` in spec files, ``optional_routes``,
+``fallback_order``...) and the numbered decks of 2026 (see deck_sections.py).
 
-Problems are collected, not raised one by one, so ``llmdeck validate`` can show them
-all. Only what makes the deck unreadable (a file that does not parse, a value of the
-wrong type) raises when loading strictly; unknown keys are warnings.
+Every value is type-checked where its file is read (schema.py, specs.py). Problems are
+collected, not raised one by one, so ``llmdeck validate`` can show them all; a strict
+load raises the first error. Unknown keys are warnings, with a close-match suggestion.
 """
 
 from __future__ import annotations
 
+import gc
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
+from llmdeck_nb.deck.deck_sections import DeckChoices, DeckFileReader
 from llmdeck_nb.deck.envsubst import Substituted, deck_environment, substitute
 from llmdeck_nb.deck.locate import PROFILE_VARIABLE, locate_deck
 from llmdeck_nb.deck.project import find_env_file
-from llmdeck_nb.deck.routing import parse_routes
-from llmdeck_nb.deck.specs import BackendConfig, BudgetSettings, ModelSpec, Preset, RoutingProfile
-from llmdeck_nb.deck.toml_files import deck_files, read_toml
+from llmdeck_nb.deck.problems import DeckProblem, DeckWarning, ProblemLog
+from llmdeck_nb.deck.routing import parse_routes, pattern_problem
+from llmdeck_nb.deck.schema import (
+    BACKEND_FIELDS,
+    PROFILE_FIELDS,
+    ROUTING_FILE_FIELDS,
+    SPEC_FILE_FIELDS,
+    TABLE,
+    check_fields,
+    from_validation_error,
+    type_error,
+    url_problem,
+)
+from llmdeck_nb.deck.specs import BackendConfig, ModelSpec, RoutingProfile
+from llmdeck_nb.deck.toml_files import deck_files, parse_toml, read_text, read_toml
 from llmdeck_nb.errors import DeckError, DeckNotFoundError, DeckSchemaError
 from llmdeck_nb.redaction import Secret, looks_secret, register_url_password
 
-Severity = Literal["error", "warning", "note"]
+__all__ = ["DeckContent", "DeckProblem", "DeckWarning", "read_deck"]
 
 RATE_LIMIT_KEYS = {"rpm", "tpm", "max_concurrency"}
-BACKEND_KEYS = {"enabled", "endpoint", "endpoints", "api_key", "display_name", "strategy",
-                "provider", "serves_any_model", "timeout", *RATE_LIMIT_KEYS}
+
 SPEC_KEYS = {"model_id", "sdk", "model_type", "inputs", "outputs", "costs", "max_tokens",
              "context_window", "max_prompt_images", "prompting_target", "constraints",
-             "valued_constraints", "enabled", "timeout", *RATE_LIMIT_KEYS}
-# Pipelex keys that we read without acting on them (no warning).
+             "listed_constraints", "valued_constraints", "enabled", "timeout", *RATE_LIMIT_KEYS}
+# Pipelex keys that we read without acting on them, except the token limit (no warning).
 PIPELEX_SPEC_KEYS = {"thinking_mode", "structure_method", "rules", "display_name", "description",
-                     "x_headers", "thinking_budget", "reasoning_models"}
-SPEC_FILE_KEYS = {"defaults", "default_sdk", "default_prompting_target", "default_model_type",
-                  "models"}
-PROFILE_KEYS = {"description", "default", "routes", "optional_routes", "fallback_order"}
-PRESET_KEYS = {"model", "llm_handle", "temperature", "max_tokens", "description",
-               "prompting_target"}
-# Pipelex deck sections about other kinds of models: kept quiet, listed as notes.
-NON_LLM_SECTIONS = {"extract", "img_gen", "search", "doc_gen", "judgment", "ocr"}
-
-
-@dataclass(frozen=True)
-class DeckProblem:
-    severity: Severity
-    section: str  # files, backends, models, routing, aliases, presets, unknown_keys
-    message: str
-    file: str | None = None
-    key: str | None = None
-    error: DeckError | None = None  # the exception a strict load raises
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"severity": self.severity, "section": self.section, "file": self.file,
-                "key": self.key, "message": self.message}
-
-
-class DeckWarning(UserWarning):
-    """An unknown key or other non-fatal deck problem (loading goes on)."""
+                     "x_headers", "extra_headers", "thinking_budget", "reasoning_models",
+                     "x-portkey-provider", "variant", "claude_4_tokens_limit", "endpoint_path"}
+PORTKEY_PROVIDER = "x-portkey-provider"
+# backends.toml keys that BackendConfig holds itself; the others go to its `extra`
+BACKEND_OWN_KEYS = {"enabled", "endpoint", "endpoints", "api_key", "display_name", "strategy",
+                    "provider", "serves_any_model", "timeout", *RATE_LIMIT_KEYS}
 
 
 @dataclass
@@ -76,22 +69,23 @@ class DeckContent:
     origin: str
     backends: dict[str, BackendConfig] = field(default_factory=dict)
     specs: dict[str, dict[str, ModelSpec]] = field(default_factory=dict)
+    # model name -> disabled backends whose spec file lists it (for messages only)
+    dormant: dict[str, list[str]] = field(default_factory=dict)
     profiles: dict[str, RoutingProfile] = field(default_factory=dict)
     active_profile: str = ""
     active_source: str = ""
-    aliases: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
-    presets: dict[str, Preset] = field(default_factory=dict)
-    choice_defaults: dict[str, str] = field(default_factory=dict)
-    cache_settings: dict[str, Any] | None = None  # llmdeck's [cache] table, e.g. { url = "redis://..." }
-    budget: BudgetSettings = field(default_factory=BudgetSettings)  # llmdeck's [budget] table
+    choices: DeckChoices = field(default_factory=DeckChoices)
     problems: list[DeckProblem] = field(default_factory=list)
     env_file: Path | None = None  # the .env file whose variables the deck saw
 
 
-class _Reader:
+class _Reader(ProblemLog):
     def __init__(self, folder: Path, origin: str, env: Mapping[str, str]) -> None:
         self.content = DeckContent(folder=folder, origin=origin)
+        super().__init__(self.content.problems)
         self.env = env
+        self.unclosed: list[str] = []  # keys whose value has a "${" without "}"
+        self.plain: set[str] = set()  # files with no "${": nothing to substitute (fast path)
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -104,22 +98,6 @@ class _Reader:
                 continue
         return str(path)
 
-    def problem(self, severity: Severity, section: str, message: str, *, file: str | None = None,
-                key: str | None = None, error: DeckError | None = None) -> None:
-        self.content.problems.append(DeckProblem(severity, section, message, file, key, error))
-
-    def unknown_key(self, file: str, key: str, where: str) -> None:
-        message = f"{file}: unknown key '{key}' in {where} (ignored)"
-        self.problem("warning", "unknown_keys", message, file=file, key=key)
-        warnings.warn(message, DeckWarning, stacklevel=4)
-
-    def schema_error(self, file: str, table: str, exc: ValidationError) -> None:
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"])
-            key = f"{table}.{loc}" if loc else table
-            error = DeckSchemaError(file, key, err["msg"])
-            self.problem("error", "files", str(error.message), file=file, key=key, error=error)
-
     def read(self, path: Path, *, required: bool) -> dict[str, Any] | None:
         if not path.is_file():
             if required:
@@ -128,8 +106,12 @@ class _Reader:
                                           "`llmdeck init` writes a complete one")
                 self.problem("error", "files", error.message, file=self.label(path), error=error)
             return None
+        label = self.label(path)
         try:
-            return read_toml(path, label=self.label(path))
+            text = read_text(path, label=label)
+            if "${" not in text:
+                self.plain.add(label)
+            return parse_toml(text, label=label)
         except DeckError as exc:
             self.problem("error", "files", exc.message, file=self.label(path), error=exc)
             return None
@@ -137,8 +119,12 @@ class _Reader:
     def substitute_tree(self, value: Any, key: str, missing: list[str]) -> Any:
         """Substitute every string; wrap secret-looking values in Secret."""
         if isinstance(value, str):
+            if "${" not in value:
+                return Secret(value) if looks_secret(key) else value
             result: Substituted = substitute(value, self.env)
             missing.extend(m for m in result.missing if m not in missing)
+            if result.unclosed:
+                self.unclosed.append(key)
             secret = looks_secret(key) or any(looks_secret(name) for name in result.used)
             return Secret(result.value) if secret and not result.missing else result.value
         if isinstance(value, dict):
@@ -146,6 +132,11 @@ class _Reader:
         if isinstance(value, list):
             return [self.substitute_tree(v, key, missing) for v in value]
         return value
+
+    def unclosed_errors(self, file: str, table: str) -> list[DeckSchemaError]:
+        found, self.unclosed = self.unclosed, []
+        return [DeckSchemaError(file, f"{table}.{key}", "has a '${' without its closing '}'",
+                                hint="write ${NAME}, ${env:NAME} or ${NAME:-default}") for key in found]
 
     # --- backends.toml -----------------------------------------------------------------
 
@@ -155,55 +146,65 @@ class _Reader:
         file = self.label(path)
         for name, table in data.items():
             if not isinstance(table, dict):
-                self.unknown_key(file, name, "backends.toml (expected a [backend] table)")
+                self.errors([type_error(file, name, "a [backend] table", table)], "backends")
                 continue
             self.content.backends[name] = self.backend(name, table, file)
 
     def backend(self, name: str, table: dict[str, Any], file: str) -> BackendConfig:
         defaults = PROVIDER_CATALOG.get(name)
-        enabled = table.get("enabled", True)
+        for key in table.keys() - BACKEND_FIELDS.keys():
+            self.unknown_key(file, f"{name}.{key}", f"backend '{name}'", BACKEND_FIELDS)
+        wrong = check_fields(table, BACKEND_FIELDS, file, name)
+        enabled = table.get("enabled", True) is not False  # a wrong type is reported below
+        display_name = table.get("display_name") if isinstance(table.get("display_name"), str) else name
+        base = {"name": name, "display_name": display_name, "enabled": enabled, "source": file,
+                "provider": defaults.provider if defaults else name}
+        if wrong:
+            self.errors(wrong, "backends")
+            return BackendConfig(**base, strategy="none", problem="misconfigured: " + wrong[0].message)
+        if defaults is not None and defaults.not_callable and "strategy" not in table:
+            return BackendConfig(**base, strategy="none", not_callable=defaults.not_callable,
+                                 remote_catalogue=defaults.remote_catalogue)
         missing: list[str] = []
         # Disabled backends are skipped entirely: no substitution (Pipelex rule).
-        values = self.substitute_tree(table, name, missing) if enabled is True else dict(table)
+        values = self.substitute_tree(table, name, missing) if enabled else dict(table)
+        wrong = self.unclosed_errors(file, name)
         endpoints = values.get("endpoints", values.get("endpoint"))
         if endpoints is None and defaults is not None and defaults.endpoint:
             endpoints = defaults.endpoint
-        if isinstance(endpoints, str):
-            endpoints = [endpoints]
-        for endpoint in endpoints or ():
-            register_url_password(str(endpoint))  # http://user:PASSWORD@host never shows
+        endpoints = [endpoints] if isinstance(endpoints, str) else list(endpoints or ())
+        for endpoint in endpoints:
+            register_url_password(endpoint)  # http://user:PASSWORD@host never shows
+        if enabled and not missing:
+            wrong += [DeckSchemaError(file, f"{name}.endpoint", f"{url!r} {url_problem(url)}",
+                                      hint='e.g. endpoint = "http://127.0.0.1:8000/v1"')
+                      for url in endpoints if url_problem(url)]
         api_key = values.get("api_key")
         if isinstance(api_key, str):  # a literal or an unresolved reference
             api_key = Secret(api_key) if "${" not in api_key else None
-        extra = {k: v for k, v in values.items() if k not in BACKEND_KEYS}
         problem = None
+        if wrong:
+            self.errors(wrong, "backends")
+            problem = "misconfigured: " + wrong[0].message
         try:
             strategy = strategy_for(name, values.get("strategy"), endpoints[0] if endpoints else None)
         except DeckError as exc:  # unknown provider without endpoint, or unknown strategy
-            strategy, problem = "none", exc.message
-            if enabled is True:
-                self.problem("warning", "backends", f"{file}: {exc.message} ({exc.hint})", file=file, key=name)
+            strategy, problem = "none", problem or exc.message
+            if enabled:
+                self.problem("warning", "backends", f"{file}: backend '{name}' is {exc.message} ({exc.hint})",
+                             file=file, key=name)
+        extra = {k: v for k, v in values.items() if k not in BACKEND_OWN_KEYS}
         try:
-            return BackendConfig(
-                name=name,
-                display_name=str(values.get("display_name") or name),
-                enabled=enabled,
-                strategy=strategy,
-                provider=str(values.get("provider") or (defaults.provider if defaults else name)),
-                endpoints=tuple(str(e) for e in endpoints or ()),
-                api_key=api_key,
-                extra=extra,
-                missing=tuple(missing),
-                problem=problem,
-                serves_any_model=values.get("serves_any_model", False),
-                timeout=values.get("timeout"),
-                **{k: values[k] for k in RATE_LIMIT_KEYS if k in values},
-                source=file,
-            )
-        except ValidationError as exc:
-            self.schema_error(file, name, exc)
-            return BackendConfig(name=name, display_name=name, enabled=False, strategy="none",
-                                 provider=name, source=file)
+            return BackendConfig(**{**base, "provider": str(values.get("provider") or base["provider"])},
+                                 strategy=strategy, endpoints=tuple(endpoints), api_key=api_key, extra=extra,
+                                 missing=tuple(missing), problem=problem,
+                                 serves_any_model=values.get("serves_any_model", False),
+                                 timeout=values.get("timeout"),
+                                 **{k: values[k] for k in RATE_LIMIT_KEYS if k in values})
+        except ValidationError as exc:  # a value out of range (rpm = 0...)
+            wrong = from_validation_error(exc, file, name)
+            self.errors(wrong, "backends")
+            return BackendConfig(**base, strategy="none", problem="misconfigured: " + wrong[0].message)
 
     # --- backends/<name>.toml ----------------------------------------------------------
 
@@ -211,11 +212,12 @@ class _Reader:
         spec_dir = self.content.folder / "backends"
         for backend in self.content.backends.values():
             self.content.specs[backend.name] = {}
-            if not backend.enabled:
-                continue
             path = spec_dir / f"{backend.name}.toml"
+            if not backend.enabled:
+                self.dormant_names(backend.name, path)
+                continue
             if not path.is_file():
-                if not backend.serves_any_model:
+                if not backend.serves_any_model and not backend.not_callable:
                     self.problem("note", "backends", f"backend '{backend.name}' has no model file "
                                  f"backends/{backend.name}.toml: it serves no model", file=self.label(path))
                 continue
@@ -225,30 +227,46 @@ class _Reader:
         if spec_dir.is_dir():
             for path in sorted(spec_dir.glob("*.toml")):
                 if path.stem not in self.content.backends:
-                    self.problem("warning", "backends", f"{self.label(path)}: no backend named "
+                    self.problem("note", "backends", f"{self.label(path)}: no backend named "
                                  f"'{path.stem}' in backends.toml, file ignored", file=self.label(path))
 
+    def dormant_names(self, backend: str, path: Path) -> None:
+        """Model names of a disabled backend, so a message can say where a model is defined."""
+        try:
+            data = read_toml(path) if path.is_file() else {}
+        except DeckError:
+            return  # Pipelex does not read a disabled backend's file; neither do we, beyond names
+        models = data.get("models")
+        names = [k for k, v in data.items() if isinstance(v, dict) and k not in SPEC_FILE_FIELDS]
+        names += list(models) if isinstance(models, dict) else []
+        for name in names:
+            self.content.dormant.setdefault(name, []).append(backend)
+
     def specs_of(self, backend: BackendConfig, data: dict[str, Any], file: str) -> dict[str, ModelSpec]:
+        if self.errors(check_fields(data, SPEC_FILE_FIELDS, file, ""), "models"):
+            data = {k: v for k, v in data.items() if k not in SPEC_FILE_FIELDS}
         defaults: dict[str, Any] = dict(data.get("defaults") or {})
-        if "default_sdk" in data:
-            defaults.setdefault("sdk", data["default_sdk"])
-        if "default_prompting_target" in data:
-            defaults.setdefault("prompting_target", data["default_prompting_target"])
-        if "default_model_type" in data:
-            defaults.setdefault("model_type", data["default_model_type"])
-        tables = {k: v for k, v in data.items() if k not in SPEC_FILE_KEYS}
+        for key, field_name in (("default_sdk", "sdk"), ("default_prompting_target", "prompting_target"),
+                                ("default_model_type", "model_type")):
+            if key in data:
+                defaults.setdefault(field_name, data[key])
+        if "claude_4_tokens_limit" in backend.extra:
+            defaults.setdefault("claude_4_tokens_limit", backend.extra["claude_4_tokens_limit"])
+        tables = {k: v for k, v in data.items() if k not in SPEC_FILE_FIELDS}
         container = data.get("models")
         if isinstance(container, dict) and all(isinstance(v, dict) for v in container.values()):
             tables.update(container)  # the seed's [models.gpt-4o-mini] form
         missing: list[str] = []
         specs: dict[str, ModelSpec] = {}
+        plain = file in self.plain
         for name, table in tables.items():
             if not isinstance(table, dict):
-                self.unknown_key(file, name, f"backends/{backend.name}.toml")
+                self.errors([type_error(file, name, "a [model] table", table)], "models")
                 continue
-            merged = {**defaults, **table}
-            merged = self.substitute_tree(merged, name, missing)
-            spec = self.spec(backend.name, name, merged, file)
+            merged = {**defaults, **table} if defaults else table
+            if not plain:
+                merged = self.substitute_tree(merged, name, missing)
+            spec = self.spec(backend, name, merged, file)
             if spec is not None:
                 specs[name] = spec
         if missing:
@@ -256,16 +274,28 @@ class _Reader:
                 update={"missing": tuple(dict.fromkeys((*backend.missing, *missing)))})
         return specs
 
-    def spec(self, backend: str, name: str, table: dict[str, Any], file: str) -> ModelSpec | None:
-        fields = {k: v for k, v in table.items() if k in SPEC_KEYS}
-        pipelex = {k: v for k, v in table.items() if k in PIPELEX_SPEC_KEYS}
-        for key in table.keys() - SPEC_KEYS - PIPELEX_SPEC_KEYS:
-            self.unknown_key(file, f"{name}.{key}", f"model '{name}'")
+    def spec(self, backend: BackendConfig, name: str, table: dict[str, Any], file: str) -> ModelSpec | None:
+        fields: dict[str, Any] = {}
+        pipelex: dict[str, Any] = {}
+        for key, value in table.items():
+            if key in SPEC_KEYS:
+                fields[key] = value
+            elif key in PIPELEX_SPEC_KEYS:
+                pipelex[key] = value
+            else:
+                self.unknown_key(file, f"{name}.{key}", f"model '{name}'", (*SPEC_KEYS, *PIPELEX_SPEC_KEYS))
+        if self.unclosed and self.errors(self.unclosed_errors(file, name), "models"):
+            return None
         fields.setdefault("model_id", name)
+        if "listed_constraints" in fields:  # Pipelex's name for the list form
+            fields["constraints"] = fields.pop("listed_constraints")
+        provider = pipelex.get(PORTKEY_PROVIDER)
+        if isinstance(provider, str) and isinstance(fields["model_id"], str) and not fields["model_id"].startswith("@"):
+            fields["model_id"] = f"{provider}/{fields['model_id']}"  # Portkey's "@provider/model" form
         try:
-            return ModelSpec(name=name, backend=backend, pipelex_settings=pipelex, source=file, **fields)
+            return ModelSpec(name=name, backend=backend.name, pipelex_settings=pipelex, source=file, **fields)
         except ValidationError as exc:
-            self.schema_error(file, name, exc)
+            self.errors(from_validation_error(exc, file, name), "models")
             return None
 
     # --- routing_profiles.toml ---------------------------------------------------------
@@ -274,108 +304,64 @@ class _Reader:
         path = self.content.folder / "routing_profiles.toml"
         file = self.label(path)
         data = self.read(path, required=True) or {}
-        for key in data.keys() - {"active", "profiles"}:
-            self.unknown_key(file, key, "routing_profiles.toml")
+        for key in data.keys() - ROUTING_FILE_FIELDS.keys():
+            self.unknown_key(file, key, "routing_profiles.toml", ROUTING_FILE_FIELDS)
+        if self.errors(check_fields(data, ROUTING_FILE_FIELDS, file, ""), "routing"):
+            data = {k: v for k, v in data.items() if k not in ROUTING_FILE_FIELDS or
+                    ROUTING_FILE_FIELDS[k].accepts(v)}
         for name, table in (data.get("profiles") or {}).items():
-            if not isinstance(table, dict):
-                self.unknown_key(file, f"profiles.{name}", "routing_profiles.toml")
-                continue
-            for key in table.keys() - PROFILE_KEYS:
-                self.unknown_key(file, f"profiles.{name}.{key}", f"profile '{name}'")
-            try:
-                self.content.profiles[name] = RoutingProfile(
-                    name=name,
-                    description=table.get("description", ""),
-                    default=table.get("default"),
-                    routes=parse_routes(table.get("routes") or {}, optional=False)
-                    + parse_routes(table.get("optional_routes") or {}, optional=True),
-                    fallback_order=tuple(table.get("fallback_order") or ()),
-                    source=file,
-                )
-            except ValidationError as exc:
-                self.schema_error(file, f"profiles.{name}", exc)
+            self.profile(name, table, file)
         if env_profile:
             self.content.active_profile, self.content.active_source = env_profile, f"${PROFILE_VARIABLE}"
         else:
             self.content.active_profile = str(data.get("active") or next(iter(self.content.profiles), ""))
             self.content.active_source = f"{file} (active)"
 
+    def profile(self, name: str, table: Any, file: str) -> None:
+        where = f"profiles.{name}"
+        if not isinstance(table, dict):
+            self.errors([type_error(file, where, TABLE, table)], "routing")
+            return
+        for key in table.keys() - PROFILE_FIELDS.keys():
+            self.unknown_key(file, f"{where}.{key}", f"profile '{name}'", PROFILE_FIELDS)
+        if self.errors(check_fields(table, PROFILE_FIELDS, file, where), "routing"):
+            return
+        for section in ("routes", "optional_routes"):
+            for pattern in table.get(section) or {}:
+                why = pattern_problem(pattern)
+                if why:
+                    self.problem("warning", "routing", f"{file}: profile '{name}', {section} pattern "
+                                 f"'{pattern}' {why}", file=file, key=f"{where}.{section}")
+        try:
+            self.content.profiles[name] = RoutingProfile(
+                name=name,
+                description=table.get("description", ""),
+                default=table.get("default"),
+                routes=parse_routes(table.get("routes") or {}, optional=False)
+                + parse_routes(table.get("optional_routes") or {}, optional=True),
+                fallback_order=tuple(table.get("fallback_order") or ()),
+                source=file,
+            )
+        except ValidationError as exc:
+            self.errors(from_validation_error(exc, file, where), "routing")
+
     # --- deck/*.toml -------------------------------------------------------------------
 
     def read_deck_files(self) -> None:
-        files = deck_files(self.content.folder)
+        label = self.label(self.content.folder / "deck")
+        try:
+            files = deck_files(self.content.folder, label=label)
+        except DeckError as exc:
+            self.problem("error", "files", exc.message, file=label, error=exc)
+            return
         if not files:
-            self.problem("warning", "files", f"{self.label(self.content.folder / 'deck')}: no deck "
-                         "files: no aliases or presets")
+            self.problem("warning", "files", f"{label}: no deck files: no aliases or presets")
+        reader = DeckFileReader(self, self.substitute_tree)
         for path in files:
             data = self.read(path, required=False)
             if data is not None:
-                self.deck_file(data, self.label(path))
-
-    def deck_file(self, data: dict[str, Any], file: str) -> None:
-        # A later file's value replaces the whole value of a key (an alias, a preset).
-        for section in ("aliases", "waterfalls", "fallbacks"):
-            for name, target in (data.get(section) or {}).items():
-                if isinstance(target, list):
-                    self.content.aliases[name] = tuple(str(t) for t in target)
-                elif isinstance(target, str):
-                    self.content.aliases[name] = target
-                else:
-                    error = DeckSchemaError(file, f"{section}.{name}", "must be a model name or a list of names")
-                    self.problem("error", "aliases", error.message, file=file, key=f"{section}.{name}", error=error)
-        llm = data.get("llm") or {}
-        presets = {**(data.get("llm_presets") or {}), **(llm.get("presets") or {})}
-        for name, table in presets.items():
-            self.preset(name, table, file)
-        choices = {**(data.get("llm_choice_defaults") or {}), **(llm.get("choice_defaults") or {})}
-        self.content.choice_defaults.update({k: str(v) for k, v in choices.items()})
-        for key in llm.keys() - {"presets", "choice_defaults"}:
-            self.unknown_key(file, f"llm.{key}", "[llm]")
-        if isinstance(data.get("cache"), dict):
-            missing: list[str] = []
-            self.content.cache_settings = self.substitute_tree(data["cache"], "cache", missing)
-            for name in missing:
-                self.problem("warning", "files", f"{file}: [cache] needs {name}; using the default "
-                             "disk cache", file=file, key="cache")
-            if missing:
-                self.content.cache_settings = None
-        if "budget" in data:
-            self.budget_table(data["budget"], file)
-        known = {"aliases", "waterfalls", "fallbacks", "llm", "llm_presets", "llm_choice_defaults", "cache",
-                 "budget"}
-        for key in data.keys() - known:
-            if key in NON_LLM_SECTIONS:
-                self.problem("note", "unknown_keys", f"{file}: [{key}] is about non-LLM models; "
-                             "llmdeck ignores it", file=file, key=key)
-            else:
-                self.unknown_key(file, key, "deck file")
-
-    def budget_table(self, table: Any, file: str) -> None:
-        """``[budget] session_usd = 5.0, daily_usd = 20.0`` (a later file replaces the table)."""
-        if not isinstance(table, dict):
-            error = DeckSchemaError(file, "budget", "must be a table",
-                                    hint="e.g. [budget] then session_usd = 5.0 and daily_usd = 20.0")
-            self.problem("error", "files", error.message, file=file, key="budget", error=error)
-            return
-        try:
-            self.content.budget = BudgetSettings(**table)
-        except ValidationError as exc:
-            self.schema_error(file, "budget", exc)
-
-    def preset(self, name: str, table: Any, file: str) -> None:
-        if not isinstance(table, dict) or not (table.get("model") or table.get("llm_handle")):
-            error = DeckSchemaError(file, f"presets.{name}", "a preset needs `model` (or `llm_handle`)",
-                                    hint='e.g. my_preset = { model = "gpt-4o-mini", temperature = 0.2 }')
-            self.problem("error", "presets", error.message, file=file, key=name, error=error)
-            return
-        fields = {k: v for k, v in table.items() if k in PRESET_KEYS}
-        model = fields.pop("model", None) or fields.pop("llm_handle")
-        fields.pop("llm_handle", None)
-        params = {k: v for k, v in table.items() if k not in PRESET_KEYS}
-        try:
-            self.content.presets[name] = Preset(name=name, model=model, params=params, source=file, **fields)
-        except ValidationError as exc:
-            self.schema_error(file, f"presets.{name}", exc)
+                reader.read(data, self.label(path))
+        self.content.choices = reader.choices
 
 
 def read_deck(path: str | Path | None = None, *, env: Mapping[str, str] | None = None,
@@ -386,8 +372,29 @@ def read_deck(path: str | Path | None = None, *, env: Mapping[str, str] | None =
     environment = dict(env) if env is not None else deck_environment(env_path)
     reader = _Reader(folder, origin, environment)
     reader.content.env_file = env_path if env_path is not None and env_path.is_file() else None
-    reader.read_backends()
-    reader.read_specs()
-    reader.read_routing(environment.get(PROFILE_VARIABLE))
-    reader.read_deck_files()
+    with _collector_paused():
+        reader.read_backends()
+        reader.read_specs()
+        reader.read_routing(environment.get(PROFILE_VARIABLE))
+        reader.read_deck_files()
     return reader.content
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Loading builds many small objects and frees none: the cyclic garbage collector
+    would rescan them again and again (half the load time of a 40,000-model deck)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def warn_problems(problems: list[DeckProblem], stacklevel: int) -> None:
+    """Warnings of a load as Python warnings, pointing at the caller's line (not ours)."""
+    for problem in problems:
+        if problem.severity == "warning":
+            warnings.warn(problem.message, DeckWarning, stacklevel=stacklevel + 1)

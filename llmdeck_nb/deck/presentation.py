@@ -68,33 +68,60 @@ def references(deck: Deck) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
 
 
 def models_table(deck: Deck, profile: str | None = None) -> list[dict[str, Any]]:
-    """One row per model: what ``llmdeck models`` and ``%llm_models`` show."""
+    """One row per model: what ``llmdeck models`` and ``%llm_models`` show. ``backend`` is
+    the backend that really serves the model under ``profile`` (the routed one, or the
+    fallback_order one that lists it), else the one whose file defines it; prices are the
+    deck's own (a demo stand-in shows the prices of the model it stands in for)."""
     by_alias, by_preset = references(deck)
     rows = []
     for row in routing_rows(deck, profile):
-        spec = row.spec or _any_spec(deck, row.model)
+        backend, spec, note = _served(deck, row, profile)
+        own = _own_spec(deck, row.model) if spec is None or spec.mirrored else spec
+        if spec is not None and spec.mirrored and own is not None:
+            note = f"offline demo stand-in (prices: {own.backend}'s)"
+        shown = own or spec
+        costs = shown.costs if shown else None
         rows.append({
             "model": row.model,
-            "backend": row.backend,
-            "available": row.callable,
-            "model_id": spec.model_id if spec else None,
-            "inputs": ",".join(spec.inputs) if spec else "",
-            "outputs": ",".join(spec.outputs) if spec else "",
-            "input_usd_per_1m": row.spec.costs.input if row.spec and row.spec.costs else None,
-            "output_usd_per_1m": row.spec.costs.output if row.spec and row.spec.costs else None,
-            "max_tokens": spec.max_tokens if spec else None,
-            "context_window": spec.context_window if spec else None,
+            "type": shown.model_type if shown else None,
+            "backend": backend,
+            "available": row.callable or note.startswith("served by fallback_order"),
+            "model_id": (spec or shown).model_id if shown else None,
+            "inputs": ",".join(shown.inputs) if shown else "",
+            "outputs": ",".join(shown.outputs) if shown else "",
+            "input_usd_per_1m": costs.input if costs else None,
+            "output_usd_per_1m": costs.output if costs else None,
+            "max_tokens": shown.max_tokens if shown else None,
+            "context_window": shown.context_window if shown else None,
             "aliases": ",".join(sorted(by_alias.get(row.model, []))),
             "presets": ",".join(sorted(by_preset.get(row.model, []))),
-            "note": row.problem or "",
+            "note": note,
         })
     return rows
 
 
-def _any_spec(deck: Deck, model: str) -> ModelSpec | None:
+def _served(deck: Deck, row: RoutingRow, profile: str | None) -> tuple[str | None, ModelSpec | None, str]:
+    """(backend, its spec, note) for one routing row."""
+    if row.spec is not None:  # the routed backend lists it: callable, or why not
+        return row.backend, row.spec, row.problem or ""
+    for name in deck.profile(profile).fallback_order:
+        backend = deck.backends.get(name)
+        spec = deck.spec_on(row.model, backend) if backend is not None and backend.available else None
+        if spec is not None and spec.enabled:
+            return name, spec, f"served by fallback_order ({row.problem} at '{row.backend}')"
+    own = _own_spec(deck, row.model)
+    routed = deck.backends.get(row.backend or "")
+    why = (f"routed to '{row.backend}' ({row.rule}), which does not list it" if routed is not None
+           else row.problem)
+    return (own.backend if own else None), None, f"not served under this profile: {why}"
+
+
+def _own_spec(deck: Deck, model: str) -> ModelSpec | None:
+    """The model's spec in the file of a backend that lists it (not a borrowed copy)."""
     for specs in deck.specs.values():
-        if model in specs:
-            return specs[model]
+        spec = specs.get(model)
+        if spec is not None and not spec.mirrored:
+            return spec
     return None
 
 

@@ -65,6 +65,20 @@ class Router:
         return RouteMatch(None, "no route")
 
 
+def pattern_problem(pattern: str) -> str | None:
+    """Why a route pattern cannot mean what its author meant, or None."""
+    if pattern == "*":
+        return None
+    core = pattern[1:] if pattern.startswith("*") else pattern
+    core = core[:-1] if core.endswith("*") else core
+    if not core:
+        return "matches only model names that start with '*': write \"*\" to match every model"
+    if "*" in core:
+        return ("has a '*' that is not at its start or end; that '*' is matched literally, so it "
+                "matches only model names that contain '*'")
+    return None
+
+
 def parse_routes(table: dict[str, object], *, optional: bool) -> tuple[Route, ...]:
     """Routes in file order (TOML tables keep insertion order)."""
     return tuple(Route(pattern=p, backend=str(b), optional=optional) for p, b in table.items())

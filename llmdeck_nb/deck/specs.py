@@ -5,16 +5,21 @@ Costs are USD per 1 million tokens, as in real Pipelex files.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
 
 from llmdeck_nb.redaction import Secret
 
 _FROZEN = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
 
 PER_MILLION = 1_000_000
+
+Price = Annotated[StrictFloat, Field(ge=0)]  # USD per 1M tokens; an int is accepted, a string is not
+PositiveInt = Annotated[StrictInt, Field(gt=0)]
+# Token caps Pipelex spec files put in valued_constraints (0.10) or as a per-model key.
+TOKEN_LIMIT_KEYS = ("max_output_tokens_limit",)
 
 
 def host_of(url: str | None) -> str | None:
@@ -27,9 +32,9 @@ class Costs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    input: float = 0.0
-    output: float = 0.0
-    input_cached: float | None = None
+    input: Price = 0.0
+    output: Price = 0.0
+    input_cached: Price | None = None
 
     def usd(self, input_tokens: int | None, output_tokens: int | None) -> float:
         """The one place a call's cost is computed from deck prices."""
@@ -68,19 +73,19 @@ class ModelSpec(RateLimits):
 
     name: str
     backend: str
-    model_id: str
-    sdk: str | None = None
-    model_type: str = "llm"
-    inputs: tuple[str, ...] = ("text",)
-    outputs: tuple[str, ...] = ("text",)
+    model_id: StrictStr
+    sdk: StrictStr | None = None
+    model_type: StrictStr = "llm"
+    inputs: tuple[StrictStr, ...] = ("text",)
+    outputs: tuple[StrictStr, ...] = ("text",)
     costs: Costs | None = None  # None: the deck gives no price (litellm's table may)
-    max_tokens: int | None = Field(default=None, gt=0)
-    context_window: int | None = Field(default=None, gt=0)
-    max_prompt_images: int | None = Field(default=None, ge=0)
-    prompting_target: str | None = None
-    constraints: tuple[str, ...] = ()
+    max_tokens: PositiveInt | None = None
+    context_window: PositiveInt | None = None
+    max_prompt_images: Annotated[StrictInt, Field(ge=0)] | None = None
+    prompting_target: StrictStr | None = None
+    constraints: tuple[StrictStr, ...] = ()  # Pipelex's `listed_constraints` land here too
     valued_constraints: dict[str, Any] = Field(default_factory=dict)
-    enabled: bool = True
+    enabled: StrictBool = True
     # Pipelex keys we read but do not act on (thinking_mode, structure_method, rules...).
     pipelex_settings: dict[str, Any] = Field(default_factory=dict)
     timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # seconds; wins over the backend's
@@ -91,6 +96,15 @@ class ModelSpec(RateLimits):
     @classmethod
     def _listify(cls, value: Any) -> Any:
         return (value,) if isinstance(value, str) else value
+
+    @property
+    def output_token_limit(self) -> int | None:
+        """The most output tokens a request may ask: ``max_tokens`` or a stricter
+        ``valued_constraints.max_output_tokens_limit`` / ``claude_4_tokens_limit``."""
+        limits = [self.max_tokens, *(self.valued_constraints.get(k) for k in TOKEN_LIMIT_KEYS),
+                  self.pipelex_settings.get("claude_4_tokens_limit")]
+        numbers = [v for v in limits if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+        return min(numbers) if numbers else None
 
     @property
     def supports_images(self) -> bool:
@@ -108,7 +122,7 @@ class BackendConfig(RateLimits):
 
     name: str
     display_name: str
-    enabled: bool = True
+    enabled: StrictBool = True
     strategy: str
     provider: str
     endpoints: tuple[str, ...] = ()
@@ -116,18 +130,23 @@ class BackendConfig(RateLimits):
     extra: dict[str, Any] = Field(default_factory=dict)  # api_version, aws_region... (secrets wrapped)
     missing: tuple[str, ...] = ()  # variables that were not set
     problem: str | None = None  # why it cannot be used although configured
+    not_callable: str | None = None  # e.g. "Pipelex-internal": llmdeck has no way to call it
+    remote_catalogue: bool = False  # its model list lives on the provider's servers, not in files
     serves_any_model: bool = False
     timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # seconds, per attempt
     source: str = ""
 
     @property
     def available(self) -> bool:
-        return self.enabled and not self.missing and not self.problem
+        return self.enabled and not self.missing and not self.problem and not self.not_callable
 
     @property
     def unavailable_reason(self) -> str | None:
+        """Why it cannot be called, worded to follow "backend 'x' is ..."."""
         if not self.enabled:
             return "disabled (enabled = false)"
+        if self.not_callable:
+            return f"not callable from llmdeck ({self.not_callable})"
         if self.missing:
             return "missing " + ", ".join(self.missing)
         return self.problem
@@ -153,20 +172,20 @@ class Preset(BaseModel):
     model_config = _FROZEN
 
     name: str
-    model: str
-    temperature: float | None = Field(default=None, ge=0, le=2)
+    model: StrictStr
+    temperature: Annotated[StrictFloat, Field(ge=0, le=2)] | None = None
     max_tokens: MaxTokens | None = None
-    description: str = ""
-    prompting_target: str | None = None
+    description: StrictStr = ""
+    prompting_target: StrictStr | None = None
     params: dict[str, Any] = Field(default_factory=dict)  # top_p, reasoning_effort, stop, seed...
     source: str = ""
 
-    @field_validator("max_tokens")
+    @field_validator("max_tokens", mode="before")
     @classmethod
-    def _positive(cls, value: MaxTokens | None) -> MaxTokens | None:
-        if isinstance(value, int) and value <= 0:
-            raise ValueError("must be a positive integer or \"auto\"")
-        return value
+    def _positive(cls, value: Any) -> Any:
+        if value is None or value == "auto" or (type(value) is int and value > 0):
+            return value
+        raise ValueError(f"expected a positive integer or \"auto\", got {value!r}")
 
     def generation_params(self) -> dict[str, Any]:
         """Parameters to send; ``max_tokens = "auto"`` means let the provider decide."""

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.deck.availability import backend_state, latency_text
-from llmdeck_nb.deck.loader import DeckProblem
+from llmdeck_nb.deck.problems import DeckProblem
 from llmdeck_nb.deck.presentation import routing_rows
-from llmdeck_nb.errors import AliasCycleError, LLMDeckError
+from llmdeck_nb.deck.resolution import Candidate
+from llmdeck_nb.errors import AliasCycleError, AliasDepthError, LLMDeckError, WrongReferenceKindError
 
 if TYPE_CHECKING:
     from llmdeck_nb.deck.deck import Deck
@@ -116,29 +117,71 @@ def validate_deck(deck: Deck, profile: str | None = None) -> ValidationReport:
             "reason": b.unavailable_reason, "state": backend_state(b), "strategy": b.strategy,
             "endpoint_host": b.endpoint_host, "models": len(deck.specs.get(b.name, {})),
         })
-    _check_profiles(deck, problem)
+    _check_profiles(deck, problem, name)
     if name not in deck.profiles:
         problem(DeckProblem("error", "routing", f"profile '{name}' is not defined; available: "
-                            + ", ".join(deck.profiles), key=name))
+                            + ", ".join(deck.profiles) if deck.profiles else
+                            "routing_profiles.toml defines no usable profile", key=name))
         return report
     for row in routing_rows(deck, name):
         report.routing.append({"model": row.model, "backend": row.backend, "rule": row.rule,
                                "callable": row.callable, "problem": row.problem})
+    blocked: dict[str, set[str]] = {}  # not-callable backend -> handles it stops
     for alias in deck.aliases:
-        report.aliases.append(_resolution_row(deck, alias, name, "alias", problem))
+        report.aliases.append(_resolution_row(deck, alias, name, "alias", problem, blocked))
     for preset in deck.presets.values():
-        row = _resolution_row(deck, preset.name, name, "preset", problem)
+        row = _resolution_row(deck, preset.name, name, "preset", problem, blocked)
         row["model"] = preset.model
         report.presets.append(row)
         _check_preset(deck, preset.name, name, row, problem)
-    for key, handle in deck.choice_defaults.items():
-        if handle not in deck.handles():
-            problem(DeckProblem("error", "presets", f"choice default {key} = '{handle}' names no "
-                                "preset, alias or model", key=key))
+    for where, choices in (("choice default", deck.choice_defaults), ("choice override", deck.choice_overrides)):
+        for key, handle in choices.items():
+            _resolution_row(deck, deck.choice_handle(handle), name, where, problem, blocked,
+                            label=f"{where} {key} = '{handle}'")
+    for cause, handles in blocked.items():
+        count = f"{len(handles)} alias(es), preset(s) or choice(s)"
+        if cause == DISABLED_ONLY:
+            message = (f"{count} name only models of disabled backends (each row says which): set "
+                       "enabled = true for a backend in backends.toml to use them")
+        else:
+            message = (f"profile '{name}' sends {count} to backend '{cause}', which is "
+                       f"{deck.backends[cause].unavailable_reason}: switch profile to call them from "
+                       f"llmdeck{_profile_hint(deck, name)}")
+        problem(DeckProblem("warning", "routing", message, key=cause))
     return report
 
 
-def _check_profiles(deck: Deck, problem) -> None:
+DISABLED_ONLY = "<disabled backends>"
+
+
+def _summary_cause(status: str, backend: str) -> str | None:
+    """Causes reported once for the profile rather than once per alias or preset: a
+    backend llmdeck cannot call, or models listed only by disabled backends."""
+    if status in ("not_callable", "remote"):
+        return backend
+    return DISABLED_ONLY if status == "dormant" else None
+
+
+def _profile_hint(deck: Deck, current: str) -> str:
+    """" (e.g. LLMDECK_PROFILE=all_openai)": a profile that can call the choice default."""
+    try:
+        handle = deck.default_handle()
+    except LLMDeckError:
+        return ""
+    for profile in deck.profiles:
+        if profile == current:
+            continue
+        try:
+            deck.resolve(handle, profile)
+        except LLMDeckError:
+            continue
+        return f" (e.g. LLMDECK_PROFILE={profile})"
+    return " (enable a provider's backend in backends.toml and pick a profile that routes to it)"
+
+
+def _check_profiles(deck: Deck, problem, active: str) -> None:
+    """Routes to backends that do not exist are errors; to disabled ones, a warning for
+    the profile in use (others are options a Pipelex folder ships: a note)."""
     for profile in deck.profiles.values():
         targets = [(r.pattern, r.backend) for r in profile.routes]
         if profile.default:
@@ -151,32 +194,59 @@ def _check_profiles(deck: Deck, problem) -> None:
                 problem(DeckProblem("error", "routing", f"{where} -> backend '{backend}' is not "
                                     "defined in backends.toml", file=profile.source, key=what))
             elif not config.enabled:
-                problem(DeckProblem("warning", "routing", f"{where} -> backend '{backend}' is "
-                                    "disabled", file=profile.source, key=what))
+                problem(DeckProblem("warning" if profile.name == active else "note", "routing",
+                                    f"{where} -> backend '{backend}' is disabled", file=profile.source,
+                                    key=what))
 
 
-def _resolution_row(deck: Deck, handle: str, profile: str, kind: str, problem) -> dict[str, Any]:
+def _resolution_row(deck: Deck, handle: str, profile: str, kind: str, problem,
+                    blocked: dict[str, set[str]], *, label: str | None = None) -> dict[str, Any]:
+    """Resolve one alias, preset or choice; report what stops it, worded by its cause:
+    a broken reference is an error, a name found nowhere an error (a warning in an alias
+    chain), a backend llmdeck cannot call one line for the whole profile, the rest warnings."""
+    label = label or f"{kind} '{handle}'"
+    section = "aliases" if kind == "alias" else "presets"
     row: dict[str, Any] = {kind: handle, "resolves_to": [], "skipped": [], "error": None}
     try:
         resolution = deck.resolve(handle, profile)
-    except AliasCycleError as exc:
+    except (AliasCycleError, AliasDepthError, WrongReferenceKindError) as exc:
         row["error"] = exc.message
-        problem(DeckProblem("error", "aliases", exc.message, key=handle))
+        problem(DeckProblem("error", section, f"{label}: {exc.message}", key=handle))
         return row
     except LLMDeckError as exc:
         row["error"] = exc.message
-        unknown = kind == "preset" and deck.presets[handle].model not in deck.handles()
-        severity = "error" if unknown else "warning"
-        problem(DeckProblem(severity, "aliases" if kind == "alias" else "presets",
-                            f"{kind} '{handle}': {exc.message}", key=handle))
+        statuses = _leaf_statuses(deck, handle, profile)
+        causes = [_summary_cause(status, backend) for status, backend in statuses]
+        if statuses and None not in causes:
+            for cause in causes:
+                blocked.setdefault(str(cause), set()).add(handle)
+            return row
+        unknown = not statuses or all(status == "unknown" for status, _ in statuses)
+        severity = "error" if unknown and kind != "alias" else "warning"
+        problem(DeckProblem(severity, section, f"{label}: {exc.message}", key=handle))
         return row
     row["resolves_to"] = list(resolution.chain)
     row["skipped"] = [list(s) for s in resolution.skipped]
     for model, why in resolution.skipped:
         if why.startswith("not a model"):
-            problem(DeckProblem("warning", "aliases", f"{kind} '{handle}' lists '{model}', which "
+            problem(DeckProblem("warning", "aliases", f"{label} lists '{model}', which "
                                 "is neither a model nor an alias", key=handle))
     return row
+
+
+def _leaf_statuses(deck: Deck, handle: str, profile: str) -> list[tuple[str, str]]:
+    """(status, backend) of each model a handle expands to; [] if it is not a known name."""
+    try:
+        target = deck.presets[handle].model if handle in deck.presets and handle not in deck.aliases else handle
+        leaves = deck.expand(target)
+    except LLMDeckError:
+        return []
+    out = []
+    for model, _ in leaves:
+        found = deck.leaf(model, profile)
+        if not isinstance(found, Candidate):
+            out.append((found[0], deck.route(model, profile).backend or ""))
+    return out
 
 
 def _check_preset(deck: Deck, preset: str, profile: str, row: dict[str, Any], problem) -> None:
@@ -185,9 +255,10 @@ def _check_preset(deck: Deck, preset: str, profile: str, row: dict[str, Any], pr
         return
     limit = deck.presets[preset].max_tokens
     for candidate in deck.resolve(preset, profile).candidates:
-        if isinstance(limit, int) and candidate.spec.max_tokens and limit > candidate.spec.max_tokens:
+        cap = candidate.spec.output_token_limit
+        if isinstance(limit, int) and cap and limit > cap:
             message = (f"preset '{preset}': max_tokens {limit} exceeds {candidate.label}'s "
-                       f"max_tokens {candidate.spec.max_tokens} (it will be lowered)")
+                       f"limit of {cap} output tokens (it will be lowered)")
             row["notes"].append(message)
             problem(DeckProblem("warning", "presets", message, key=preset))
         row["notes"] += [f"{candidate.label}: {note}" for note in candidate.adjustments
