@@ -168,6 +168,22 @@ def test_sync_calls_run_on_the_calling_thread_even_inside_a_running_loop(session
     assert seen[0] == threading.current_thread().name
 
 
+def test_identical_sync_calls_from_two_threads_at_once_go_out_once(session, fake_llm_server):
+    # each thread runs its synchronous calls on a loop of its own: the in-flight grouping
+    # still spans them, so the second thread waits and reads the first one's answer
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake_llm_server.add_fault(delay=0.5)  # the first request is slow: the second overlaps it
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(session.complete, "same question", "gpt-4o-mini")
+        time.sleep(0.2)
+        second = pool.submit(session.complete, "same question", "gpt-4o-mini")
+        results = [first.result(timeout=30), second.result(timeout=30)]
+    assert len(fake_llm_server.requests) == 1
+    assert sorted(r.cached for r in results) == [False, True]
+    assert results[0].text == results[1].text == "echo: same question"
+
+
 def test_stream_cut_midway_is_retried(session, fake_llm_server):
     fake_llm_server.add_fault(cut_stream_after=2)
     result = session.complete("a b c d e f g h", "gpt-4o-mini", stream=True)
