@@ -16,7 +16,9 @@ GET /v1/models, /models                        model list for probes
 =============================================  ==============================================
 
 Answers are deterministic: ``"echo: <last user message text>"``; token counts are
-whitespace word counts (at least 1); ``max_tokens`` (or the provider's equivalent)
+whitespace word counts (at least 1), or what :meth:`FakeLLMServer.set_usage` scripts
+(cached, cache-write and reasoning tokens, a prompt size), reported in each provider's
+own usage shape, in streams too; ``max_tokens`` (or the provider's equivalent)
 truncates the answer to that many words with a "length" finish reason; a JSON schema
 (``response_format``, Ollama ``format``, Gemini ``responseSchema``) yields a JSON object
 with dummy values for the schema's required properties; an OpenAI request whose
@@ -52,7 +54,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-__all__ = ["Fault", "FakeLLMServer", "LiteLLMProxyBehaviour", "RecordedRequest", "fake_llm_server"]
+__all__ = ["FakeLLMServer", "FakeUsage", "Fault", "LiteLLMProxyBehaviour", "RecordedRequest",
+           "fake_llm_server"]
 
 _GEMINI_PATH = re.compile(r"/models/([^/:]+):(generateContent|streamGenerateContent)$")
 _AZURE_PATH = re.compile(r"/openai/deployments/([^/]+)/chat/completions$")
@@ -100,6 +103,51 @@ class Fault:
         if self.text is not None and self.text.encode() not in body:
             return False
         return self.model is None or self.model == model
+
+
+@dataclass
+class FakeUsage:
+    """Scripted token counts; see :meth:`FakeLLMServer.set_usage`."""
+
+    prompt_tokens: int | None = None  # None: the prompt's word count
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def openai(self, answer: _Answer) -> dict[str, Any]:
+        """``prompt_tokens`` includes cached ones, ``completion_tokens`` reasoning ones."""
+        output = answer.completion_tokens + self.reasoning_tokens
+        usage: dict[str, Any] = {
+            "prompt_tokens": answer.prompt_tokens, "completion_tokens": output,
+            "total_tokens": answer.prompt_tokens + output,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens,
+                                          "audio_tokens": 0, "accepted_prediction_tokens": 0,
+                                          "rejected_prediction_tokens": 0}}
+        if self.cache_write_tokens:  # what a LiteLLM proxy in front of Anthropic adds
+            usage["cache_creation_input_tokens"] = self.cache_write_tokens
+        return usage
+
+    def anthropic(self, answer: _Answer) -> dict[str, Any]:
+        """``input_tokens`` excludes cache reads and writes; thinking is in ``output_tokens``."""
+        uncached = answer.prompt_tokens - self.cached_tokens - self.cache_write_tokens
+        return {"input_tokens": max(uncached, 0),
+                "cache_creation_input_tokens": self.cache_write_tokens,
+                "cache_read_input_tokens": self.cached_tokens,
+                "output_tokens": answer.completion_tokens + self.reasoning_tokens}
+
+    def gemini(self, answer: _Answer) -> dict[str, Any]:
+        """``promptTokenCount`` includes cached ones; thoughts are counted apart; zero
+        counts are left out, as Gemini does."""
+        usage = {"promptTokenCount": answer.prompt_tokens,
+                 "candidatesTokenCount": answer.completion_tokens,
+                 "totalTokenCount": answer.prompt_tokens + answer.completion_tokens
+                 + self.reasoning_tokens}
+        if self.cached_tokens:
+            usage["cachedContentTokenCount"] = self.cached_tokens
+        if self.reasoning_tokens:
+            usage["thoughtsTokenCount"] = self.reasoning_tokens
+        return usage
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -273,6 +321,7 @@ class FakeLLMServer:
         self.quote_key = False  # True: every answer quotes the request's API key back
         self.chunk_chars: int | None = None  # stream chunks of this many characters (else words)
         self.proxy: LiteLLMProxyBehaviour | None = None  # act like a LiteLLM proxy (see there)
+        self.usage: FakeUsage | None = None  # scripted token counts (set_usage)
         self._faults: list[Fault] = []
         self._rate_limit: tuple[int, float, float | None] | None = None
         self._accepted: deque[float] = deque()  # arrival times of requests within the rate limit
@@ -398,8 +447,36 @@ class FakeLLMServer:
             self._accepted.append(now)
             return False
 
+    def set_usage(self, *, prompt_tokens: int | None = None, cached_tokens: int = 0,
+                  cache_write_tokens: int = 0, reasoning_tokens: int = 0) -> FakeUsage:
+        """Report these counts in every answer until :meth:`reset`, in each provider's shape:
+        ``prompt_tokens`` (all input, cached included; None: the prompt's word count) of
+        which ``cached_tokens`` were read from and ``cache_write_tokens`` written to the
+        prompt cache; ``reasoning_tokens`` spent thinking, on top of the answer's words.
+        """
+        self.usage = FakeUsage(prompt_tokens, cached_tokens, cache_write_tokens, reasoning_tokens)
+        return self.usage
+
+    def _usage(self, answer: _Answer, protocol: str) -> dict[str, Any]:
+        """The usage block of ``answer`` in the shape ``protocol`` reports it."""
+        script = self.usage
+        if script is None:
+            if protocol == "anthropic":
+                return {"input_tokens": answer.prompt_tokens, "output_tokens": answer.completion_tokens}
+            if protocol == "gemini":
+                return {"promptTokenCount": answer.prompt_tokens,
+                        "candidatesTokenCount": answer.completion_tokens,
+                        "totalTokenCount": answer.prompt_tokens + answer.completion_tokens}
+            return {"prompt_tokens": answer.prompt_tokens,
+                    "completion_tokens": answer.completion_tokens,
+                    "total_tokens": answer.prompt_tokens + answer.completion_tokens}
+        if script.prompt_tokens is not None:
+            answer.prompt_tokens = script.prompt_tokens
+        return getattr(script, protocol)(answer)
+
     def reset(self) -> None:
-        """Forget faults, recorded requests and the rate limit; back to no delay."""
+        """Forget faults, scripted usage, recorded requests and the rate limit; back to no delay."""
+        self.usage = None
         with self._lock:
             self._faults.clear()
             self._rate_limit = None
@@ -718,9 +795,7 @@ class FakeLLMServer:
         finish = "length" if answer.truncated else "stop"
         ident = f"chatcmpl-fake-{self._next_id()}"
         created = int(time.time())
-        usage = {"prompt_tokens": answer.prompt_tokens,
-                 "completion_tokens": answer.completion_tokens,
-                 "total_tokens": answer.prompt_tokens + answer.completion_tokens}
+        usage = self._usage(answer, "openai")
         if not req.get("stream"):
             await self._send_json(writer, {
                 "id": ident, "object": "chat.completion", "created": created,
@@ -812,6 +887,7 @@ class FakeLLMServer:
                               schema)
         stop = "max_tokens" if answer.truncated else ("tool_use" if tool else "end_turn")
         ident = f"msg_fake_{self._next_id()}"
+        usage = self._usage(answer, "anthropic")
         if tool:
             block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_fake_{ident}",
                                      "name": tool["name"], "input": json.loads(answer.text)}
@@ -821,8 +897,7 @@ class FakeLLMServer:
             await self._send_json(writer, {
                 "id": ident, "type": "message", "role": "assistant", "model": model,
                 "content": [block], "stop_reason": stop, "stop_sequence": None,
-                "usage": {"input_tokens": answer.prompt_tokens,
-                          "output_tokens": answer.completion_tokens}}, keep_alive, fault)
+                "usage": usage}, keep_alive, fault)
             return
 
         def event(name: str, data: dict[str, Any]) -> bytes:
@@ -833,7 +908,7 @@ class FakeLLMServer:
             event("message_start", {"type": "message_start", "message": {
                 "id": ident, "type": "message", "role": "assistant", "model": model,
                 "content": [], "stop_reason": None, "stop_sequence": None,
-                "usage": {"input_tokens": answer.prompt_tokens, "output_tokens": 1}}}),
+                "usage": {**usage, "output_tokens": 1}}}),
             event("content_block_start", {"type": "content_block_start", "index": 0,
                                           "content_block": start_block}),
         ]
@@ -847,7 +922,7 @@ class FakeLLMServer:
             event("content_block_stop", {"type": "content_block_stop", "index": 0}),
             event("message_delta", {"type": "message_delta",
                                     "delta": {"stop_reason": stop, "stop_sequence": None},
-                                    "usage": {"output_tokens": answer.completion_tokens}}),
+                                    "usage": {"output_tokens": usage["output_tokens"]}}),
             event("message_stop", {"type": "message_stop"}),
         ]
         await self._stream(writer, "text/event-stream", preamble, chunks, epilogue, fault)
@@ -922,9 +997,7 @@ class FakeLLMServer:
         answer = _make_answer(texts, users[-1] if users else "", model,
                               config.get("maxOutputTokens", config.get("max_output_tokens")),
                               schema, json_mode and schema is None)
-        usage = {"promptTokenCount": answer.prompt_tokens,
-                 "candidatesTokenCount": answer.completion_tokens,
-                 "totalTokenCount": answer.prompt_tokens + answer.completion_tokens}
+        usage = self._usage(answer, "gemini")
         finish = "MAX_TOKENS" if answer.truncated else "STOP"
 
         def response(text: str, last: bool) -> dict[str, Any]:

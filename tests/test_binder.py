@@ -119,7 +119,7 @@ def test_a_binder_build_runs_the_quickstart_on_the_demo_backend(tmp_path):
     outputs = ["".join(o.get("text", "")) + o.get("data", {}).get("text/plain", "")
                for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     text = "\n".join(outputs)
-    assert "llmdeck: profile auto" in text and "demo)" in text  # the load line
+    assert "llmdeck: profile auto, " in text and "backends available (demo" in text  # the load line
     footers = [line for line in text.splitlines() if " · via " in line]
     assert len(footers) >= 5, text[-3000:]
     assert all(" · via demo · " in line and "DEMO (no API key used)" in line

@@ -68,6 +68,10 @@ EXPECTED_DTYPES = {
     "session_id": "str",
     "cache_key": "str",
     "cache_where": "str",
+    "cached_tokens": "Int64",
+    "cache_write_tokens": "Int64",
+    "reasoning_tokens": "Int64",
+    "provider_saved_usd": "float64",
 }
 
 
@@ -107,6 +111,10 @@ def full_record(**overrides) -> CallRecord:
         session_id="sess-1",
         cache_key="0f" * 32,
         cache_where="local",
+        cached_tokens=64,
+        cache_write_tokens=8,
+        reasoning_tokens=20,
+        provider_saved_usd=0.00008,
     )
     values.update(overrides)
     return CallRecord(**values)
@@ -401,8 +409,8 @@ def test_summary_numbers(tmp_path, warm):
     s = log.summary()
     assert list(s.columns) == [
         "backend", "model", "calls", "attempts", "errors", "cache_hits", "cache_hit_rate",
-        "p50_latency_s", "p95_latency_s", "input_tokens", "output_tokens", "cost_usd",
-        "saved_cost_usd",
+        "p50_latency_s", "p95_latency_s", "input_tokens", "output_tokens", "cached_tokens",
+        "reasoning_tokens", "cost_usd", "saved_cost_usd", "provider_saved_usd",
     ]
     by = {(r.backend, r.model): r for r in s.itertuples(index=False)}
     assert set(by) == {("openai", "gpt-4o"), ("ollama", "llama3"), ("anthropic", "claude")}
@@ -623,7 +631,7 @@ PRAGMA user_version = 1;
 
 
 def test_migration_from_version_1_keeps_rows(tmp_path):
-    assert SCHEMA_VERSION == len(schema.MIGRATIONS) >= 4
+    assert SCHEMA_VERSION == len(schema.MIGRATIONS) >= 5
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)
     conn.executescript(V1_DDL)
@@ -640,7 +648,7 @@ def test_migration_from_version_1_keeps_rows(tmp_path):
     conn = log._connection()
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     columns = [r[1] for r in conn.execute("PRAGMA table_info(calls)")]
-    assert {"session_id", "cache_key", "cache_where"} <= set(columns)
+    assert {"session_id", "cache_key", "cache_where", "cached_tokens"} <= set(columns)
     turns = [r[1] for r in conn.execute(f"PRAGMA table_info({schema.CONVERSATIONS_TABLE})")]
     assert turns[:4] == ["id", "conversation", "role", "content"]
     log.append(full_record(call_id="new", started_at=T0 + timedelta(hours=1), session_id="s2"))
@@ -652,6 +660,34 @@ def test_migration_from_version_1_keeps_rows(tmp_path):
     log.close()
     # opening again does not migrate twice
     assert CallLog(path).count() == 6
+
+
+def test_migration_from_version_2_adds_usage_columns_and_keeps_rows(tmp_path):
+    # a log file as llmdeck_nb wrote it before cached / reasoning tokens were recorded
+    path = tmp_path / "v2.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in schema.MIGRATIONS[:2]:
+        step(conn)
+    conn.execute("PRAGMA user_version = 2")
+    t0_us = int(T0.timestamp() * 1_000_000)
+    conn.executemany(
+        "INSERT INTO calls (call_id, started_at, model, input_tokens, cost_usd, cost_source)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(f"v2-{i}", t0_us + i, "gpt-4o", 100 + i, 0.001, "deck") for i in range(3)],
+    )
+    conn.close()
+
+    log = CallLog(path)
+    log.append(full_record(call_id="v3", started_at=T0 + timedelta(hours=1)))
+    df = read_both(log)
+    assert list(df["call_id"]) == ["v2-0", "v2-1", "v2-2", "v3"]
+    assert list(df["input_tokens"].iloc[:3]) == [100, 101, 102]
+    for column in ("cached_tokens", "cache_write_tokens", "reasoning_tokens", "provider_saved_usd"):
+        assert df[column].iloc[:3].isna().all(), column  # old rows: the provider said nothing
+    assert (df["cached_tokens"].iloc[-1], df["reasoning_tokens"].iloc[-1]) == (64, 20)
+    summary = log.summary()
+    assert summary["cached_tokens"].sum() == 64 and summary["provider_saved_usd"].sum() == pytest.approx(8e-5)
+    log.close()
 
 
 def test_migrations_apply_one_by_one_from_empty():

@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from deck_folders import seed_deck, write_deck
+from serve_process import LLMDECK  # this Python's console script, not another one on PATH
 
-LLMDECK = shutil.which("llmdeck") or pytest.fail("the llmdeck console script is not installed (pip install -e .)")
+if not LLMDECK:
+    pytest.fail("the llmdeck console script is not installed (pip install -e .)")
 
 
 def run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -169,6 +169,34 @@ def test_costs_are_plausible_per_million_tokens(backend, name, spec):
     assert costs["output"] >= costs["input"], f"{backend}:{name}: output cheaper than input?"
 
 
+@pytest.mark.parametrize("backend,name,spec", list(all_models_iter()))
+def test_cache_and_tier_prices_are_plausible(backend, name, spec):
+    where = f"backends/{backend}.toml [{name}]"
+    costs = spec["costs"]
+    assert set(costs) <= {"input", "output", "input_cached", "input_cache_write", "tiers"}, where
+    if "input_cached" in costs:  # cache reads cost less than fresh input
+        assert 0 < costs["input_cached"] <= costs["input"], f"{where}: input_cached"
+    if "input_cache_write" in costs:
+        assert costs["input_cache_write"] >= costs["input_cached"], f"{where}: input_cache_write"
+    thresholds = [tier["above_tokens"] for tier in costs.get("tiers", [])]
+    assert thresholds == sorted(set(thresholds)), f"{where}: tiers ascending"
+    for tier in costs.get("tiers", []):
+        assert isinstance(tier["above_tokens"], int) and 0 < tier["above_tokens"] <= spec["context_window"]
+        assert set(tier) <= {"above_tokens", "input", "output", "input_cached", "input_cache_write"}
+        for kind in ("input", "output", "input_cached", "input_cache_write"):
+            if kind in tier and kind in costs:  # long prompts cost more, never less
+                assert tier[kind] >= costs[kind], f"{where}: tier above {tier['above_tokens']} {kind}"
+
+
+def test_the_big_providers_carry_cache_prices():
+    for backend in ("openai", "anthropic", "google", "azure_openai", "bedrock", "vertexai"):
+        missing = [n for n, spec in SPECS[backend].items() if "input_cached" not in spec["costs"]]
+        assert missing == [], f"{backend}: no input_cached for {missing}"
+    assert all("input_cache_write" in s["costs"] for s in SPECS["anthropic"].values())
+    assert SPECS["google"]["gemini-2.5-pro"]["costs"]["tiers"] == [
+        {"above_tokens": 200000, "input": 2.5, "output": 15.0, "input_cached": 0.25}]
+
+
 @pytest.mark.parametrize(
     "backend,name,expected",
     [

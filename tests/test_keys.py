@@ -163,3 +163,33 @@ def test_keys_cli_set_list_remove_never_print_values(keys_dir, tmp_path):
         assert "sk-dotenv" not in result.stdout + result.stderr
     bad = keys_cli("set", "not a name", cwd=tmp_path, stdin="x\n")
     assert bad.returncode == 1 and "not a variable name" in bad.stderr
+
+
+def test_keys_set_on_a_terminal_asks_without_echo(keys_dir, tmp_path):
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "LLMDECK_KEYS_DIR": str(keys_dir), "LLMDECK_KEY_STORE": "file"}
+    process = subprocess.Popen([LLMDECK, "keys", "set", "TYPED_API_KEY"], stdin=follower,
+                               stdout=follower, stderr=follower, env=env, cwd=tmp_path)
+    os.close(follower)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        while marker not in seen:
+            ready, _, _ = select.select([leader], [], [], 30)
+            assert ready, f"no {marker!r} from llmdeck keys set; got {seen!r}"
+            try:
+                seen += os.read(leader, 1024)
+            except OSError:  # the terminal closed: the process ended
+                return
+
+    read_until(b"(not shown): ")
+    os.write(leader, VALUE.encode() + b"\n")
+    read_until(b"stored TYPED_API_KEY")
+    assert process.wait(timeout=30) == 0
+    os.close(leader)
+    assert VALUE.encode() not in seen
+    assert FileKeyStore().get("TYPED_API_KEY") == VALUE

@@ -136,11 +136,29 @@ def test_unknown_model_is_a_404_with_suggestions(client):
     ({"extra_body": {"frobnicate": True}}, "frobnicate"),
     ({"response_format": {"type": "xml"}}, "response_format.type"),
     ({"extra_body": {"llmdeck": {"profile": "nope"}}}, "llmdeck.profile"),
+    ({"temperature": 7}, "temperature"),
+    ({"max_tokens": 0}, "max_tokens"),
+    ({"stop": [1, 2]}, "stop"),
+    ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role"),
 ])
-def test_bad_requests_are_400s_naming_the_parameter(client, options, param):
+def test_bad_requests_are_400s_naming_the_parameter(client, fake_llm_server, options, param):
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, **options)
+        client.chat.completions.create(**{"model": "gpt-4o-mini", "messages": HELLO, **options})
     assert caught.value.body["param"] == param and caught.value.status_code == 400
+    assert fake_llm_server.requests == []  # refused before anything was sent
+
+
+def test_errors_before_the_first_chunk_are_plain_http_errors(client, tmp_path, fake_llm_server):
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="gpt-4o-mnii", messages=HELLO, stream=True)
+    no_anthropic_key = {k: v for k, v in LOOPBACK_ENV.items() if not k.startswith("ANTHROPIC")}
+    deck = load_deck(loopback_deck(tmp_path / "other", fake_llm_server.url), env=no_anthropic_key)
+    with Session(deck=deck, cache=False, log=False) as session, \
+            pytest.raises(openai.InternalServerError) as caught:  # 503: the deck cannot serve it now
+        llmdeck_nb.openai_client(session).chat.completions.create(
+            model="claude-4.5-haiku", messages=HELLO, stream=True)
+    assert caught.value.status_code == 503 and "ANTHROPIC_API_KEY" in caught.value.body["message"]
+    assert caught.value.response.headers["x-should-retry"] == "false"
 
 
 def test_backend_rate_limit_is_a_429_and_a_provider_error_never_shows_the_key(client, fake_llm_server):
@@ -202,3 +220,12 @@ def test_models_list_has_models_aliases_and_presets_with_their_backend(client):
     assert models["demo"].owned_by == "demo" and models["demo"].model_extra["llmdeck"]["kind"] == "alias"
     assert models["precise"].owned_by == "openai" and models["sturdy"].owned_by == "openai"
     assert client.models.retrieve("precise").model_extra["llmdeck"]["kind"] == "preset"
+
+
+def test_a_spending_limit_is_openais_quota_error_and_nothing_is_sent(client, fake_llm_server):
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, max_tokens=16000,
+                                       extra_body={"llmdeck": {"max_cost_usd": 0.000001}})
+    assert caught.value.body["code"] == "budget_exceeded" and caught.value.status_code == 429
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert fake_llm_server.requests == []

@@ -65,13 +65,14 @@ class BackendRequest:
     extra: Mapping[str, Any] = field(default_factory=dict)  # api_version, aws_region, ...
     schema: dict[str, Any] | None = None  # JSON schema for structured output
     timeout: float = 60.0
+    prompt_cache: bool = False  # mark the system prompt and history cacheable (Anthropic)
 
 
 @dataclass(slots=True)
 class BackendResponse:
     text: str
-    input_tokens: int | None = None
-    output_tokens: int | None = None
+    input_tokens: int | None = None  # every prompt token, cached ones included
+    output_tokens: int | None = None  # reasoning tokens included (they are billed as output)
     model_id: str | None = None  # as reported by the provider
     finish_reason: str | None = None
     http_status: int | None = None
@@ -79,6 +80,10 @@ class BackendResponse:
     ttft_s: float | None = None  # time to first token (streaming)
     tool_calls: list[dict[str, Any]] | None = None  # OpenAI-format calls the model asked for
     proxy_cache_hit: bool = False  # a LiteLLM proxy answered from its own cache
+    # from the provider's usage block; None where it says nothing (see backends/usage.py)
+    cached_tokens: int | None = None  # input read from the provider's prompt cache
+    cache_write_tokens: int | None = None  # input written to it (Anthropic)
+    reasoning_tokens: int | None = None  # part of output_tokens
 
 
 class BackendStrategy(ABC):

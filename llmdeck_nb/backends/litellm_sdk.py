@@ -26,6 +26,8 @@ from llmdeck_nb.backends.errors import (
     shorten,
     timeout_error,
 )
+from llmdeck_nb.backends.prompt_cache import mark_cacheable, needs_cache_marks
+from llmdeck_nb.backends.usage import litellm_usage
 from llmdeck_nb.errors import BackendConnectionError, BackendError
 from llmdeck_nb.redaction import Secret, redact_logger
 
@@ -114,7 +116,9 @@ class LiteLLMStrategy(BackendStrategy):
     def _kwargs(self, request: BackendRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": self.model_name(request),
-            "messages": request.messages,
+            "messages": (mark_cacheable(request.messages)
+                         if request.prompt_cache and needs_cache_marks(request)
+                         else request.messages),
             "timeout": request.timeout,  # litellm's default is 6000 s
             "max_retries": 0,  # the OpenAI SDK under openai/ and azure/ retries twice otherwise
         }
@@ -152,8 +156,7 @@ class LiteLLMStrategy(BackendStrategy):
             hidden = getattr(response, "_hidden_params", None) or {}
             return BackendResponse(
                 text=text if isinstance(text, str) else str(text),
-                input_tokens=getattr(usage, "prompt_tokens", None),
-                output_tokens=getattr(usage, "completion_tokens", None),
+                **litellm_usage(usage),
                 model_id=getattr(response, "model", None) or request.model_id,
                 finish_reason=choice.finish_reason,
                 http_status=200,
@@ -198,21 +201,18 @@ class LiteLLMStrategy(BackendStrategy):
         except Exception as exc:  # noqa: BLE001
             error = map_litellm_error(exc, request, mid_stream=reading)
         else:
-            input_tokens = getattr(usage, "prompt_tokens", None)
-            output_tokens = getattr(usage, "completion_tokens", None)
-            if not parts and not output_tokens and finish_reason in (None, "stop"):
+            counts = litellm_usage(usage)
+            if not parts and not counts["output_tokens"] and finish_reason in (None, "stop"):
                 # litellm's anthropic/ and gemini/ stream readers end a stream quietly, with
                 # finish_reason "stop", when an event does not parse: not a real answer
                 raise response_error(request.backend, "the stream ended without any text")
             return BackendResponse(
                 text="".join(parts),
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
+                **counts,
                 model_id=model_id or request.model_id,
                 finish_reason=finish_reason,
                 http_status=200,
-                provider_cost_usd=_stream_cost(litellm, kwargs["model"], input_tokens,
-                                               output_tokens),
+                provider_cost_usd=_stream_cost(litellm, kwargs["model"], usage),
                 ttft_s=ttft,
             )
         raise error
@@ -225,14 +225,13 @@ def _cost(value: Any) -> float | None:
         return None
 
 
-def _stream_cost(litellm: Any, model: str, input_tokens: int | None,
-                 output_tokens: int | None) -> float | None:
-    """litellm's price for a streamed answer (streams carry no ``response_cost``)."""
-    if input_tokens is None or output_tokens is None:
+def _stream_cost(litellm: Any, model: str, usage: Any) -> float | None:
+    """litellm's price for a streamed answer (streams carry no ``response_cost``); the
+    whole usage object, so cached and cache-write tokens are priced as litellm prices them."""
+    if None in (getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)):
         return None
     try:
-        prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model, prompt_tokens=input_tokens, completion_tokens=output_tokens)
+        prompt_cost, completion_cost = litellm.cost_per_token(model=model, usage_object=usage)
     except Exception:  # noqa: BLE001 - unknown model: no litellm price
         return None
     return _cost(prompt_cost + completion_cost)

@@ -41,6 +41,7 @@ from llmdeck_nb.backends.errors import (
     provider_message,
     response_error,
 )
+from llmdeck_nb.backends.usage import openai_usage
 from llmdeck_nb.errors import BackendError
 
 # Keys the strategy sets itself; a deck parameter of the same name is ignored.
@@ -249,11 +250,9 @@ class OpenAICompatibleStrategy(BackendStrategy):
             text = content_text(message.get("content")) or message.get("refusal") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise response_error(request.backend, _malformed(exc, response.content)) from None
-        usage = data.get("usage") or {}
         return BackendResponse(
             text=text,
-            input_tokens=usage.get("prompt_tokens"),
-            output_tokens=usage.get("completion_tokens"),
+            **openai_usage(data.get("usage")),
             model_id=data.get("model") or request.model_id,
             finish_reason=choice.get("finish_reason"),
             http_status=response.status_code,
@@ -389,8 +388,7 @@ class _StreamedAnswer:
                 f"the stream ended before the answer was complete ({len(self.parts)} chunks received)")
         return BackendResponse(
             text="".join(self.parts),
-            input_tokens=self.usage.get("prompt_tokens"),
-            output_tokens=self.usage.get("completion_tokens"),
+            **openai_usage(self.usage),
             model_id=self.model_id or self.request.model_id,
             finish_reason=self.finish_reason,
             http_status=self.status,

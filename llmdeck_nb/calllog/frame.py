@@ -6,10 +6,10 @@ light). Conversions are vectorised, one per column: no per-row pandas work.
 Dtypes of :meth:`CallLog.frame`:
 
 * ``started_at``: ``datetime64[us, UTC]``
-* ``attempt``, ``http_status``, ``input_tokens``, ``output_tokens``, ``max_tokens``:
-  nullable ``Int64``
-* ``latency_s``, ``ttft_s``, ``cost_usd``, ``saved_cost_usd``, ``temperature``:
-  ``float64`` (NaN when unknown)
+* ``attempt``, ``http_status``, ``input_tokens``, ``output_tokens``, ``max_tokens``,
+  ``cached_tokens``, ``cache_write_tokens``, ``reasoning_tokens``: nullable ``Int64``
+* ``latency_s``, ``ttft_s``, ``cost_usd``, ``saved_cost_usd``, ``provider_saved_usd``,
+  ``temperature``: ``float64`` (NaN when unknown)
 * ``cache_hit``, ``stream``: ``bool``
 * ``profile``, ``backend``, ``provider``, ``model``, ``status``, ``cost_source``:
   ``category``
@@ -29,8 +29,10 @@ from llmdeck_nb.calllog.records import COLUMNS
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-INT_COLUMNS = frozenset({"attempt", "http_status", "input_tokens", "output_tokens", "max_tokens"})
-FLOAT_COLUMNS = frozenset({"latency_s", "ttft_s", "cost_usd", "saved_cost_usd", "temperature"})
+INT_COLUMNS = frozenset({"attempt", "http_status", "input_tokens", "output_tokens", "max_tokens",
+                         "cached_tokens", "cache_write_tokens", "reasoning_tokens"})
+FLOAT_COLUMNS = frozenset({"latency_s", "ttft_s", "cost_usd", "saved_cost_usd", "provider_saved_usd",
+                           "temperature"})
 BOOL_COLUMNS = frozenset({"cache_hit", "stream"})
 CATEGORY_COLUMNS = frozenset({"profile", "backend", "provider", "model", "status", "cost_source"})
 TIME_COLUMNS = frozenset({"started_at"})
@@ -47,8 +49,11 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "p95_latency_s",
     "input_tokens",
     "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
     "cost_usd",
     "saved_cost_usd",
+    "provider_saved_usd",
 )
 
 #: The columns :func:`summarize` reads (a cold ``summary()`` selects only these).
@@ -61,8 +66,11 @@ SUMMARY_INPUTS: tuple[str, ...] = (
     "latency_s",
     "input_tokens",
     "output_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
     "cost_usd",
     "saved_cost_usd",
+    "provider_saved_usd",
 )
 
 _EXACT_IN_FLOAT = 2**53
@@ -224,9 +232,13 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     * ``p50_latency_s`` / ``p95_latency_s``: quantiles (linear interpolation, as
       ``Series.quantile``) of ``latency_s`` over the ``status == "ok"`` rows only: cache
       hits and failed attempts would blur the model's latency; NaN when there are none;
-    * ``input_tokens`` / ``output_tokens``: sums (unknown counts skipped);
+    * ``input_tokens`` / ``output_tokens`` / ``cached_tokens`` / ``reasoning_tokens``:
+      sums (unknown counts skipped);
     * ``cost_usd``: sum of known costs, NaN when no attempt had a known cost (so "free"
-      and "unpriced" stay different); ``saved_cost_usd``: sum over cache hits (0.0 if none).
+      and "unpriced" stay different); ``saved_cost_usd``: what llmdeck's response cache
+      saved (calls not sent, at the cost they had when first made; 0.0 if none);
+      ``provider_saved_usd``: what the provider's prompt caching saved (cached tokens at
+      the difference between the input and the cached price; 0.0 if none).
     """
     import numpy as np
     import pandas as pd
@@ -237,7 +249,7 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
             empty[name] = pd.Series(dtype="category")
         for name in ("calls", "attempts", "errors", "cache_hits"):
             empty[name] = pd.Series(dtype="int64")
-        for name in ("input_tokens", "output_tokens"):
+        for name in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens"):
             empty[name] = pd.Series(dtype="Int64")
         return pd.DataFrame(empty, columns=list(SUMMARY_COLUMNS))
 
@@ -252,8 +264,11 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
             "ok_latency": frame["latency_s"].where(status == "ok"),
             "input_tokens": frame["input_tokens"],
             "output_tokens": frame["output_tokens"],
+            "cached_tokens": frame["cached_tokens"],
+            "reasoning_tokens": frame["reasoning_tokens"],
             "cost_usd": frame["cost_usd"],
             "saved_cost_usd": frame["saved_cost_usd"],
+            "provider_saved_usd": frame["provider_saved_usd"],
         }
     )
     groups = work.groupby(["backend", "model"], observed=True, dropna=False, sort=True)
@@ -270,6 +285,9 @@ def summarize(frame: pd.DataFrame) -> pd.DataFrame:
     out["p95_latency_s"] = groups["ok_latency"].quantile(0.95).astype("float64")
     out["input_tokens"] = groups["input_tokens"].sum().astype("Int64")
     out["output_tokens"] = groups["output_tokens"].sum().astype("Int64")
+    out["cached_tokens"] = groups["cached_tokens"].sum().astype("Int64")
+    out["reasoning_tokens"] = groups["reasoning_tokens"].sum().astype("Int64")
     out["cost_usd"] = groups["cost_usd"].sum(min_count=1).astype("float64")
     out["saved_cost_usd"] = groups["saved_cost_usd"].sum().astype("float64")
+    out["provider_saved_usd"] = groups["provider_saved_usd"].sum().astype("float64")
     return out.reset_index()[list(SUMMARY_COLUMNS)]

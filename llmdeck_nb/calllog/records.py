@@ -31,7 +31,9 @@ ERROR_CHARS = 2000
 ELLIPSIS = "…"
 
 Status = Literal["ok", "error", "cache_hit"]
-CostSource = Literal["deck", "litellm", "none"]
+#: "deck" may carry qualifiers: "deck+above_272k", "deck+cached_at_input_price"
+#: (see :mod:`llmdeck_nb.engine.cost`).
+CostSource = str
 CacheWhere = Literal["local", "proxy"]
 
 STATUSES: tuple[str, ...] = ("ok", "error", "cache_hit")
@@ -106,6 +108,11 @@ class CallRecord:
     tags: tuple[str, ...] = ()
     session_id: str | None = None
     cache_key: str | None = None  # the response-cache entry the answer is stored under (cassettes)
+    # provider caching and reasoning (None where the provider says nothing)
+    cached_tokens: int | None = None  # input read from the provider's prompt cache
+    cache_write_tokens: int | None = None  # input written to it
+    reasoning_tokens: int | None = None  # part of output_tokens
+    provider_saved_usd: float | None = None  # what provider caching saved on this attempt
 
     @property
     def ok(self) -> bool:
@@ -157,6 +164,10 @@ COLUMNS: tuple[str, ...] = (
     "session_id",
     "cache_key",
     "cache_where",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "provider_saved_usd",
 )
 
 assert set(COLUMNS) == set(CallRecord.__dataclass_fields__), "COLUMNS out of sync with CallRecord"

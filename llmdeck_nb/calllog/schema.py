@@ -131,6 +131,14 @@ def m005_cache_where(conn: sqlite3.Connection) -> None:
     conn.execute(f"UPDATE {TABLE} SET cache_where = 'local' WHERE cache_hit = 1")
 
 
+@migration
+def m006_provider_cache_and_reasoning(conn: sqlite3.Connection) -> None:
+    """Cached, cache-write and reasoning tokens; provider caching's saving (old rows: NULL)."""
+    for column, kind in (("cached_tokens", "INTEGER"), ("cache_write_tokens", "INTEGER"),
+                         ("reasoning_tokens", "INTEGER"), ("provider_saved_usd", "REAL")):
+        conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column} {kind}")
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

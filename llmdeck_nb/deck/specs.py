@@ -27,18 +27,67 @@ def host_of(url: str | None) -> str | None:
     return urlsplit(url).hostname if url else None
 
 
+class CostTier(BaseModel):
+    """Prices once a prompt is longer than ``above_tokens`` (a long-context tier).
+
+    A price it leaves out is the model's base price of the same kind.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    above_tokens: PositiveInt
+    input: Price | None = None
+    output: Price | None = None
+    input_cached: Price | None = None
+    input_cache_write: Price | None = None
+
+    @property
+    def label(self) -> str:
+        """``above_272k`` (what ``cost_source`` names the tier by)."""
+        n = self.above_tokens
+        return f"above_{n // 1000}k" if n % 1000 == 0 else f"above_{n}"
+
+
 class Costs(BaseModel):
-    """USD per 1M tokens. Missing ``input_cached`` is half of ``input`` (Pipelex rule)."""
+    """USD per 1M tokens: the deck's ``costs`` table of a model.
+
+    * ``input_cached``: cached input (cache reads); missing: cached tokens are charged
+      at ``input`` (what providers without a cache price bill, and litellm's rule);
+    * ``input_cache_write``: input written to the provider's cache (Anthropic's 1.25x);
+      missing: charged at ``input``;
+    * ``tiers``: a list of ``{ above_tokens = N, input = ..., output = ...,
+      input_cached = ..., input_cache_write = ... }``: when the prompt (all input
+      tokens, cached ones included) is longer than N, every token of the call is
+      charged at that tier's prices (the highest tier the prompt passes applies).
+
+    Other keys (Pipelex's ``output_reasoning``...) are kept and not used. Prices are
+    computed in :func:`llmdeck_nb.engine.cost.call_cost`.
+    """
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
     input: Price = 0.0
     output: Price = 0.0
     input_cached: Price | None = None
+    input_cache_write: Price | None = None
+    tiers: tuple[CostTier, ...] = ()
 
-    def usd(self, input_tokens: int | None, output_tokens: int | None) -> float:
-        """The one place a call's cost is computed from deck prices."""
-        return ((input_tokens or 0) * self.input + (output_tokens or 0) * self.output) / PER_MILLION
+    @field_validator("tiers")
+    @classmethod
+    def _ascending(cls, tiers: tuple[CostTier, ...]) -> tuple[CostTier, ...]:
+        thresholds = [tier.above_tokens for tier in tiers]
+        if thresholds != sorted(set(thresholds)):
+            raise ValueError("tiers must have distinct above_tokens in ascending order, "
+                             f"got {thresholds}")
+        return tiers
+
+    def tier_for(self, prompt_tokens: int) -> CostTier | None:
+        """The highest tier whose ``above_tokens`` the prompt passes, if any."""
+        chosen = None
+        for tier in self.tiers:
+            if prompt_tokens > tier.above_tokens:
+                chosen = tier
+        return chosen
 
 
 class RateLimits(BaseModel):

@@ -56,8 +56,7 @@ def worst_case_usd(spec: ModelSpec, request: BackendRequest) -> float | None:
         return None
     max_tokens = request.params.get("max_tokens")
     output = max_tokens if isinstance(max_tokens, int) else spec.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
-    cost, _ = call_cost(spec, estimate_tokens(text_of(request.messages)), output)
-    return cost
+    return call_cost(spec, estimate_tokens(text_of(request.messages)), output).usd
 
 
 @dataclass
@@ -229,8 +228,9 @@ class BudgetedStrategy(BackendStrategy):
             self.budget.settle(reservation, cost)
 
     def _cost(self, response: BackendResponse) -> float:
-        cost, _ = call_cost(self.candidate.spec, response.input_tokens, response.output_tokens,
-                            response.provider_cost_usd)
+        cost = call_cost(self.candidate.spec, response.input_tokens, response.output_tokens,
+                         response.provider_cost_usd, cached_tokens=response.cached_tokens,
+                         cache_write_tokens=response.cache_write_tokens).usd
         return cost or 0.0
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from llmdeck_nb.engine.session import Session
 
 COLUMNS = ["target", "profile", "backend", "model", "output", "latency_s", "ttft_s", "input_tokens",
-           "output_tokens", "cost_usd", "cached", "error"]
+           "cached_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "cached", "error"]
 
 
 def targets(session: Session, models: Sequence[str] | None,
@@ -36,7 +36,8 @@ async def compare(session: Session, prompt: Any, models: Sequence[str] | None,
     frame = pd.DataFrame(rows, columns=COLUMNS)
     if repeat > 1:
         frame.insert(1, "run", [i % repeat + 1 for i in range(len(frame))])
-    return frame.astype({"input_tokens": "Int64", "output_tokens": "Int64", "cached": "boolean"})
+    return frame.astype({"input_tokens": "Int64", "cached_tokens": "Int64", "output_tokens": "Int64",
+                         "reasoning_tokens": "Int64", "cached": "boolean"})
 
 
 async def _one(session: Session, prompt: Any, model: str | None, profile: str, label_profile: bool,
@@ -50,5 +51,6 @@ async def _one(session: Session, prompt: Any, model: str | None, profile: str, l
         return row
     row.update(backend=result.backend, model=result.model, output=result.text, latency_s=result.latency_s,
                ttft_s=result.ttft_s, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
+               cached_tokens=result.cached_tokens, reasoning_tokens=result.reasoning_tokens,
                cost_usd=result.cost_usd, cached=result.cached, error=None)
     return row

@@ -39,11 +39,15 @@ class Result:
     ttft_s: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cached_tokens: int | None = None  # input read from the provider's prompt cache
+    cache_write_tokens: int | None = None  # input written to it
+    reasoning_tokens: int | None = None  # part of output_tokens
     cost_usd: float | None = None
     cost_source: str = "none"
     cached: bool = False
     cache_where: str | None = None  # "local" (llmdeck's cache) or "proxy" (a LiteLLM proxy's)
-    saved_cost_usd: float | None = None
+    saved_cost_usd: float | None = None  # llmdeck's cache: what this call cost when first made
+    provider_saved_usd: float | None = None  # provider caching: cached tokens x price difference
     finish_reason: str | None = None
     adjustments: tuple[str, ...] = ()
     attempts: list[Attempt] = field(default_factory=list)
@@ -60,7 +64,7 @@ class Result:
         if self.latency_s is not None:
             parts.append(f"{self.latency_s:.2f} s")
         if self.input_tokens is not None or self.output_tokens is not None:
-            parts.append(f"{self.input_tokens or 0} -> {self.output_tokens or 0} tokens")
+            parts.append(self.tokens_text())
         parts.append(format_cost(self.cost_usd))
         if self.cached:
             saved = f", saved {format_cost(self.saved_cost_usd)}" if self.saved_cost_usd else ""
@@ -73,6 +77,15 @@ class Result:
         if self.demo:
             parts.append("DEMO (no API key used)")
         return " · ".join(parts)
+
+    def tokens_text(self) -> str:
+        """``2,048 (1,024 cached) -> 300 (120 reasoning) tokens``: input (cached) -> output
+        (reasoning); the parentheses only when the provider reported such tokens."""
+        cache = [f"{n:,} {label}" for n, label in ((self.cached_tokens, "cached"),
+                                                    (self.cache_write_tokens, "cache write")) if n]
+        cached = f" ({', '.join(cache)})" if cache else ""
+        reasoning = f" ({self.reasoning_tokens:,} reasoning)" if self.reasoning_tokens else ""
+        return f"{self.input_tokens or 0:,}{cached} -> {self.output_tokens or 0:,}{reasoning} tokens"
 
     def __str__(self) -> str:
         return self.text

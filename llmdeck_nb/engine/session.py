@@ -24,7 +24,7 @@ from llmdeck_nb.deck import Candidate, Deck, Resolution, load_deck
 from llmdeck_nb.deck.specs import host_of
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.budget import Budget, BudgetedStrategy
-from llmdeck_nb.engine.cost import call_cost
+from llmdeck_nb.engine.cost import CallCost, call_cost
 from llmdeck_nb.engine.deadline import Deadline
 from llmdeck_nb.engine.inflight import first_or_wait
 from llmdeck_nb.engine.messages import (
@@ -61,6 +61,9 @@ if TYPE_CHECKING:
     from llmdeck_nb.engine.conversation import Conversations, Prepared
 
 logger = logging.getLogger("llmdeck_nb")
+
+#: preset / call option: ask the provider to cache the system prompt and the history
+PROMPT_CACHE = "prompt_cache"
 
 TextCallback = Callable[[str], None]
 ResetCallback = Callable[[], None]
@@ -327,11 +330,16 @@ class Session:
         if len(backend.endpoints) > 1:  # round-robin across the backend's endpoints
             counter = self._round_robin.setdefault(backend.name, itertools.count())
             endpoint = backend.endpoints[next(counter) % len(backend.endpoints)]
+        params = candidate.params
+        prompt_cache = bool(params.get(PROMPT_CACHE, False))
+        if PROMPT_CACHE in params:  # an llmdeck option (preset or call), not sent as a parameter
+            params = {k: v for k, v in params.items() if k != PROMPT_CACHE}
         return BackendRequest(
             backend=backend.name, provider=backend.provider, model_id=candidate.spec.model_id,
-            messages=messages, params=candidate.params, endpoint=endpoint, api_key=backend.api_key,
+            messages=messages, params=params, endpoint=endpoint, api_key=backend.api_key,
             extra=backend.extra, schema=wanted.json_schema if wanted else None,
             timeout=timeout or candidate.spec.timeout or backend.timeout or self.timeout,
+            prompt_cache=prompt_cache,
         )
 
     @staticmethod
@@ -370,8 +378,12 @@ class Session:
                                    output_tokens=hit.get("output_tokens"), model_id=hit.get("model_id"),
                                    finish_reason=hit.get("finish_reason"),
                                    provider_cost_usd=hit.get("provider_cost_usd"),
-                                   tool_calls=hit.get("tool_calls"))
-        result = call.cache_hit(record, candidate, response, value, time.perf_counter() - started)
+                                   tool_calls=hit.get("tool_calls"),
+                                   cached_tokens=hit.get("cached_tokens"),
+                                   cache_write_tokens=hit.get("cache_write_tokens"),
+                                   reasoning_tokens=hit.get("reasoning_tokens"))
+        result = call.cache_hit(record, candidate, response, value, time.perf_counter() - started,
+                                hit.get("cost_usd"), hit.get("cost_source"))
         self._notify(result)
         return result
 
@@ -541,16 +553,17 @@ class _CallContext:
 
     def succeeded(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
                   value: Any, latency: float) -> Result:
-        cost, source = call_cost(candidate.spec, response.input_tokens, response.output_tokens,
-                                 response.provider_cost_usd)
+        priced = _price(candidate, response)
+        cost, source, provider_saved = priced.usd, priced.source, priced.provider_saved_usd
         saved = None
         if response.proxy_cache_hit:  # the proxy's own cache answered: nothing was spent
             record.cache_hit, record.cache_where, record.saved_cost_usd = True, "proxy", cost
-            cost, saved = (0.0 if cost is not None else None), cost
+            cost, saved, provider_saved = (0.0 if cost is not None else None), cost, None
         record.status, record.latency_s, record.ttft_s = "ok", latency, response.ttft_s
         record.http_status = response.http_status
-        record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
+        _record_usage(record, response)
         record.cost_usd, record.cost_source = cost, source
+        record.provider_saved_usd = provider_saved
         record.response_preview = response.text
         self.session.log.append(record)
         self.attempts.append(Attempt(record.attempt, candidate.model, candidate.backend.name, "ok",
@@ -562,15 +575,21 @@ class _CallContext:
         result = self._result(candidate, response, value, latency, cost, source,
                               cached=response.proxy_cache_hit)
         result.saved_cost_usd, result.cache_where = saved, record.cache_where
+        result.provider_saved_usd = provider_saved
         return result
 
     def cache_hit(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
-                  value: Any, latency: float) -> Result:
-        saved, source = call_cost(candidate.spec, response.input_tokens, response.output_tokens,
-                                  response.provider_cost_usd)
+                  value: Any, latency: float, first_cost: float | None = None,
+                  first_source: str | None = None) -> Result:
+        """A call not sent: it saved what it cost when first made (entries cached before
+        llmdeck kept that figure: its price now)."""
+        if first_cost is None or first_source is None:
+            priced = _price(candidate, response)
+            first_cost, first_source = priced.usd, priced.source
+        saved, source = first_cost, first_source
         record.status, record.cache_hit, record.latency_s = "cache_hit", True, latency
         record.cache_where = "local"
-        record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
+        _record_usage(record, response)
         record.cost_usd, record.cost_source, record.saved_cost_usd = 0.0, source, saved
         record.response_preview = response.text
         self.session.log.append(record)
@@ -592,7 +611,9 @@ class _CallContext:
             profile=self.resolution.profile, requested=self.resolution.requested,
             preset=self.resolution.preset, call_id=self.call_id, latency_s=latency,
             ttft_s=response.ttft_s, input_tokens=response.input_tokens,
-            output_tokens=response.output_tokens, cost_usd=cost, cost_source=source, cached=cached,
+            output_tokens=response.output_tokens, cached_tokens=response.cached_tokens,
+            cache_write_tokens=response.cache_write_tokens, reasoning_tokens=response.reasoning_tokens,
+            cost_usd=cost, cost_source=source, cached=cached,
             finish_reason=response.finish_reason, adjustments=candidate.adjustments,
             attempts=list(self.attempts), tool_calls=redact_value(response.tool_calls),
         )
@@ -602,7 +623,22 @@ def _cache_entry(response: BackendResponse, result: Result) -> dict[str, Any]:
     return {"text": response.text, "input_tokens": response.input_tokens,
             "output_tokens": response.output_tokens, "model_id": result.model_id,
             "finish_reason": response.finish_reason, "provider_cost_usd": response.provider_cost_usd,
+            "cached_tokens": response.cached_tokens, "cache_write_tokens": response.cache_write_tokens,
+            "reasoning_tokens": response.reasoning_tokens, "cost_usd": result.cost_usd,
+            "cost_source": result.cost_source,
             "tool_calls": response.tool_calls, "created_at": time.time()}
+
+
+def _price(candidate: Candidate, response: BackendResponse) -> CallCost:
+    return call_cost(candidate.spec, response.input_tokens, response.output_tokens,
+                     response.provider_cost_usd, cached_tokens=response.cached_tokens,
+                     cache_write_tokens=response.cache_write_tokens)
+
+
+def _record_usage(record: CallRecord, response: BackendResponse) -> None:
+    record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
+    record.cached_tokens, record.cache_write_tokens = response.cached_tokens, response.cache_write_tokens
+    record.reasoning_tokens = response.reasoning_tokens
 
 
 def _ignore(_: str) -> None:

@@ -53,6 +53,9 @@ call_options = _stack(
     argument("--no-cache", action="store_true", dest="no_cache", help="do not use the response cache"),
     argument("--refresh", action="store_true", help="call the model even if the answer is cached "
              "(and cache the new answer)"),
+    argument("--prompt-cache", action="store_true", dest="prompt_cache",
+             help="ask the provider to cache the system prompt and the conversation so far "
+             "(Anthropic's cache_control; OpenAI and Gemini cache by themselves)"),
     argument("--tag", action="append", default=[], help="label the call in the log, repeatable"),
     argument("--image", action="append", default=[], metavar="PATH_OR_VAR",
              help="send an image with the prompt, repeatable: a file path, or a notebook variable "
@@ -182,6 +185,8 @@ def call_kwargs(args: Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]
         kwargs["cache"] = False
     if args.refresh:
         kwargs["refresh"] = True
+    if args.prompt_cache:
+        kwargs["prompt_cache"] = True
     if args.tag:
         kwargs["tags"] = tuple(args.tag)
     return kwargs

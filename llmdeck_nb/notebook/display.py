@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from llmdeck_nb.engine.result import format_cost
 from llmdeck_nb.errors import LLMDeckError
 
 if TYPE_CHECKING:
@@ -211,6 +212,17 @@ def unregister_frame_formatter(shell: Any) -> None:
             del formatter.type_printers[cls]
 
 
+def savings_line(summary: pd.DataFrame) -> str | None:
+    """What caching saved over a ``%llm_log --summary`` table, in one line (None: nothing)."""
+    ours = float(summary["saved_cost_usd"].sum())
+    provider = float(summary["provider_saved_usd"].sum())
+    if not ours and not provider:
+        return None
+    return (f"llmdeck: caching saved {format_cost(ours + provider)}: {format_cost(ours)} by "
+            f"llmdeck's response cache (calls not sent), {format_cost(provider)} by provider "
+            "caching (cached input tokens)")
+
+
 def show_chart(frame: pd.DataFrame, title: str = "llmdeck compare", *, demo: bool = False) -> None:
     """Every run's latency and cost per target, the mean marked (``%%llm_compare --plot``)."""
     from IPython.display import Image, display
@@ -277,6 +289,7 @@ __all__ = [
     "frame_html",
     "mark_compare",
     "one_line",
+    "savings_line",
     "say",
     "show_chart",
     "show_result",

@@ -450,7 +450,7 @@ class LLMDeckMagics(Magics):
     @argument("--all", action="store_true", help="every column (default: time, model, backend, status, "
               "latency, tokens, cost, cached, error, tags)")
     @argument("--summary", action="store_true", help="one row per backend/model: calls, errors, "
-              "cache hit rate, p50/p95 latency, tokens, cost")
+              "cache hit rate, p50/p95 latency, tokens, cost, and what caching saved")
     @argument("--export", metavar="PATH", help="also write the table, every column, to PATH (.csv or .parquet)")
     @line_magic
     def llm_log(self, line: str) -> pd.DataFrame:
@@ -461,7 +461,11 @@ class LLMDeckMagics(Magics):
         session = self.session
         with user_errors():
             if args.summary:  # over the whole log unless -n says otherwise
-                return views.mark(session.summary(last=args.n), views.SUMMARY)
+                summary = session.summary(last=args.n)
+                saved = display.savings_line(summary)
+                if saved:
+                    display.say(saved)
+                return views.mark(summary, views.SUMMARY)
             whole = args.n == ALL_ROWS or (args.export and args.n is None)
             frame = session.calls(last=None if whole else (20 if args.n is None else args.n))
         if args.export:

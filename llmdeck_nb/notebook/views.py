@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 COMPARE, GRID, LOG, SUMMARY = "compare", "grid", "log", "summary"
 #: %llm_log's default columns, in order (``--all`` gives every column)
 LOG_COLUMNS = ("started_at", "model", "backend", "status", "latency_s", "input_tokens", "output_tokens",
-               "cost_usd", "cache_hit", "error_message", "tags")
+               "cached_tokens", "reasoning_tokens", "cost_usd", "cache_hit", "error_message", "tags")
 NAME_COLUMNS = ("target", "profile", "backend", "model", "requested")
 NOWRAP = {"white-space": "nowrap"}
 TEXT_CELL = {"white-space": "pre-wrap", "text-align": "left", "vertical-align": "top"}
@@ -206,7 +206,7 @@ def log_html(frame: pd.DataFrame) -> str:
 def summary_html(frame: pd.DataFrame) -> str:
     formats: dict[str, Callable[[Any], str]] = {
         "cache_hit_rate": percent, "p50_latency_s": seconds, "p95_latency_s": seconds,
-        "cost_usd": usd, "saved_cost_usd": usd}
+        "cost_usd": usd, "saved_cost_usd": usd, "provider_saved_usd": usd}
     return _styled(frame, formats).to_html()
 
 

@@ -5,8 +5,9 @@ One translation layer: ``llmdeck serve`` and the in-process client of
 functions, so the two cannot drift apart. Nothing here imports the server stack.
 
 A request may carry llmdeck's own options in an ``llmdeck`` object (``extra_body`` in
-the SDK): ``profile``, ``preset``, ``cache`` (false: skip the cache), ``refresh`` and
-``tags``. Answers carry an ``llmdeck`` object too (backend, cost, cache hit, attempts).
+the SDK): ``profile``, ``preset``, ``cache`` (false: skip the cache), ``refresh``, ``tags``
+and ``max_cost_usd`` (refuse a call whose worst case costs more). Answers carry an
+``llmdeck`` object too (backend, cost, cache hit, attempts).
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from typing import Any
 from llmdeck_nb.errors import (
     AllAttemptsFailedError,
     BackendError,
+    BudgetExceededError,
     BackendTimeoutError,
     CredentialsMissingError,
     DeckError,
     HandleNotFoundError,
+    InvalidParameterError,
     LLMDeckError,
     PresetNotFoundError,
     RequestRejectedError,
@@ -43,7 +46,11 @@ PASSED_PARAMS = frozenset({
 # Accepted and not sent on: they do not change the answer.
 IGNORED_PARAMS = frozenset({"user", "metadata", "store", "service_tier", "safety_identifier",
                             "prompt_cache_key"})
-LLMDECK_OPTIONS = frozenset({"profile", "preset", "cache", "refresh", "tags"})
+LLMDECK_OPTIONS = frozenset({"profile", "preset", "cache", "refresh", "tags", "max_cost_usd"})
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class ApiError(Exception):
@@ -90,12 +97,13 @@ class ChatRequest:
     cache: bool = True
     refresh: bool = False
     tags: tuple[str, ...] = ()
+    max_cost_usd: float | None = None
 
     def session_arguments(self, tags: tuple[str, ...] = ()) -> dict[str, Any]:
         return {"prompt": self.messages, "model": self.model, "preset": self.preset,
                 "profile": self.profile, "schema": self.schema, "stream": self.stream,
                 "cache": self.cache, "refresh": self.refresh, "tags": (*tags, *self.tags),
-                **self.params}
+                "max_cost_usd": self.max_cost_usd, **self.params}
 
 
 def json_object(body: bytes) -> dict[str, Any]:
@@ -135,10 +143,13 @@ def parse_chat_request(body: bytes) -> ChatRequest:
     params: dict[str, Any] = {}
     for key, value in data.items():
         if key in PASSED_PARAMS:
-            if value is not None:
+            if value is not None:  # values are checked by the engine (engine/params.py)
                 params[key] = value
         elif key not in IGNORED_PARAMS:
             raise bad_request(f"unrecognized request argument supplied: {key}", key)
+    max_cost = options.get("max_cost_usd")
+    if max_cost is not None and not (_number(max_cost) and max_cost >= 0):
+        raise bad_request("'llmdeck.max_cost_usd' must be a number of dollars", "llmdeck.max_cost_usd")
     tags = options.get("tags") or ()
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
         raise bad_request("'llmdeck.tags' must be a list of strings", "llmdeck.tags")
@@ -148,6 +159,7 @@ def parse_chat_request(body: bytes) -> ChatRequest:
         profile=options.get("profile"), preset=options.get("preset"),
         cache=_flag(options.get("cache", True), "llmdeck.cache"),
         refresh=_flag(options.get("refresh", False), "llmdeck.refresh"), tags=tuple(tags),
+        max_cost_usd=max_cost,
     )
 
 
@@ -292,8 +304,13 @@ def api_error(exc: BaseException) -> ApiError:
     if isinstance(exc, (HandleNotFoundError, PresetNotFoundError)):
         param = "model" if isinstance(exc, HandleNotFoundError) else "llmdeck.preset"
         return ApiError(404, _text(exc), param=param, code="model_not_found")
+    if isinstance(exc, BudgetExceededError):  # a spending limit: OpenAI's quota error
+        return ApiError(429, _text(exc), type="insufficient_quota", code="budget_exceeded",
+                        headers={"x-should-retry": "false"})
     if isinstance(exc, UnknownProfileError):
         return ApiError(400, _text(exc), param="llmdeck.profile", code="invalid_value")
+    if isinstance(exc, InvalidParameterError):
+        return ApiError(400, _text(exc), param=exc.name, code="invalid_value")
     if isinstance(exc, RequestRejectedError):
         return ApiError(400, _text(exc))
     if isinstance(exc, (CredentialsMissingError, DeckError)):
