@@ -261,8 +261,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
         )
 
     async def stream(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
-        if BLOCKING_IO.get():
-            return self._stream_blocking(request, on_text)
+        # never blocking: the call's time budget must be able to stop a trickling stream
         endpoint = self._endpoint(request)
         answer = _StreamedAnswer(request, on_text)
         pool = self._pool()
@@ -285,29 +284,6 @@ class OpenAICompatibleStrategy(BackendStrategy):
             raise self._transport_error(request, endpoint, exc, answer.started) from None
         finally:
             pool.in_flight[slot] -= 1
-        return answer.response()
-
-    def _stream_blocking(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
-        """:meth:`stream` with blocking I/O: ``on_text`` is called on the calling thread."""
-        endpoint = self._endpoint(request)
-        answer = _StreamedAnswer(request, on_text)
-        client = self._blocking_client()
-        try:
-            response = client.send(self._post(client, request, endpoint, True), stream=True)
-            try:
-                answer.status = response.status_code
-                if answer.status >= 400:
-                    response.read()
-                    raise self._status_error(request, response)
-                answer.started = True
-                answer.proxy_hit = PROXY_CACHE_HEADER in response.headers
-                for line in response.iter_lines():
-                    if answer.feed(line):
-                        break
-            finally:
-                response.close()
-        except httpx.HTTPError as exc:
-            raise self._transport_error(request, endpoint, exc, answer.started) from None
         return answer.response()
 
     async def probe(self, request: BackendRequest) -> None:
