@@ -33,7 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from llmdeck_nb.calllog import CallLog, CallRecord, hash_prompt  # noqa: E402
-from llmdeck_nb.calllog.store import _SELECT_COLUMNS, _row  # noqa: E402
+from llmdeck_nb.calllog.rows import rows as _rows  # noqa: E402
+from llmdeck_nb.calllog.store import _SELECT_COLUMNS  # noqa: E402
 
 BACKENDS = {
     "openai": ["gpt-4o", "gpt-4o-mini", "o3-mini"],
@@ -139,7 +140,7 @@ def main() -> None:
         print(f"append_many({n:,}) (one transaction): {seconds:7.2f} s  "
               f"({seconds / n * 1e6:.1f} us/row)")
         assert log.count() == n
-        seconds, _ = timed(lambda: [_row(record) for record in records])
+        seconds, _ = timed(lambda: _rows(records))
         print(f"  of which record -> row (redaction, JSON, truncation): {seconds:.2f} s")
 
         def cold_frame() -> object:

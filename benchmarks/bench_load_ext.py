@@ -1,4 +1,4 @@
-"""How long ``%load_ext llmdeck_nb`` takes in a fresh interpreter (goal: <= 0.15 s).
+"""How long ``%load_ext llmdeck_nb`` takes in a fresh interpreter (goal: <= 0.06 s).
 
 Each run is a new Python process that creates an IPython InteractiveShell, then times
 ``%load_ext llmdeck_nb`` alone (deck load and the status line included), and reports
@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-GOAL_S = 0.15
+GOAL_S = 0.06
 
 CHILD = r"""
 import contextlib, io, json, sys, time

@@ -75,7 +75,7 @@ def _response(answer: WireResponse, request: Any, stream: Any = None) -> Any:
 
 
 class DeckTransport(http.BaseTransport):
-    """Synchronous requests, run on llmdeck's background event loop (works in Jupyter)."""
+    """Synchronous requests, run on llmdeck's event loop for this thread (works in Jupyter)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

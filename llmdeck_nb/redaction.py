@@ -157,6 +157,17 @@ def redact(text: str) -> str:
     return text
 
 
+def may_hold_secret(text: str) -> bool:
+    """False when :func:`redact` would return ``text`` unchanged (a cheap, conservative test).
+
+    Callers with many strings at once (a log row, a batch of rows) test them joined, then
+    redact one by one only when this says so: one scan instead of one per string.
+    """
+    if _secrets_re is not None and _secrets_re.search(text):
+        return True
+    return len(text) >= MIN_SECRET_LENGTH and _has_anchor(text.lower())
+
+
 def secret_spans(text: str) -> list[tuple[int, int]]:
     """Where :func:`redact` would replace something in ``text`` (start, end) pairs."""
     spans = [m.span() for m in _secrets_re.finditer(text)] if _secrets_re is not None else []

@@ -777,6 +777,26 @@ def test_secrets_never_reach_the_file(tmp_path):
     assert raw not in path.read_bytes()
 
 
+def test_append_many_redacts_the_one_leaky_value_of_a_large_batch(tmp_path):
+    # rows are converted and tested for secrets column by column: one secret among
+    # thousands of clean rows, in any column, is still found and scrubbed
+    register_secret(SENTINEL)
+    log = make_log(tmp_path)
+    clean = [CallRecord(call_id=f"c{i}", prompt_preview=f"question {i}", params={"seed": 1},
+                        tags=("eval",)) for i in range(2000)]
+    clean[700].response_preview = f"the answer quotes {SENTINEL}"
+    clean[1500].model_id = "sk-ant-" + "Q" * 30
+    clean[1999].params = {"seed": True}  # equal to {"seed": 1} as a dict, not as JSON
+    assert log.append_many(clean) == 2000
+    df = log.frame().set_index("call_id")
+    assert df.loc["c700", "response_preview"] == f"the answer quotes {REDACTED}"
+    assert df.loc["c1500", "model_id"] == REDACTED
+    assert df.loc["c1", "prompt_preview"] == "question 1" and df.loc["c1", "tags"] == "eval"
+    assert df.loc["c1998", "params"] == '{"seed": 1}' and df.loc["c1999", "params"] == '{"seed": true}'
+    log.close()
+    assert SENTINEL.encode() not in file_bytes(log.path)
+
+
 def test_key_shaped_strings_are_redacted_even_unregistered(tmp_path):
     log = make_log(tmp_path)
     unknown = "sk-proj-" + "Z" * 40

@@ -135,6 +135,55 @@ def test_streaming_delivers_deltas_and_time_to_first_token(session, fake_llm_ser
     assert bool(session.calls().iloc[-1].stream)
 
 
+def test_sync_calls_run_on_the_calling_thread_even_inside_a_running_loop(session):
+    # as in a notebook kernel, whose event loop is running while a cell runs: the call,
+    # its deltas and a listener's nested call all happen on this thread, and the
+    # kernel's loop is the running loop again afterwards
+    import asyncio
+    import threading
+
+    seen: list[str] = []
+    nested: list[str] = []
+
+    def listener(result):
+        seen.append(threading.current_thread().name)
+        if not nested:  # a display hook that itself calls the session
+            nested.append("calling")
+            nested[0] = session.complete("from the listener", "gpt-4o-mini", cache=False).text
+
+    session.listeners.append(listener)
+
+    async def cell() -> None:
+        kernel = asyncio.get_running_loop()
+        deltas: list[tuple[str, str]] = []
+        result = session.complete("one two three", "gpt-4o-mini", stream=True, cache=False,
+                                  on_text=lambda t: deltas.append((t, threading.current_thread().name)))
+        assert result.text == "echo: one two three" == "".join(t for t, _ in deltas)
+        assert {name for _, name in deltas} == {threading.current_thread().name}
+        assert asyncio.get_running_loop() is kernel
+        await asyncio.sleep(0)  # the kernel's loop still works
+
+    asyncio.run(cell())
+    assert nested == ["echo: from the listener"]
+    assert seen[0] == threading.current_thread().name
+
+
+def test_identical_sync_calls_from_two_threads_at_once_go_out_once(session, fake_llm_server):
+    # each thread runs its synchronous calls on a loop of its own: the in-flight grouping
+    # still spans them, so the second thread waits and reads the first one's answer
+    from concurrent.futures import ThreadPoolExecutor
+
+    fake_llm_server.add_fault(delay=0.5)  # the first request is slow: the second overlaps it
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(session.complete, "same question", "gpt-4o-mini")
+        time.sleep(0.2)
+        second = pool.submit(session.complete, "same question", "gpt-4o-mini")
+        results = [first.result(timeout=30), second.result(timeout=30)]
+    assert len(fake_llm_server.requests) == 1
+    assert sorted(r.cached for r in results) == [False, True]
+    assert results[0].text == results[1].text == "echo: same question"
+
+
 def test_stream_cut_midway_is_retried(session, fake_llm_server):
     fake_llm_server.add_fault(cut_stream_after=2)
     result = session.complete("a b c d e f g h", "gpt-4o-mini", stream=True)

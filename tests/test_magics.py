@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from deck_folders import loopback_deck
+from deck_folders import SENTINEL_KEY, loopback_deck, seed_deck
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
@@ -56,6 +56,47 @@ def test_load_ext_in_a_fresh_interpreter_is_light_and_says_one_line(tmp_path):
             "'llm_use']") in lines
     assert "CELL ['llm', 'llm_batch', 'llm_compare']" in lines
     assert not (tmp_path / "calls.sqlite").exists()  # the session (log, cache) opens on first use
+
+
+LOAD_AND_REPORT = textwrap.dedent("""
+    import sys
+    from IPython.core.interactiveshell import InteractiveShell
+    InteractiveShell.instance().run_line_magic("load_ext", "llmdeck_nb")
+    print("DECK LOADED", "pydantic" in sys.modules)
+""")
+
+
+def test_the_load_line_is_remembered_for_the_same_deck_and_environment(tmp_path):
+    # the 2nd %load_ext prints the 1st one's line without loading the deck (no pydantic);
+    # a key set, a file edited or a profile chosen makes the line be computed again
+    project = tmp_path / "project"
+    (project / ".llmdeck").mkdir(parents=True)
+    seed_deck(project / ".llmdeck" / "inference")
+    env = {k: v for k, v in os.environ.items()
+           if not k.endswith("_API_KEY") and k not in ("LLMDECK_CONFIG_DIR", "LLMDECK_PROFILE")}
+    env["LLMDECK_CACHE_DIR"] = str(tmp_path / "state")
+
+    def load(**extra: str) -> tuple[str, bool]:
+        done = subprocess.run([sys.executable, "-c", LOAD_AND_REPORT], capture_output=True, text=True,
+                              env={**env, **extra}, cwd=project, timeout=60, check=True)
+        line, loaded = done.stdout.splitlines()
+        return line, loaded == "DECK LOADED True"
+
+    first, loaded = load()
+    assert loaded and first.startswith("llmdeck: profile all_pipelex, 0 of 4 backends available")
+    assert load() == (first, False)
+    with_key, loaded = load(OPENAI_API_KEY=SENTINEL_KEY)
+    assert loaded and with_key.startswith("llmdeck: profile all_pipelex, 1 of 4 backends available (openai)")
+    assert load(OPENAI_API_KEY=SENTINEL_KEY) == (with_key, False)
+    assert load(OPENAI_API_KEY="sk-another-key-9876543210") == (with_key, False)  # set is what counts
+    routing = project / ".llmdeck" / "inference" / "routing_profiles.toml"
+    routing.write_text(routing.read_text().replace('active = "all_pipelex"', 'active = "mixed"'))
+    edited, loaded = load()
+    assert loaded and edited.startswith("llmdeck: profile mixed, 0 of 4 backends available")
+    chosen, loaded = load(LLMDECK_PROFILE="all_pipelex")
+    assert loaded and chosen == first
+    stored = (tmp_path / "state" / "load_lines.json").read_bytes()
+    assert SENTINEL_KEY.encode() not in stored and b"sk-another" not in stored
 
 
 def test_load_line_describes_the_session(session):

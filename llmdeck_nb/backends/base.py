@@ -12,12 +12,18 @@ from __future__ import annotations
 import base64
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from llmdeck_nb.redaction import Secret
 
 TextCallback = Callable[[str], None]
+
+#: True while the calling thread waits for this one call and nothing else (a synchronous
+#: ``Session.complete``): a strategy may then do its I/O blocking, without event-loop
+#: round trips. Set by :func:`llmdeck_nb.engine.loop.run`; strategies may ignore it.
+BLOCKING_IO: ContextVar[bool] = ContextVar("llmdeck_blocking_io", default=False)
 
 
 def content_text(content: Any) -> str:

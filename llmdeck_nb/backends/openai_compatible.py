@@ -20,12 +20,14 @@ import functools
 import json
 import re
 import ssl
+import threading
 import time
 from typing import Any
 
 import httpx
 
 from llmdeck_nb.backends.base import (
+    BLOCKING_IO,
     BackendRequest,
     BackendResponse,
     BackendStrategy,
@@ -97,6 +99,8 @@ class OpenAICompatibleStrategy(BackendStrategy):
         self._limits = limits
         self._pools: dict[asyncio.AbstractEventLoop, _LoopPool] = {}
         self._last: tuple[asyncio.AbstractEventLoop, _LoopPool] | None = None
+        self._blocking: httpx.Client | None = None
+        self._lock = threading.Lock()
 
     # --- connection pools ----------------------------------------------------------------
 
@@ -114,6 +118,17 @@ class OpenAICompatibleStrategy(BackendStrategy):
         self._last = (loop, pool)
         return pool
 
+    def _blocking_client(self) -> httpx.Client:
+        """The one ``httpx.Client`` of blocking calls (thread-safe; one pool per origin)."""
+        client = self._blocking
+        if client is None:
+            with self._lock:
+                if self._blocking is None:
+                    self._blocking = httpx.Client(limits=self._limits, timeout=60.0,
+                                                  verify=_ssl_context())
+                client = self._blocking
+        return client
+
     async def aclose(self) -> None:
         """Close this event loop's clients (others are dropped when their loop closes)."""
         loop = asyncio.get_running_loop()
@@ -123,6 +138,9 @@ class OpenAICompatibleStrategy(BackendStrategy):
         if pool is not None:
             for client in pool.clients:
                 await client.aclose()
+        blocking, self._blocking = self._blocking, None
+        if blocking is not None:
+            blocking.close()
 
     # --- request -------------------------------------------------------------------------
 
@@ -172,14 +190,14 @@ class OpenAICompatibleStrategy(BackendStrategy):
     # --- calls ---------------------------------------------------------------------------
 
     async def complete(self, request: BackendRequest) -> BackendResponse:
+        if BLOCKING_IO.get():
+            return self._complete_blocking(request)
         endpoint = self._endpoint(request)
         pool = self._pool()
         slot, client = pool.acquire()
         answer_started = False
         try:
-            response = await client.send(client.build_request(
-                "POST", endpoint + "/chat/completions", content=self._body(request, False),
-                headers=self._headers(request), timeout=request.timeout), stream=True)
+            response = await client.send(self._post(client, request, endpoint, False), stream=True)
             answer_started = True  # the status line arrived: a failure now is a cut answer
             try:
                 await response.aread()
@@ -187,11 +205,42 @@ class OpenAICompatibleStrategy(BackendStrategy):
                 await response.aclose()
                 raise
         except httpx.HTTPError as exc:
-            raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
-                                       timeout=request.timeout,
-                                       answer_started=answer_started) from None
+            raise self._transport_error(request, endpoint, exc, answer_started) from None
         finally:
             pool.in_flight[slot] -= 1
+        return self._answer(request, response)
+
+    def _complete_blocking(self, request: BackendRequest) -> BackendResponse:
+        """:meth:`complete` with blocking I/O on the calling thread (same request, same parsing)."""
+        endpoint = self._endpoint(request)
+        client = self._blocking_client()
+        answer_started = False
+        try:
+            response = client.send(self._post(client, request, endpoint, False), stream=True)
+            answer_started = True
+            try:
+                response.read()
+            except BaseException:
+                response.close()
+                raise
+        except httpx.HTTPError as exc:
+            raise self._transport_error(request, endpoint, exc, answer_started) from None
+        return self._answer(request, response)
+
+    def _post(self, client: httpx.Client | httpx.AsyncClient, request: BackendRequest, endpoint: str,
+              stream: bool) -> httpx.Request:
+        return client.build_request("POST", endpoint + "/chat/completions",
+                                    content=self._body(request, stream),
+                                    headers=self._headers(request), timeout=request.timeout)
+
+    @staticmethod
+    def _transport_error(request: BackendRequest, endpoint: str, exc: httpx.HTTPError,
+                         answer_started: bool) -> BackendError:
+        return error_from_transport(exc, backend=request.backend, endpoint=endpoint,
+                                    timeout=request.timeout, answer_started=answer_started)
+
+    def _answer(self, request: BackendRequest, response: httpx.Response) -> BackendResponse:
+        """A whole (non-streamed) answer, read: the response or the error it carries."""
         if response.status_code >= 400:
             raise self._status_error(request, response)
         try:
@@ -212,79 +261,30 @@ class OpenAICompatibleStrategy(BackendStrategy):
         )
 
     async def stream(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
+        # never blocking: the call's time budget must be able to stop a trickling stream
         endpoint = self._endpoint(request)
-        parts: list[str] = []
-        usage: dict[str, Any] = {}
-        tool_calls: dict[int, dict[str, Any]] = {}
-        finish_reason = model_id = None
-        ttft = None
-        done = answer_started = proxy_hit = False
-        status = None
-        start = time.perf_counter()
+        answer = _StreamedAnswer(request, on_text)
         pool = self._pool()
         slot, client = pool.acquire()
         try:
-            async with client.stream(
-                "POST", endpoint + "/chat/completions", content=self._body(request, True),
-                headers=self._headers(request), timeout=request.timeout,
-            ) as response:
-                status = response.status_code
-                if status >= 400:
+            response = await client.send(self._post(client, request, endpoint, True), stream=True)
+            try:
+                answer.status = response.status_code
+                if answer.status >= 400:
                     await response.aread()
                     raise self._status_error(request, response)
-                answer_started = True
-                proxy_hit = PROXY_CACHE_HEADER in response.headers
+                answer.started = True
+                answer.proxy_hit = PROXY_CACHE_HEADER in response.headers
                 async for line in response.aiter_lines():
-                    if not line.startswith("data:"):
-                        continue  # blank separators, "event:" lines, ": keep-alive" comments
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        done = True
+                    if answer.feed(line):
                         break
-                    try:
-                        chunk = _loads(data)
-                        choices = chunk.get("choices") or ()
-                    except (ValueError, AttributeError) as exc:
-                        raise response_error(request.backend, _malformed(exc, data)) from None
-                    if "error" in chunk:
-                        raise _stream_error(request, chunk)
-                    for choice in choices:
-                        if choice.get("index", 0) != 0:
-                            continue
-                        delta = choice.get("delta") or {}
-                        if delta.get("tool_calls"):
-                            merge_tool_call_deltas(tool_calls, delta["tool_calls"])
-                        piece = delta.get("content")
-                        if piece:
-                            if ttft is None:
-                                ttft = time.perf_counter() - start
-                            parts.append(piece)
-                            on_text(piece)
-                        if choice.get("finish_reason"):
-                            finish_reason = choice["finish_reason"]
-                    if chunk.get("usage"):
-                        usage = chunk["usage"]
-                    model_id = model_id or chunk.get("model")
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
-            raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
-                                       timeout=request.timeout,
-                                       answer_started=answer_started) from None
+            raise self._transport_error(request, endpoint, exc, answer.started) from None
         finally:
             pool.in_flight[slot] -= 1
-        if not done and finish_reason is None:
-            raise response_error(
-                request.backend,
-                f"the stream ended before the answer was complete ({len(parts)} chunks received)")
-        return BackendResponse(
-            text="".join(parts),
-            **openai_usage(usage),
-            model_id=model_id or request.model_id,
-            finish_reason=finish_reason,
-            http_status=status,
-            ttft_s=ttft,
-            tool_calls=[tool_calls[i] for i in sorted(tool_calls)] or None,
-            proxy_cache_hit=proxy_hit,
-        )
+        return answer.response()
 
     async def probe(self, request: BackendRequest) -> None:
         """``GET {endpoint}/models``; servers without that route get a 1-token completion."""
@@ -305,15 +305,73 @@ class OpenAICompatibleStrategy(BackendStrategy):
             raise self._status_error(request, response)
 
 
-def merge_tool_call_deltas(calls: dict[int, dict[str, Any]], deltas: list[dict[str, Any]]) -> None:
-    """Streamed tool calls arrive in pieces (by ``index``); ``arguments`` is concatenated."""
-    for delta in deltas:
-        call = calls.setdefault(delta.get("index", 0),
-                                {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
-        call["id"] = delta.get("id") or call["id"]
-        function = delta.get("function") or {}
-        call["function"]["name"] += function.get("name") or ""
-        call["function"]["arguments"] += function.get("arguments") or ""
+class _StreamedAnswer:
+    """The answer of a streamed call, built from its SSE lines (blocking or not)."""
+
+    def __init__(self, request: BackendRequest, on_text: TextCallback) -> None:
+        self.request = request
+        self.on_text = on_text
+        self.parts: list[str] = []
+        self.usage: dict[str, Any] = {}
+        self.finish_reason: str | None = None
+        self.model_id: str | None = None
+        self.ttft: float | None = None
+        self.status: int | None = None
+        self.started = False  # a 2xx status line arrived: a failure now is a cut answer
+        self.proxy_hit = False
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.done = False
+        self.start = time.perf_counter()
+
+    def feed(self, line: str) -> bool:
+        """Take one line of the stream; True at ``data: [DONE]``."""
+        if not line.startswith("data:"):
+            return False  # blank separators, "event:" lines, ": keep-alive" comments
+        data = line[5:].strip()
+        if data == "[DONE]":
+            self.done = True
+            return True
+        try:
+            chunk = _loads(data)
+            choices = chunk.get("choices") or ()
+        except (ValueError, AttributeError) as exc:
+            raise response_error(self.request.backend, _malformed(exc, data)) from None
+        if "error" in chunk:
+            raise _stream_error(self.request, chunk)
+        for choice in choices:
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if delta.get("tool_calls"):
+                merge_tool_call_deltas(self.tool_calls, delta["tool_calls"])
+            piece = delta.get("content")
+            if piece:
+                if self.ttft is None:
+                    self.ttft = time.perf_counter() - self.start
+                self.parts.append(piece)
+                self.on_text(piece)
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        self.model_id = self.model_id or chunk.get("model")
+        return False
+
+    def response(self) -> BackendResponse:
+        if not self.done and self.finish_reason is None:
+            raise response_error(
+                self.request.backend,
+                f"the stream ended before the answer was complete ({len(self.parts)} chunks received)")
+        return BackendResponse(
+            text="".join(self.parts),
+            **openai_usage(self.usage),
+            model_id=self.model_id or self.request.model_id,
+            finish_reason=self.finish_reason,
+            http_status=self.status,
+            ttft_s=self.ttft,
+            tool_calls=[self.tool_calls[i] for i in sorted(self.tool_calls)] or None,
+            proxy_cache_hit=self.proxy_hit,
+        )
 
 
 def _malformed(exc: Exception, raw: bytes | str) -> str:
@@ -334,3 +392,14 @@ def _stream_error(request: BackendRequest, chunk: dict[str, Any]) -> BackendErro
         return error_from_status(status, backend=request.backend, body=body,
                                  model_id=request.model_id)
     return response_error(request.backend, "error inside the stream: " + provider_message(body))
+
+
+def merge_tool_call_deltas(calls: dict[int, dict[str, Any]], deltas: list[dict[str, Any]]) -> None:
+    """Streamed tool calls arrive in pieces (by ``index``); ``arguments`` is concatenated."""
+    for delta in deltas:
+        call = calls.setdefault(delta.get("index", 0),
+                                {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
+        call["id"] = delta.get("id") or call["id"]
+        function = delta.get("function") or {}
+        call["function"]["name"] += function.get("name") or ""
+        call["function"]["arguments"] += function.get("arguments") or ""

@@ -3,7 +3,7 @@
 * A path -> an SQLite file (parent folders created) in WAL mode with a busy timeout,
   so two kernels (processes) can append at the same time; ``None`` -> in memory.
 * Every string written passes through :func:`llmdeck_nb.redaction.redact` in
-  :func:`_row`, the one place a record becomes a row.
+  :func:`llmdeck_nb.calllog.rows.rows`, the one place records become rows.
 * :meth:`CallLog.frame` reads rows into a pandas DataFrame (see
   :mod:`llmdeck_nb.calllog.frame` for the dtypes). The unfiltered frame is kept in memory
   and later calls read only the rows appended since (by this or any other process), so
@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import gc
-import json
-import math
 import os
 import re
 import sqlite3
@@ -30,9 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.calllog import frame as _frame
 from llmdeck_nb.calllog import schema
-from llmdeck_nb.calllog.records import COLUMNS, ERROR_CHARS, PREVIEW_CHARS, CallRecord, truncate
+from llmdeck_nb.calllog.records import COLUMNS, CallRecord
+from llmdeck_nb.calllog.rows import micros as _micros
+from llmdeck_nb.calllog.rows import rows as _rows
 from llmdeck_nb.errors import LLMDeckError
-from llmdeck_nb.redaction import REDACTED, looks_secret, redact, redact_value
+from llmdeck_nb.redaction import redact
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -45,148 +45,12 @@ _INSERT = (
 )
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_US = timedelta(microseconds=1)
-
-# Long texts are cut to this window before redaction (bounded cost), and to their final
-# length after it, so a secret straddling the cut is still seen whole by redact().
-_REDACTION_MARGIN = 512
-_PREVIEW_INDEXES = (COLUMNS.index("prompt_preview"), COLUMNS.index("response_preview"))
-_ERROR_INDEX = COLUMNS.index("error_message")
-
-# Parameter names that hold credentials ("api_key", "password"...) but not token counts
-# ("max_tokens", "max_completion_tokens", "thinking_budget_tokens").
-_TOKEN_COUNT = re.compile(r"tokens|token_(?:limit|count|budget)", re.IGNORECASE)
-
 _RELATIVE = re.compile(
     r"^\s*(\d+(?:\.\d+)?)\s*"
     r"(s|secs?|seconds?|m|mins?|minutes?|h|hours?|d|days?|w|weeks?)\s*$",
     re.IGNORECASE,
 )
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-# --- record -> row ---------------------------------------------------------------------
-
-
-def _micros(value: datetime) -> int:
-    if not isinstance(value, datetime):
-        raise TypeError(f"started_at must be a datetime, not {type(value).__name__}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return (value - _EPOCH) // _ONE_US
-
-
-def _int(value: Any) -> int | None:
-    """An integer column; a value that is not a whole number is stored as NULL (a row is
-    never lost to an odd parameter such as temperature="abc")."""
-    if value is None or isinstance(value, int):
-        return None if value is None else int(value)
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return int(number) if number.is_integer() else None
-
-
-def _float(value: Any) -> float | None:
-    """A real column; NaN, infinities and non-numbers are stored as NULL."""
-    if value is None:
-        return None
-    try:
-        value = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _window(value: Any, limit: int) -> str | None:
-    return None if value is None else str(value)[: limit + _REDACTION_MARGIN]
-
-
-def _params_json(params: Mapping[str, Any] | None) -> str:
-    if not params:
-        return "{}"
-    clean = {
-        str(key): REDACTED
-        if looks_secret(str(key)) and not _TOKEN_COUNT.search(str(key))
-        else redact_value(value)
-        for key, value in params.items()
-    }
-    return json.dumps(_finite(clean), sort_keys=True, ensure_ascii=False, default=str)
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities as null: the column holds strict JSON whatever was passed."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _tags(tags: Any) -> str:
-    if not tags:
-        return ""
-    if isinstance(tags, str):
-        tags = tags.split(",")
-    return ",".join(t for t in (str(tag).replace(",", ";").strip() for tag in tags) if t)
-
-
-def _row(r: CallRecord) -> tuple[Any, ...]:
-    """A record as an INSERT row in :data:`COLUMNS` order; the one place strings are redacted."""
-    values = [
-        _text(r.call_id),
-        _int(r.attempt),
-        _micros(r.started_at),
-        _text(r.profile),
-        _text(r.requested),
-        _text(r.preset),
-        _text(r.backend),
-        _text(r.provider),
-        _text(r.model),
-        _text(r.model_id),
-        _text(r.status),
-        _float(r.latency_s),
-        _float(r.ttft_s),
-        _int(r.input_tokens),
-        _int(r.output_tokens),
-        _float(r.cost_usd),
-        _text(r.cost_source),
-        1 if r.cache_hit else 0,
-        _float(r.saved_cost_usd),
-        _text(r.error_type),
-        _window(r.error_message, ERROR_CHARS),
-        _int(r.http_status),
-        _text(r.endpoint_host),
-        1 if r.stream else 0,
-        _float(r.temperature),
-        _int(r.max_tokens),
-        _params_json(r.params),
-        _text(r.prompt_hash),
-        _window(r.prompt_preview, PREVIEW_CHARS),
-        _window(r.response_preview, PREVIEW_CHARS),
-        _tags(r.tags),
-        _text(r.session_id),
-        _text(r.cache_key),
-        _text(r.cache_where),
-        _int(r.cached_tokens),
-        _int(r.cache_write_tokens),
-        _int(r.reasoning_tokens),
-        _float(r.provider_saved_usd),
-    ]
-    # The one redaction call site: every string that reaches the file passes here.
-    values = [redact(v) if isinstance(v, str) else v for v in values]
-    for index in _PREVIEW_INDEXES:
-        values[index] = truncate(values[index], PREVIEW_CHARS)
-    values[_ERROR_INDEX] = truncate(values[_ERROR_INDEX], ERROR_CHARS)
-    return tuple(values)
 
 
 # --- filters ---------------------------------------------------------------------------
@@ -433,16 +297,17 @@ class CallLog:
 
     def append(self, record: CallRecord) -> None:
         """Store one attempt (its own transaction)."""
-        row = _row(record)
+        (row,) = _rows([record])
         with self._lock, self._sqlite_errors("append to"):
             self._connection().execute(_INSERT, row)
 
     def append_many(self, records: Iterable[CallRecord]) -> int:
         """Store several attempts in one transaction; return how many."""
-        rows = [_row(record) for record in records]
+        with _gc_paused():
+            rows = _rows(list(records))
         if not rows:
             return 0
-        with self._lock, self._sqlite_errors("append to"):
+        with self._lock, self._sqlite_errors("append to"), _gc_paused():
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:

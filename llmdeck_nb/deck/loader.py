@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
 from llmdeck_nb.deck.deck_sections import DeckChoices, DeckFileReader
 from llmdeck_nb.deck.envsubst import Substituted, deck_environment, substitute
-from llmdeck_nb.deck.locate import locate_deck
+from llmdeck_nb.deck.locate import PROFILE_VARIABLE, locate_deck
 from llmdeck_nb.deck.project import find_env_file
 from llmdeck_nb.deck.problems import DeckProblem, DeckWarning, ProblemLog
 from llmdeck_nb.deck.routing import parse_routes, pattern_problem
@@ -45,8 +45,6 @@ from llmdeck_nb.errors import DeckError, DeckNotFoundError, DeckSchemaError
 from llmdeck_nb.redaction import Secret, looks_secret, register_url_password
 
 __all__ = ["DeckContent", "DeckProblem", "DeckWarning", "read_deck"]
-
-PROFILE_VARIABLE = "LLMDECK_PROFILE"
 
 RATE_LIMIT_KEYS = {"rpm", "tpm", "max_concurrency"}
 

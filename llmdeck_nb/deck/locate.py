@@ -9,6 +9,7 @@ from llmdeck_nb.deck.project import search_folders
 from llmdeck_nb.errors import DeckNotFoundError
 
 CONFIG_DIR_VARIABLE = "LLMDECK_CONFIG_DIR"
+PROFILE_VARIABLE = "LLMDECK_PROFILE"  # overrides the active profile of routing_profiles.toml
 PROJECT_DECK_DIRS = (Path(".llmdeck") / "inference", Path(".pipelex") / "inference")
 PACKAGED_DECK_DIR = Path(__file__).resolve().parent.parent / "default_deck" / "inference"
 

@@ -13,7 +13,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.backends.base import BackendRequest, BackendResponse
@@ -165,31 +164,13 @@ class Session:
     def complete(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
                  on_text: TextCallback | None = None, on_reset: ResetCallback | None = None,
                  **options: Any) -> Result:
-        """Synchronous :meth:`acomplete`; works inside a running notebook event loop.
+        """Synchronous :meth:`acomplete`, run on the calling thread (in or out of a notebook).
 
         With ``on_text``, text deltas (and ``on_reset`` calls) are delivered on the calling
         thread, in order, as they arrive.
         """
-        if on_text is None:
-            return loop.run(self.acomplete(prompt, model, **options))
-        events: SimpleQueue[str | None] = SimpleQueue()  # None: a reset
-        future = loop.submit(self.acomplete(prompt, model, on_text=events.put,
-                                            on_reset=lambda: events.put(None), **options))
-
-        def deliver(event: str | None) -> None:
-            if event is not None:
-                on_text(event)
-            elif on_reset is not None:
-                on_reset()
-
-        while True:
-            try:
-                deliver(events.get(timeout=0.02))
-            except Empty:
-                if future.done():
-                    while not events.empty():
-                        deliver(events.get())
-                    return future.result()
+        return loop.run(self.acomplete(prompt, model, on_text=on_text, on_reset=on_reset, **options),
+                        blocking_io=True)
 
     async def acomplete(
         self,
@@ -624,8 +605,10 @@ class _CallContext:
                 cost: float | None, source: str, *, cached: bool) -> Result:
         # The answer is shown, stored in `_llm` and saved with the notebook: scrub it too
         # (a model may quote a key back that the prompt contained).
+        text = redact(response.text)
         return Result(
-            text=redact(response.text), value=redact_value(value), model=candidate.model, backend=candidate.backend.name,
+            text=text, value=text if value is response.text else redact_value(value),
+            model=candidate.model, backend=candidate.backend.name,
             provider=candidate.backend.provider, model_id=response.model_id or candidate.spec.model_id,
             profile=self.resolution.profile, requested=self.resolution.requested,
             preset=self.resolution.preset, call_id=self.call_id, latency_s=latency,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.errors import LLMDeckError
 from llmdeck_nb.keys import magic as key_magic
+from llmdeck_nb.notebook import load_lines
 from llmdeck_nb.notebook.display import (
     one_line,
     register_frame_formatter,
@@ -49,14 +50,20 @@ def load_ipython_extension(shell: Any) -> None:
 def _status(magics: Any) -> str:
     """The load line. The Session itself (call log, cache) is only opened here if one
     exists already or a config file sets a default model; otherwise on the first magic
-    that needs it, which keeps ``%load_ext`` fast."""
+    that needs it, and the deck too when its line is remembered for the same inputs
+    (:mod:`llmdeck_nb.notebook.load_lines`), which keeps ``%load_ext`` fast."""
     configured = magics.default_model  # from a config file, if any
     session = _existing_session()
     if session is None and configured is None:
-        from llmdeck_nb.deck import load_deck
+        key = load_lines.fingerprint()
+        line = load_lines.remembered(key)
+        if line is None:  # first load with these deck inputs
+            from llmdeck_nb.deck import load_deck
 
-        deck = load_deck()
-        return load_line(deck, deck.active_profile)
+            deck = load_deck()
+            line = load_line(deck, deck.active_profile)
+            load_lines.remember(key, line)
+        return line
     session = magics.load_session()
     if configured is not None and configured != session.default_model:
         try:
