@@ -4,7 +4,11 @@ Each run is a new Python process that creates an IPython InteractiveShell, then 
 ``%load_ext llmdeck_nb`` alone (deck load and the status line included), and reports
 whether litellm, pandas or ipywidgets were imported (none should be). Prints the median.
 
-    python benchmarks/bench_load_ext.py [runs]
+    python benchmarks/bench_load_ext.py [runs] [--against PATH]
+
+``--against PATH`` also times the llmdeck_nb package found in PATH (e.g. an unpacked older
+commit: ``git archive COMMIT llmdeck_nb | tar -x -C PATH``), the two interleaved run by run
+on the same machine, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -44,12 +48,24 @@ print(json.dumps({"seconds": time.perf_counter() - start, "heavy": [], "line": "
 
 
 def one_run(env: dict[str, str], child: str = CHILD) -> dict:
+    # run outside any checkout: `python -c` puts the working folder first on sys.path
     done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env,
-                          check=True)
+                          check=True, cwd=tempfile.gettempdir())
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main(runs: int = 7) -> int:
+def interleaved(env: dict[str, str], other: str, runs: int) -> tuple[list[float], list[float]]:
+    """(this tree's times, ``other``'s times), one run of each in turn."""
+    other_env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [other, env.get("PYTHONPATH")]))}
+    one_run(other_env)  # warm-up, not counted
+    ours, theirs = [], []
+    for _ in range(runs):
+        ours.append(one_run(env)["seconds"])
+        theirs.append(one_run(other_env)["seconds"])
+    return ours, theirs
+
+
+def main(runs: int = 7, against: str | None = None) -> int:
     with tempfile.TemporaryDirectory() as state, tempfile.TemporaryDirectory() as pycache:
         # Bytecode as an installed package has it: written once (to a temporary prefix, so
         # the source tree stays clean) even where PYTHONDONTWRITEBYTECODE is set.
@@ -58,6 +74,7 @@ def main(runs: int = 7) -> int:
         one_run(env)  # warm the OS file cache and write the .pyc files; not counted
         results = [one_run(env) for _ in range(runs)]
         deck_times = [one_run(env, CHILD_DECK)["seconds"] for _ in range(runs)]
+        pairs = interleaved(env, against, runs) if against else None
     times = [r["seconds"] for r in results]
     heavy = sorted({m for r in results for m in r["heavy"]})
     median = statistics.median(times)
@@ -68,8 +85,15 @@ def main(runs: int = 7) -> int:
     print(f"  of which loading the deck alone (pydantic, llmdeck_nb.deck, TOML): median "
           f"{statistics.median(deck_times) * 1000:.0f} ms")
     print(f"heavy modules imported: {', '.join(heavy) or 'none (litellm, pandas, ipywidgets stay out)'}")
+    if pairs:
+        ours, theirs = (statistics.median(times) for times in pairs)
+        print(f"interleaved, {runs} runs each: this tree median {ours * 1000:.0f} ms, {against} median "
+              f"{theirs * 1000:.0f} ms: ratio {ours / theirs:.2f}")
     return 0 if median <= GOAL_S and not heavy else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 7))
+    args = sys.argv[1:]
+    other = args[args.index("--against") + 1] if "--against" in args else None
+    numbers = [a for a in args if a.isdigit()]
+    sys.exit(main(int(numbers[0]) if numbers else 7, other))

@@ -16,23 +16,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from deck_folders import LOOPBACK_ENV, loopback_deck
-from llmdeck_nb import load_deck
+from deck_folders import LOOPBACK_ENV
+from loopback import chat_requests, deck_on, session_on
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.batch import NOT_RUN, BatchRun, summary_line
-from llmdeck_nb.engine.retry import RetryPolicy
-from llmdeck_nb.engine.session import Session
 from llmdeck_nb.errors import AllAttemptsFailedError, LLMDeckError, PromptTemplateError
 
-FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.02)
 TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture
 def session(tmp_path, fake_llm_server):
-    deck = load_deck(loopback_deck(tmp_path / "deck", fake_llm_server.url), env=LOOPBACK_ENV)
-    with Session(deck=deck, cache=tmp_path / "cache", log=tmp_path / "calls.sqlite",
-                 retry=FAST_RETRY, timeout=5) as s:
+    with session_on(deck_on(tmp_path / "deck", fake_llm_server.url), tmp_path) as s:
         yield s
 
 
@@ -40,10 +35,6 @@ def tickets(n: int) -> pd.DataFrame:
     return pd.DataFrame({"text": [f"ticket {i} {'FAIL' if i % 10 == 7 else 'fine'}" for i in range(n)],
                          "priority": [i % 3 for i in range(n)]},
                         index=pd.Index([f"T{i:03d}" for i in range(n)], name="ticket_id"))
-
-
-def chat_requests(server) -> list:
-    return [r for r in server.requests if r.protocol == "openai"]
 
 
 def test_200_rows_with_failing_rows_keep_index_columns_and_order(session, fake_llm_server):
@@ -173,13 +164,10 @@ KILLED_BATCH = textwrap.dedent("""
     import sys
     from pathlib import Path
     sys.path.insert(0, {tests!r})
-    from deck_folders import LOOPBACK_ENV, loopback_deck
-    from llmdeck_nb import load_deck
-    from llmdeck_nb.engine.session import Session
+    from loopback import deck_on, session_on
     from test_batch import tickets
 
-    deck = load_deck(loopback_deck(Path({root!r}, "deck2"), {url!r}), env=LOOPBACK_ENV)
-    session = Session(deck=deck, cache={root!r} + "/cache", log={root!r} + "/calls.sqlite")
+    session = session_on(deck_on(Path({root!r}, "deck2"), {url!r}), Path({root!r}))
     # a finished row: its call returned, after its cache entry and log row were written
     session.listeners.append(lambda result: print("FINISHED", result.text, flush=True))
     session.batch(tickets(200), "{{text}}", "gpt-4o-mini", concurrency=4, progress=False)
@@ -202,8 +190,7 @@ def test_kill_9_mid_batch_loses_no_finished_row(tmp_path, session, fake_llm_serv
     assert 40 <= len(finished) < 200
 
     fake_llm_server.default_delay = 0.0
-    deck = load_deck(loopback_deck(tmp_path / "deck2", fake_llm_server.url), env=LOOPBACK_ENV)
-    with Session(deck=deck, cache=tmp_path / "cache", log=tmp_path / "calls.sqlite") as resumed:
+    with session_on(deck_on(tmp_path / "deck2", fake_llm_server.url), tmp_path) as resumed:
         logged = set(resumed.calls(status="ok")["response_preview"])
         assert set(finished) <= logged  # every finished row's log row survived
         before = len(chat_requests(fake_llm_server))

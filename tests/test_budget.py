@@ -6,14 +6,11 @@ from __future__ import annotations
 import pytest
 
 from deck_folders import LOOPBACK_ENV, loopback_deck
+from loopback import chat_requests, session_on
 from llmdeck_nb import load_deck
 from llmdeck_nb.engine.batch import SKIPPED_BUDGET
 from llmdeck_nb.engine.budget import worst_case_usd
-from llmdeck_nb.engine.retry import RetryPolicy
-from llmdeck_nb.engine.session import Session
 from llmdeck_nb.errors import BudgetExceededError, UnknownPriceError
-
-FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.02)
 # gpt-4o-mini in the loopback deck: $0.15 / $0.60 per 1M tokens, max_tokens 16384
 WORST_AT_MAX_20 = (2 * 0.15 + 20 * 0.6) / 1e6  # a short prompt (~2 tokens) with max_tokens=20
 
@@ -32,20 +29,14 @@ def deck(tmp_path, fake_llm_server):
     return make_deck(tmp_path, fake_llm_server.url)
 
 
-def new_session(deck, tmp_path, **kwargs):
-    return Session(deck=deck, cache=tmp_path / "cache", log=tmp_path / "calls.sqlite", retry=FAST_RETRY,
-                   timeout=5, **kwargs)
-
-
-def chat_requests(server) -> int:
-    return sum(1 for r in server.requests if r.protocol == "openai")
+new_session = session_on
 
 
 def test_a_call_that_could_pass_the_limit_is_refused_before_sending(deck, tmp_path, fake_llm_server):
     with new_session(deck, tmp_path, budget_usd=0.001) as session:
         with pytest.raises(BudgetExceededError) as caught:
             session.complete("hello", "gpt-4o-mini")  # worst case: 16,384 tokens x $0.60/1M = $0.0098
-        assert chat_requests(fake_llm_server) == 0
+        assert len(chat_requests(fake_llm_server)) == 0
         error = caught.value
         assert (error.limit, error.spent, error.left) == ("session", 0.0, 0.001)
         assert error.worst_case == pytest.approx((1 * 0.15 + 16384 * 0.6) / 1e6)
@@ -61,7 +52,7 @@ def test_per_call_limit(deck, tmp_path, fake_llm_server):
     with new_session(deck, tmp_path) as session:
         with pytest.raises(BudgetExceededError, match="call budget"):
             session.complete("hello", "gpt-4o-mini", max_cost_usd=0.000001)
-        assert chat_requests(fake_llm_server) == 0
+        assert len(chat_requests(fake_llm_server)) == 0
         assert session.complete("hello", "gpt-4o-mini", max_cost_usd=0.05).text == "echo: hello"
         assert "max_cost_usd" not in fake_llm_server.requests[-1].json  # not sent as a parameter
 
@@ -73,7 +64,7 @@ def test_cache_hits_cost_nothing_and_are_never_refused(deck, tmp_path, fake_llm_
         assert broke.complete("remember me", "gpt-4o-mini").cached
         with pytest.raises(BudgetExceededError):
             broke.complete("something new", "gpt-4o-mini")
-    assert chat_requests(fake_llm_server) == 1
+    assert len(chat_requests(fake_llm_server)) == 1
 
 
 @pytest.mark.parametrize("concurrency", [1, 8])
@@ -86,7 +77,7 @@ def test_a_batch_stops_at_its_budget_and_marks_the_rest_skipped(deck, tmp_path, 
     skipped = frame[frame["error"] == SKIPPED_BUDGET]
     assert len(answered) + len(skipped) == 50 and len(answered) >= 3 and len(skipped) > 0
     assert answered["cost_usd"].sum() <= limit  # never overspent, even with 8 in flight
-    assert chat_requests(fake_llm_server) == len(answered)
+    assert len(chat_requests(fake_llm_server)) == len(answered)
     stats = frame.attrs["llmdeck_batch"]
     assert stats.stopped == "budget" and "batch budget" in stats.budget_error
 
@@ -97,7 +88,7 @@ def test_unknown_price_is_refused_while_a_budget_is_set_unless_allowed(deck, tmp
             session.complete("hi", "no-price")
         assert "no-price@openai has no price in the deck" in str(caught.value)
         assert "backends/openai.toml" in str(caught.value) and "allow_unknown_prices" in str(caught.value)
-        assert chat_requests(fake_llm_server) == 0
+        assert len(chat_requests(fake_llm_server)) == 0
     with new_session(deck, tmp_path, budget_usd=1.0, allow_unknown_prices=True) as session:
         assert session.complete("hi", "no-price").text == "echo: hi"
     with new_session(deck, tmp_path) as session:  # no budget: nothing to refuse
@@ -124,7 +115,7 @@ def test_daily_budget_counts_every_session_of_the_day_from_the_log(tmp_path, fak
     with new_session(loose, tmp_path) as third:
         third.complete("one more", "gpt-4o-mini", max_tokens=20)
         assert third.budget.spent_today() > spent
-    assert chat_requests(fake_llm_server) == 6
+    assert len(chat_requests(fake_llm_server)) == 6
 
 
 def test_deck_budget_table_is_checked(tmp_path, fake_llm_server):

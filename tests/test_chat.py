@@ -130,14 +130,21 @@ def test_turns_in_the_log_file_are_redacted(deck, tmp_path, state_dir):
         assert SENTINEL_KEY not in str(s.conversations.current.turns)
 
 
-def test_chat_passes_every_call_option_of_acomplete_through():
-    # a call option unknown to the conversation layer would be sent as a generation parameter
-    import inspect
+def test_call_options_are_told_from_generation_parameters():
+    # a call option taken for a generation parameter would be sent to the provider
+    from llmdeck_nb.engine.conversation import split_options
 
-    from llmdeck_nb.engine.conversation import CALL_OPTIONS
-    from llmdeck_nb.engine.session import Session
+    call, params = split_options({"on_reset": print, "max_cost_usd": 1.0, "timeout": 3, "tags": ("a",),
+                                  "top_p": 0.5, "seed": 7})
+    assert set(call) == {"on_reset", "max_cost_usd", "timeout", "tags"} and params == {"top_p": 0.5, "seed": 7}
 
-    signature = inspect.signature(Session.acomplete).parameters
-    keywords = {name for name, p in signature.items()
-                if p.kind is p.POSITIONAL_OR_KEYWORD and name not in ("self", "prompt", "model")}
-    assert keywords == set(CALL_OPTIONS)
+
+def test_chat_streams_and_sends_parameters_but_no_call_option(ip, run, session, fake_llm_server):
+    session.use_profile("loopback")
+    run("%%llm --chat gpt-4o-mini --stream --param top_p=0.5\nfirst")
+    ran = run("%%llm --chat gpt-4o-mini --stream -t 0.3 --max-cost 1\nsecond")
+    assert ran.error is None, ran.stderr
+    body = [r.json for r in fake_llm_server.requests if r.path.endswith("/chat/completions")][-1]
+    assert body["stream"] is True and body["temperature"] == 0.3
+    assert not {"on_reset", "on_text", "max_cost_usd", "tags"} & set(body)
+    assert len(body["messages"]) == 3 and "history 2 turns" in ran.bundles("text/plain")[-1]

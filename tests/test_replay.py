@@ -9,28 +9,19 @@ import sys
 
 import pytest
 
-from deck_folders import LOOPBACK_ENV, SENTINEL_KEY, loopback_deck
-from llmdeck_nb import load_deck
+from deck_folders import SENTINEL_KEY
+from loopback import chat_requests, deck_on, session_on
 from llmdeck_nb.cache import open_cache
 from llmdeck_nb.cache.cassette import export_cassette, import_cassette
-from llmdeck_nb.engine.retry import RetryPolicy
 from llmdeck_nb.engine.session import Session
 from llmdeck_nb.errors import CacheError, LLMDeckError, ReplayMissError
 
-FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.02)
+new_session = session_on
 
 
 @pytest.fixture
 def deck(tmp_path, fake_llm_server):
-    return load_deck(loopback_deck(tmp_path / "deck", fake_llm_server.url), env=LOOPBACK_ENV)
-
-
-def new_session(deck, tmp_path, cache="cache", log="calls.sqlite", **kwargs):
-    return Session(deck=deck, cache=tmp_path / cache, log=tmp_path / log, retry=FAST_RETRY, timeout=5, **kwargs)
-
-
-def chat_requests(server) -> int:
-    return sum(1 for r in server.requests if r.protocol == "openai")
+    return deck_on(tmp_path / "deck", fake_llm_server.url)
 
 
 def test_replay_serves_hits_and_a_miss_sends_nothing(deck, tmp_path, fake_llm_server):
@@ -41,7 +32,7 @@ def test_replay_serves_hits_and_a_miss_sends_nothing(deck, tmp_path, fake_llm_se
         assert again.cached and again.text == first.text
         with pytest.raises(ReplayMissError) as caught:
             replay.complete("A question that was never asked before, with a long tail of words", "gpt-4o-mini")
-    assert chat_requests(fake_llm_server) == 1
+    assert len(chat_requests(fake_llm_server)) == 1
     message = str(caught.value)
     assert "'gpt-4o-mini'" in message and "A question that was never asked before" in message
     assert "nothing was sent" in message and "cassette import" in message
@@ -51,7 +42,7 @@ def test_replay_without_a_cache_says_so(deck, tmp_path, fake_llm_server):
     with Session(deck=deck, cache=False, log=False, mode="replay") as session:
         with pytest.raises(ReplayMissError, match="cache is off"):
             session.complete("hi", "gpt-4o-mini")
-    assert chat_requests(fake_llm_server) == 0
+    assert len(chat_requests(fake_llm_server)) == 0
 
 
 def test_mode_from_the_environment_and_bad_values(deck, tmp_path, monkeypatch):
@@ -72,7 +63,7 @@ def test_refresh_sends_again_and_overwrites(deck, tmp_path, fake_llm_server):
         assert not session.complete("again", "gpt-4o-mini").cached
         session.mode = "normal"
         assert session.complete("again", "gpt-4o-mini").cached
-    assert chat_requests(fake_llm_server) == 2
+    assert len(chat_requests(fake_llm_server)) == 2
 
 
 def test_replay_in_a_batch_records_misses_as_row_errors(deck, tmp_path, fake_llm_server):
@@ -82,7 +73,7 @@ def test_replay_in_a_batch_records_misses_as_row_errors(deck, tmp_path, fake_llm
         frame = session.batch(["a", "b", "c"], "{value}", "gpt-4o-mini", progress=False)
     assert list(frame["cached"].iloc[:2]) == [True, True]
     assert frame["error"].iloc[2].startswith("replay mode: no cached answer")
-    assert chat_requests(fake_llm_server) == 2
+    assert len(chat_requests(fake_llm_server)) == 2
 
 
 def test_cassette_carries_answers_between_two_cache_folders(deck, tmp_path, fake_llm_server):
@@ -94,7 +85,7 @@ def test_cassette_carries_answers_between_two_cache_folders(deck, tmp_path, fake
         recording.complete(prompts[0], "gpt-4o-mini")  # a cache hit: the same entry, once
     with new_session(deck, tmp_path, cache="cache-a", log="a.sqlite") as untagged:
         untagged.complete("not part of the notebook", "gpt-4o-mini")
-    sent = chat_requests(fake_llm_server)
+    sent = len(chat_requests(fake_llm_server))
 
     with open_cache(tmp_path / "cache-a") as cache_a, new_session(deck, tmp_path, "cache-a", "a.sqlite") as s:
         report = export_cassette(s.log, cache_a, tmp_path / "nb1.cassette.json", tag="nb1")
@@ -109,7 +100,7 @@ def test_cassette_carries_answers_between_two_cache_folders(deck, tmp_path, fake
         assert [elsewhere.complete(p, "gpt-4o-mini").text for p in prompts] == [f"echo: {p}" for p in prompts]
         with pytest.raises(ReplayMissError):
             elsewhere.complete("not part of the notebook", "gpt-4o-mini")
-    assert chat_requests(fake_llm_server) == sent
+    assert len(chat_requests(fake_llm_server)) == sent
 
 
 def test_cassette_commands_export_and_import(deck, tmp_path, fake_llm_server):

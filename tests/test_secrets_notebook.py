@@ -39,7 +39,7 @@ class RecordingClient(NotebookClient):
     messages: list[dict[str, Any]]
 
     def process_message(self, msg: dict[str, Any], cell: Any, cell_index: int) -> Any:
-        self.messages.append(msg)
+        self.messages.append({**msg, "cell_index": cell_index})
         return super().process_message(msg, cell, cell_index)
 
 
@@ -104,7 +104,14 @@ def test_a_stream_cut_on_every_attempt_leaves_no_partial_answer(run):
 
 
 def test_a_stream_retried_after_a_cut_shows_the_answer_once(run):
-    nb, _, _ = run
+    nb, messages, _ = run
+    updates = [m["content"]["data"] for m in messages
+               if m["cell_index"] == 7 and m["msg_type"] == "update_display_data"]
+    cleared = updates.index({"text/plain": ""})  # the cut attempt's text is withdrawn...
+    assert all(not u.get("text/markdown", "").startswith("echo: This stream is cut once echo")
+               for u in updates)
+    assert updates[-1]["text/plain"].startswith("echo: This stream is cut once")  # ...then once
+    assert cleared < len(updates) - 1
     text = outputs_text(nb.cells[7])
     assert text.count("echo: This stream is cut once") == 2  # text/markdown and text/plain
     assert "2 attempts" in text

@@ -1,6 +1,8 @@
 """Provider defaults: which strategy, litellm prefix, endpoint and key variable each known
 backend name uses. A plain table: adding a provider is one entry.
 
+The variable names are the ones the packaged deck (default_deck/inference/backends.toml)
+reads, so messages and docs name what the user really sets (a test checks it).
 A deck's ``[backends.<name>]`` may override any of these (``strategy``, ``provider``,
 ``endpoint``, ``api_key``); a name not listed here works as an OpenAI-compatible server as
 soon as it has an ``endpoint``.
@@ -41,7 +43,8 @@ _O, _L = OPENAI_COMPATIBLE, LITELLM
 
 PROVIDER_CATALOG: dict[str, ProviderDefaults] = {
     # OpenAI-compatible HTTP, spoken directly over httpx
-    "openai": ProviderDefaults(_O, "openai", "https://api.openai.com/v1", ("OPENAI_API_KEY",)),
+    "openai": ProviderDefaults(_O, "openai", "https://api.openai.com/v1", ("OPENAI_API_KEY",),
+                               other_vars=("OPENAI_BASE_URL",)),
     "cerebras": ProviderDefaults(_O, "cerebras", "https://api.cerebras.ai/v1",
                                  ("CEREBRAS_API_KEY",)),
     "groq": ProviderDefaults(_O, "groq", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",)),
@@ -59,10 +62,10 @@ PROVIDER_CATALOG: dict[str, ProviderDefaults] = {
     "portkey": ProviderDefaults(_O, "portkey", "https://api.portkey.ai/v1", ("PORTKEY_API_KEY",)),
     "openrouter": ProviderDefaults(_O, "openrouter", "https://openrouter.ai/api/v1",
                                    ("OPENROUTER_API_KEY",)),
-    "lmstudio": ProviderDefaults(_O, "lm_studio", "http://localhost:1234/v1",
-                                 ("LM_STUDIO_API_KEY",), key_required=False),
-    "ollama": ProviderDefaults(_O, "ollama", "http://localhost:11434/v1",
-                               ("OLLAMA_API_KEY",), key_required=False),
+    "lmstudio": ProviderDefaults(_O, "lm_studio", "http://localhost:1234/v1", (),
+                                 key_required=False, other_vars=("LMSTUDIO_BASE_URL",)),
+    "ollama": ProviderDefaults(_O, "ollama", "http://localhost:11434/v1", (),
+                               key_required=False, other_vars=("OLLAMA_BASE_URL",)),
     "vllm": ProviderDefaults(_O, "hosted_vllm", "http://localhost:8000/v1",
                              ("VLLM_API_KEY",), key_required=False),
     "self_hosted": ProviderDefaults(_O, "openai", None, ("LLMDECK_SELF_HOSTED_KEY",),
@@ -70,16 +73,16 @@ PROVIDER_CATALOG: dict[str, ProviderDefaults] = {
     # through the litellm SDK (its own wire protocols)
     "anthropic": ProviderDefaults(_L, "anthropic", "https://api.anthropic.com",
                                   ("ANTHROPIC_API_KEY",)),
-    "azure_openai": ProviderDefaults(_L, "azure", None, ("AZURE_API_KEY", "AZURE_OPENAI_API_KEY"),
+    "azure_openai": ProviderDefaults(_L, "azure", None, ("AZURE_API_KEY",),
                                      other_vars=("AZURE_API_BASE", "AZURE_API_VERSION")),
     "google": ProviderDefaults(_L, "gemini", "https://generativelanguage.googleapis.com/v1beta",
                                ("GEMINI_API_KEY", "GOOGLE_API_KEY")),
     "vertexai": ProviderDefaults(_L, "vertex_ai", None, ("GOOGLE_APPLICATION_CREDENTIALS",),
                                  key_required=False,
-                                 other_vars=("VERTEXAI_PROJECT", "VERTEXAI_LOCATION")),
+                                 other_vars=("GCP_PROJECT_ID", "GCP_LOCATION")),
     "bedrock": ProviderDefaults(_L, "bedrock", None, ("AWS_SECRET_ACCESS_KEY",),
                                 key_required=False,
-                                other_vars=("AWS_ACCESS_KEY_ID", "AWS_REGION_NAME")),
+                                other_vars=("AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_DEFAULT_REGION")),
     "mistral": ProviderDefaults(_L, "mistral", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",)),
     # offline
     "demo": ProviderDefaults(DEMO, "demo", None, (), key_required=False),

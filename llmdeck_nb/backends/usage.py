@@ -17,7 +17,7 @@ A count the provider does not report is ``None`` (not 0). Shapes read:
 * litellm's normalised ``Usage`` (anthropic/, gemini/, bedrock/...): litellm folds
   Anthropic's ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` into
   ``prompt_tokens`` (+ ``prompt_tokens_details.cached_tokens`` and
-  ``cache_creation_input_tokens``) and Gemini's ``cachedContentTokenCount`` /
+  ``prompt_tokens_details.cache_write_tokens``) and Gemini's ``cachedContentTokenCount`` /
   ``thoughtsTokenCount`` into the same fields, so one reader serves them all.
 """
 
@@ -51,16 +51,27 @@ def openai_usage(usage: Mapping[str, Any] | None) -> UsageFields:
     }
 
 
+def _field(obj: Any, name: str) -> Any:
+    """``obj.name`` or None, read from the pydantic object's ``__dict__``: litellm deletes
+    unset fields, and a missing one read with ``getattr`` costs ~10-20 us (pydantic's
+    ``__getattr__`` raises inside), several times per call."""
+    fields = getattr(obj, "__dict__", None)
+    return fields.get(name) if isinstance(fields, dict) else getattr(obj, name, None)
+
+
 def litellm_usage(usage: Any) -> UsageFields:
-    """The counts of litellm's ``Usage`` object (attributes, details may be None)."""
+    """The counts of litellm's ``Usage`` object (litellm copies Anthropic's
+    ``cache_creation_input_tokens`` into ``prompt_tokens_details.cache_write_tokens``)."""
     if usage is None:
         return {"input_tokens": None, "output_tokens": None}
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    output_details = getattr(usage, "completion_tokens_details", None)
+    prompt_details = _field(usage, "prompt_tokens_details")
+    output_details = _field(usage, "completion_tokens_details")
+    written = _field(prompt_details, "cache_write_tokens")
     return {
-        "input_tokens": _count(getattr(usage, "prompt_tokens", None)),
-        "output_tokens": _count(getattr(usage, "completion_tokens", None)),
-        "cached_tokens": _count(getattr(prompt_details, "cached_tokens", None)),
-        "cache_write_tokens": _count(getattr(usage, "cache_creation_input_tokens", None)),
-        "reasoning_tokens": _count(getattr(output_details, "reasoning_tokens", None)),
+        "input_tokens": _count(_field(usage, "prompt_tokens")),
+        "output_tokens": _count(_field(usage, "completion_tokens")),
+        "cached_tokens": _count(_field(prompt_details, "cached_tokens")),
+        "cache_write_tokens": _count(written if written is not None
+                                     else _field(prompt_details, "cache_creation_tokens")),
+        "reasoning_tokens": _count(_field(output_details, "reasoning_tokens")),
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from llmdeck_nb.errors import AliasCycleError
+from llmdeck_nb.errors import LLMDeckError
 
 if TYPE_CHECKING:
     from llmdeck_nb.deck.deck import Deck
@@ -60,7 +60,7 @@ def references(deck: Deck) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
             target = name if mapping is by_alias else deck.presets[name].model
             try:
                 models = {model for model, _ in deck.expand(target)}
-            except AliasCycleError:
+            except LLMDeckError:  # a cycle, a runaway chain, a wrong sigil: validate reports it
                 continue
             for model in models:
                 mapping.setdefault(model, []).append(name)

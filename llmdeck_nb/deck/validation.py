@@ -101,7 +101,7 @@ class ValidationReport:
             for row in self.live:
                 detail = row.get("detail")
                 detail = detail if isinstance(detail, str) else ""
-                out.append(f"  {row['status']:<7} {row['backend']:<14} "
+                out.append(f"  {row['status']:<6} {row['backend']:<14} "
                            f"{latency_text(row.get('latency_s')):>8}  {detail}".rstrip())
         out += ["", "deck is usable" if self.usable else "deck is NOT usable: fix the errors above"]
         return "\n".join(out)

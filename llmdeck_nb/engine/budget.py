@@ -55,7 +55,7 @@ def worst_case_usd(spec: ModelSpec, request: BackendRequest) -> float | None:
     if spec.costs is None:
         return None
     max_tokens = request.params.get("max_tokens")
-    output = max_tokens if isinstance(max_tokens, int) else spec.max_tokens or DEFAULT_MAX_OUTPUT_TOKENS
+    output = max_tokens if isinstance(max_tokens, int) else spec.output_token_limit or DEFAULT_MAX_OUTPUT_TOKENS
     return call_cost(spec, estimate_tokens(text_of(request.messages)), output).usd
 
 

@@ -12,6 +12,7 @@ history: rerunning the same conversation replays it from the cache.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,6 @@ if TYPE_CHECKING:
 
 DEFAULT_NAME = "chat"
 Content = str | list[dict[str, Any]]
-#: keyword arguments of Session.acomplete that are not generation parameters
-CALL_OPTIONS = frozenset({"preset", "profile", "system", "schema", "stream", "cache", "refresh", "tags",
-                          "on_text", "on_reset", "timeout", "max_cost_usd"})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -199,10 +197,24 @@ def finish(conversations: Conversations, prepared: Prepared, result: Result) -> 
     return result
 
 
+@functools.cache
+def call_options() -> frozenset[str]:
+    """The named options of :meth:`Session.acomplete` (the rest of its keywords are
+    generation parameters), read from its signature so a new option is never sent as one."""
+    import inspect
+
+    from llmdeck_nb.engine.session import Session
+
+    named = inspect.signature(Session.acomplete).parameters.values()
+    return frozenset(p.name for p in named if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)) - {
+        "self", "prompt", "model"}
+
+
 def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(call options, generation parameters) of Session.acomplete keyword arguments."""
-    call = {k: v for k, v in options.items() if k in CALL_OPTIONS}
-    return call, {k: v for k, v in options.items() if k not in CALL_OPTIONS}
+    named = call_options()
+    return ({k: v for k, v in options.items() if k in named},
+            {k: v for k, v in options.items() if k not in named})
 
 
 __all__ = ["DEFAULT_NAME", "Conversation", "Conversations", "History", "Prepared", "finish", "prepare",

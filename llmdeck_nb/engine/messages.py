@@ -36,25 +36,24 @@ def text_of(messages: Messages) -> str:
     return "\n".join(content_text(message.get("content")) for message in messages)
 
 
-def count_images(messages: Messages) -> int:
+def count_parts(messages: Messages, kinds: tuple[str, ...]) -> int:
+    """How many content parts of these ``type``s the messages hold."""
     return sum(
         1
         for message in messages
         if isinstance(message.get("content"), list)
         for part in message["content"]
-        if isinstance(part, dict) and part.get("type") in ("image_url", "image")
+        if isinstance(part, dict) and part.get("type") in kinds
     )
+
+
+def count_images(messages: Messages) -> int:
+    return count_parts(messages, ("image_url", "image"))
 
 
 def count_documents(messages: Messages) -> int:
     """PDF documents in the messages (``file`` parts)."""
-    return sum(
-        1
-        for message in messages
-        if isinstance(message.get("content"), list)
-        for part in message["content"]
-        if isinstance(part, dict) and part.get("type") in ("file", "document")
-    )
+    return count_parts(messages, ("file", "document"))
 
 
 def estimate_tokens(text: str) -> int:

@@ -624,8 +624,10 @@ class _CallContext:
                 cost: float | None, source: str, *, cached: bool) -> Result:
         # The answer is shown, stored in `_llm` and saved with the notebook: scrub it too
         # (a model may quote a key back that the prompt contained).
+        text = redact(response.text)
         return Result(
-            text=redact(response.text), value=redact_value(value), model=candidate.model, backend=candidate.backend.name,
+            text=text, value=text if value is response.text else redact_value(value),
+            model=candidate.model, backend=candidate.backend.name,
             provider=candidate.backend.provider, model_id=response.model_id or candidate.spec.model_id,
             profile=self.resolution.profile, requested=self.resolution.requested,
             preset=self.resolution.preset, call_id=self.call_id, latency_s=latency,

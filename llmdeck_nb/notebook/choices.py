@@ -94,28 +94,38 @@ def choices(session: Session, profile: str | None = None) -> list[Choice]:
     return out
 
 
-def serving_status(session: Session, unreachable: dict[str, str | None] | None = None) -> tuple[bool, str]:
-    """(can it be served, one sentence): what the next ``%%llm`` would use, or why it cannot
-    and how to fix that from the panel."""
+@dataclass(frozen=True)
+class Serving:
+    """Whether the next ``%%llm`` can be served, in one sentence, and the variables missing."""
+
+    ok: bool
+    text: str
+    missing: tuple[str, ...] = ()
+
+
+def serving_status(session: Session, unreachable: dict[str, str | None] | None = None) -> Serving:
+    """What the next ``%%llm`` would use, or why it cannot and how to fix that from the panel."""
     name = f"'{session.default_model}'" if session.default_model else "the deck default"
     where = f"under profile '{session.profile}'"
     try:
         resolution = session.resolve()
     except CredentialsMissingError as exc:
         names = ", ".join(exc.variables)
-        return False, (f"{name} cannot be served {where}: backend '{exc.backend}' is missing {names}. "
-                       f"Fix it here: choose another profile or model above, or set {names} "
-                       "(environment or .env file) and press reload.")
+        return Serving(False, f"{name} cannot be served {where}: backend '{exc.backend}' is missing {names}. "
+                              f"Fix it here: choose another profile or model above, or press 'set "
+                              f"{exc.variables[0]}' below (or put it in .env), then reload.",
+                       tuple(exc.variables))
     except LLMDeckError as exc:
-        return False, f"{name} cannot be served {where}: {exc.message}. Fix it here: choose another profile or model above."
+        return Serving(False, f"{name} cannot be served {where}: {exc.message}. "
+                              "Fix it here: choose another profile or model above.")
     primary = resolution.primary
     problem = (unreachable or {}).get(primary.backend.name)
     target = f"{resolution.requested} -> {primary.model} on {primary.backend.name}"
     if problem:
-        return False, (f"{target}, which did not answer the last check ({_short(problem)}). "
-                       "Fix it here: choose another profile or model above, or press check again.")
+        return Serving(False, f"{target}, which did not answer the last check ({_short(problem)}). "
+                              "Fix it here: choose another profile or model above, or press check again.")
     demo = " (offline demo answers: no key for its provider)" if primary.backend.provider == "demo" else ""
-    return True, f"%%llm uses {target}{demo}"
+    return Serving(True, f"%%llm uses {target}{demo}")
 
 
 def presets_rows(session: Session) -> list[dict[str, Any]]:
@@ -143,4 +153,4 @@ def _short(message: str, limit: int = 80) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
-__all__ = ["Choice", "aliases_rows", "choice", "choices", "describe", "presets_rows", "serving_status"]
+__all__ = ["Choice", "Serving", "aliases_rows", "choice", "choices", "describe", "presets_rows", "serving_status"]

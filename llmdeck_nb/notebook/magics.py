@@ -22,7 +22,6 @@ from IPython.core.magic import (
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Unicode, observe
 
-from llmdeck_nb.engine.attachments import with_attachments
 from llmdeck_nb.errors import DeckError, LLMDeckError
 from llmdeck_nb.notebook import display
 from llmdeck_nb.notebook.arguments import (
@@ -204,6 +203,8 @@ class LLMDeckMagics(Magics):
         if not text.strip():
             raise UsageError("nothing to send: write the prompt in the cell below %%llm "
                              "(or after the options: %llm What is 2+2?)")
+        from llmdeck_nb.engine.attachments import with_attachments
+
         content: str | list[dict[str, Any]] = text.strip()
         if self.interpolate if args.interpolate is None else args.interpolate:
             from llmdeck_nb.notebook.interpolation import fill_content
@@ -461,15 +462,17 @@ class LLMDeckMagics(Magics):
         session = self.session
         with user_errors():
             if args.summary:  # over the whole log unless -n says otherwise
-                summary = session.summary(last=args.n)
-                saved = display.savings_line(summary)
-                if saved:
-                    display.say(saved)
-                return views.mark(summary, views.SUMMARY)
-            whole = args.n == ALL_ROWS or (args.export and args.n is None)
-            frame = session.calls(last=None if whole else (20 if args.n is None else args.n))
+                frame = session.summary(last=None if args.n == ALL_ROWS else args.n)
+            else:
+                whole = args.n == ALL_ROWS or (args.export and args.n is None)
+                frame = session.calls(last=None if whole else (20 if args.n is None else args.n))
         if args.export:
             display.say(export(frame, args.export))
+        if args.summary:
+            saved = display.savings_line(frame)
+            if saved:
+                display.say(saved)
+            return views.mark(frame, views.SUMMARY)
         return frame if args.all else views.log_frame(frame)
 
     @magic_arguments()

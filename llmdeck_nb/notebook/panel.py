@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import threading
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.calllog.schema import TABLE
@@ -51,6 +52,7 @@ class Panel:
         self._lock = threading.Lock()
         self._recent: list[dict[str, Any]] = []
         self._choices: list[Choice] = []
+        self._missing: tuple[str, ...] = ()
 
         self.header = w.HTML()
         self.profile = w.Dropdown(description="profile")
@@ -69,6 +71,9 @@ class Panel:
                                          continuous_update=False)
         self.cache = w.Checkbox(description="cache", indent=False)
         self.status = w.HTML()
+        self.key_button = w.Button(icon="key", tooltip="type the key in a password box: it is stored "
+                                   "encrypted and never enters the notebook", layout=w.Layout(display="none"))
+        self.key_area = w.Output()
         self.calls = w.HTML()
         self.widget = w.VBox([
             self.header,
@@ -77,6 +82,7 @@ class Panel:
             self.model,
             w.HBox([self.temperature_set, self.temperature, self.cache]),
             self.status,
+            w.HBox([self.key_button, self.key_area]),
             self.calls,
         ])
 
@@ -89,6 +95,7 @@ class Panel:
         self.cache.observe(self._cache_chosen, names="value")
         self.reload_button.on_click(self._reload_clicked)
         self.check_button.on_click(self._check_clicked)
+        self.key_button.on_click(self._key_clicked)
         self.controls.observe(self._session_changed)
         session.listeners.append(self._call_done)
         self._shell = _shell()
@@ -160,10 +167,15 @@ class Panel:
         return f"(deck default: {handle})"
 
     def _show_status(self, problem: str | None = None) -> None:
-        ok, text = serving_status(self.session, self.controls.unreachable)
+        serving = serving_status(self.session, self.controls.unreachable)
+        ok, text = serving.ok, serving.text
         if problem:
             ok, text = False, f"{problem} ({text})" if ok else f"{problem}. {text}"
-        self.status.value = f'<span style="{OK_STYLE if ok else PROBLEM_STYLE}">{"✓" if ok else "✗"} {html.escape(text)}</span>'
+        self._missing = serving.missing
+        self.key_button.description = f"set {serving.missing[0]}" if serving.missing else ""
+        self.key_button.layout.display = "" if serving.missing else "none"
+        mark, style = ("✓", OK_STYLE) if ok else ("✗", PROBLEM_STYLE)
+        self.status.value = f'<span style="{style}">{mark} {html.escape(text)}</span>'
 
     def _show_header(self) -> None:
         from llmdeck_nb.notebook.extension import deck_location
@@ -219,6 +231,15 @@ class Panel:
             self.check_button.disabled = False
             self.check_button.description = "check"
 
+    def _key_clicked(self, _: Any) -> None:
+        """The password box of ``%llm_key set NAME``, in the panel (then: reload)."""
+        from llmdeck_nb.keys.magic import ask_for_key
+
+        if self._missing:
+            self.key_area.clear_output()
+            with self.key_area:
+                ask_for_key(self._missing[0])
+
     def _apply(self, switch: Any, value: Any) -> None:
         try:
             switch(value)
@@ -229,8 +250,13 @@ class Panel:
     # --- recent calls ---------------------------------------------------------------------------
 
     def _call_done(self, result: Result) -> None:
-        """A session listener (it runs on the engine's loop thread)."""
-        self.refresh_calls()
+        """A session listener (it runs on the engine's loop thread, once per call of a batch
+        too): the answered call goes on top without reading the log; after the cell, the
+        table is read from the log again (failed calls included)."""
+        with self._lock:
+            self._recent = [result_row(result), *self._recent][:RECENT_CALLS]
+            rows = list(self._recent)
+        self.calls.value = calls_table_html(rows)
 
     def _after_cell(self, *_: Any) -> None:
         self.refresh_calls()
@@ -286,6 +312,16 @@ def session_spend(session: Session) -> tuple[int, float]:
     return int(calls), float(spent)
 
 
+def result_row(result: Result) -> dict[str, Any]:
+    """A row of the recent calls for an answered call, as :func:`recent_calls` reads it back."""
+    from llmdeck_nb.notebook.views import usd
+
+    return {"time": datetime.now(timezone.utc).strftime("%H:%M:%S"), "model": result.model,
+            "backend": result.backend, "status": "cache_hit" if result.cached else "ok",
+            "latency": f"{result.latency_s:.2f} s" if result.latency_s is not None else "",
+            "cost": usd(result.cost_usd), "cached": result.cached, "error": ""}
+
+
 def recent_calls(session: Session, count: int = RECENT_CALLS) -> list[dict[str, Any]]:
     """The last attempts in the log, newest first, as the panel's table shows them."""
     from llmdeck_nb.notebook.views import usd
@@ -302,4 +338,4 @@ def recent_calls(session: Session, count: int = RECENT_CALLS) -> list[dict[str, 
     return rows
 
 
-__all__ = ["Panel", "panel", "recent_calls", "session_spend"]
+__all__ = ["Panel", "panel", "recent_calls", "result_row", "session_spend"]
