@@ -99,3 +99,15 @@ def test_targets_run_concurrently(ip, run, fake_llm_server):
 def test_model_lists_tolerate_spaces_and_repeats(ip, run, models):
     frame = run(f"%%llm_compare {models!s}\nx" if " " not in models else f'%%llm_compare "{models}"\nx').value
     assert len(frame) == 2 and frame.error.isna().all()
+
+
+def test_repeats_are_real_calls_the_first_time_and_replayed_on_a_rerun(ip, run, fake_llm_server):
+    # identical calls in flight go out once: repeats must not be folded into one sample
+    cell = "%%llm_compare gpt-4o-mini --profile loopback --repeat 3\nsample me three times"
+    first = run(cell).value
+    sent = [r for r in fake_llm_server.requests if "sample me" in str(r.body)]
+    assert len(sent) == 3, "every repeat is its own request"
+    assert list(first.run) == [1, 2, 3] and not first.cached.any()
+    again = run(cell).value
+    assert len([r for r in fake_llm_server.requests if "sample me" in str(r.body)]) == 3
+    assert again.cached.all(), "a rerun pays for nothing"

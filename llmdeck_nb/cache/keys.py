@@ -127,12 +127,15 @@ def cache_key(
     messages: list[dict[str, Any]],
     params: Mapping[str, Any],
     schema: dict[str, Any] | None,
+    sample: int | None = None,
 ) -> str:
     """Return the cache key (64 hex chars) for one request.
 
     Same request -> same key, whatever the order of ``params`` and whether unset
     params are passed as ``None`` or omitted. There is no API key parameter, on
     purpose: the answer is the same whoever pays, and a key must never reach disk.
+    ``sample`` tells repeats of one request apart (``compare(repeat=N)``); the first
+    sample (``None`` or 1) has the plain request's key.
     Raises :class:`~llmdeck_nb.errors.CacheError` if a value is not JSON-able.
     """
     doc = {
@@ -144,6 +147,8 @@ def cache_key(
         "params": _canonical_params(params) if params else {},
         "schema": schema,
     }
+    if sample is not None and sample > 1:
+        doc["sample"] = sample
     try:
         text = _encode(doc)
     except (TypeError, ValueError) as exc:  # e.g. non-str dict keys mixed with str keys

@@ -31,8 +31,11 @@ async def compare(session: Session, prompt: Any, models: Sequence[str] | None,
 
     pairs = targets(session, models, profiles)
     several_profiles = len({p for _, p in pairs}) > 1
-    jobs = [(m, p) for m, p in pairs for _ in range(max(1, repeat))]
-    rows = await asyncio.gather(*(_one(session, prompt, m, p, several_profiles, options) for m, p in jobs))
+    runs = max(1, repeat)
+    jobs = [(m, p, run) for m, p in pairs for run in range(1, runs + 1)]
+    rows = await asyncio.gather(*(_one(session, prompt, m, p, several_profiles,
+                                       {**options, "sample": run} if runs > 1 else options)
+                                  for m, p, run in jobs))
     frame = pd.DataFrame(rows, columns=COLUMNS)
     if repeat > 1:
         frame.insert(1, "run", [i % repeat + 1 for i in range(len(frame))])

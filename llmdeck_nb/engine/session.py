@@ -188,6 +188,7 @@ class Session:
         timeout: float | None = None,
         max_cost_usd: float | None = None,
         on_reset: ResetCallback | None = None,
+        sample: int | None = None,
         **params: Any,
     ) -> Result:
         """Send a prompt to the routed model; retries and fails over along the chain.
@@ -198,6 +199,10 @@ class Session:
         (seconds) overrides the model's and the backend's. Streamed text reaches
         ``on_text`` redacted; when an attempt that already showed text fails and the call
         goes on, ``on_reset`` is called first: the consumer clears what it showed.
+        ``sample`` (2, 3, ...) names one of several repeats of the same request
+        (``compare(repeat=N)``): each has its own cache entry, so the first run really sends
+        every repeat (identical calls in flight would otherwise go out once) and a rerun
+        replays them all.
         """
         deadline = Deadline(self.retry.total_budget_s)
         timeout = check_timeout(timeout)
@@ -215,7 +220,7 @@ class Session:
             if deadline.expired or len(call.attempts) >= self.retry.max_attempts:
                 break
             request = self._request(candidate, messages, wanted, timeout)
-            key = call.cache_key = self._cache_key(candidate, request) if use_cache else None
+            key = call.cache_key = self._cache_key(candidate, request, sample) if use_cache else None
             if key is None or refresh:
                 result = await self._attempts(call, candidate, request, wanted, None, max_cost_usd)
             else:
@@ -343,10 +348,10 @@ class Session:
         )
 
     @staticmethod
-    def _cache_key(candidate: Candidate, request: BackendRequest) -> str:
+    def _cache_key(candidate: Candidate, request: BackendRequest, sample: int | None = None) -> str:
         return cache_key(backend=candidate.backend.name, endpoint=",".join(candidate.backend.endpoints),
                          model_id=request.model_id, messages=request.messages, params=request.params,
-                         schema=request.schema)
+                         schema=request.schema, sample=sample)
 
     def _cache_call(self, method: Callable[..., Any], *args: Any) -> Any:
         """A cache that stops working (Redis gone) degrades to no cache, with one warning."""
