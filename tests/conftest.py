@@ -1,8 +1,10 @@
-from redis_server import redis_server  # noqa: F401
-from fake_llm_server import fake_llm_server  # noqa: F401
+import pytest
 
+# test modules import helpers from this plugin module as well as load it as a plugin
+pytest.register_assert_rewrite("notebooks_magics.shell_fixtures")
 
-import pytest  # noqa: E402
+from redis_server import redis_server  # noqa: E402, F401
+from fake_llm_server import fake_llm_server  # noqa: E402, F401
 
 
 @pytest.fixture(autouse=True)

@@ -39,6 +39,10 @@ def timeout_deck(root, url: str, backend_timeout: str = "", model_timeout: str =
             [profiles.only]
             default = "openai"
         ''',
+        "deck/base_deck.toml": '''
+            [aliases]
+            slow = "slowpoke"
+        ''',
     }))
 
 
