@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from llmdeck_nb.lazy import lazy_getattr
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -38,12 +40,4 @@ def unload_ipython_extension(ipython: Any) -> None:
     unload(ipython)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llmdeck_nb' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())

@@ -6,8 +6,9 @@ folder search order, which ``%load_ext`` needs) can be imported without pydantic
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llmdeck_nb.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from llmdeck_nb.deck.deck import Deck, load_deck
@@ -30,10 +31,4 @@ __all__ = ["BackendConfig", "Candidate", "Costs", "Deck", "ModelSpec", "Preset",
            "RoutingProfile", "load_deck"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llmdeck_nb.deck' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
