@@ -70,7 +70,8 @@ def _v1_path(request: Any) -> str:
 def _response(answer: WireResponse, request: Any, stream: Any = None) -> Any:
     headers = {"content-type": answer.media_type, **answer.headers}
     if stream is None:
-        return http.Response(answer.status, headers=headers, content=answer.content, request=request)
+        return http.Response(answer.status, headers=headers, content=answer.content,
+                             request=request)
     return http.Response(answer.status, headers=headers, stream=stream, request=request)
 
 

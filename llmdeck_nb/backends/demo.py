@@ -128,7 +128,8 @@ def _attachment_lines(content: Any) -> list[str]:
         if found is None:
             continue
         mime, data = found
-        kind = "PDF document" if mime == "application/pdf" else f"{mime.split('/')[-1].upper()} image"
+        kind = "PDF document" if mime == "application/pdf" else (f"{mime.split('/')[-1].upper()} "
+                                                                 "image")
         facts = [kind, _size(mime, data), f"{max(1, round(len(data) / 1024))} KB"]
         lines.append(f"- {', '.join(f for f in facts if f)}")
     return lines

@@ -22,7 +22,8 @@ def build_messages(prompt: str | Sequence[dict[str, Any]], system: str | None = 
         messages = [dict(m) for m in prompt]
     else:
         raise RequestRejectedError(
-            "the prompt must be a string or a list of messages like {'role': 'user', 'content': '...'}",
+            "the prompt must be a string or a list of messages like {'role': 'user', 'content': "
+            "'...'}",
             hint="pass a string, or messages in the OpenAI chat format",
         )
     if system:

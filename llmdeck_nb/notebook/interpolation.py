@@ -157,12 +157,14 @@ def _field(text: str, line: int) -> Field:
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError:
-        raise PromptTemplateError(f"line {line}: {text} is not a Python expression", hint=_HINT) from None
+        raise PromptTemplateError(f"line {line}: {text} is not a Python expression",
+                                  hint=_HINT) from None
     if isinstance(tree.body, ast.Constant):  # {"a": 1} in a prompt is JSON, not a field
         raise PromptTemplateError(f"line {line}: {text} looks like literal braces, not a field",
                                   hint=_HINT)
     if conversion not in (None, "r", "s", "a"):
-        raise PromptTemplateError(f"line {line}: {text}: unknown conversion !{conversion}", hint=_HINT)
+        raise PromptTemplateError(f"line {line}: {text}: unknown conversion !{conversion}",
+                                  hint=_HINT)
     return Field(text, expression, conversion, spec, line)
 
 
