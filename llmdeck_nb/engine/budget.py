@@ -18,6 +18,7 @@ limit is set, unless ``allow_unknown_prices``.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from contextvars import ContextVar
@@ -67,6 +68,11 @@ class Allowance:
     limit: float | None
     spent: float = 0.0
     reserved: float = 0.0
+
+    @property
+    def unreserved(self) -> float:
+        """What a new reservation may still take (no limit: unbounded)."""
+        return math.inf if self.limit is None else self.limit - self.spent - self.reserved
 
     @property
     def left(self) -> float | None:
@@ -143,8 +149,7 @@ class Budget:
         with self._lock:
             self._refresh_daily()
             for allowance in allowances:
-                left = allowance.limit - allowance.spent - allowance.reserved
-                if worst > left + 1e-12:
+                if worst > allowance.unreserved + 1e-12:
                     raise _exceeded(candidate, allowance, worst)
             for allowance in allowances:
                 allowance.reserved += worst
@@ -178,7 +183,7 @@ def _line(label: str, spent: float, limit: float | None) -> str:
 
 
 def _exceeded(candidate: Candidate, allowance: Allowance, worst: float) -> BudgetExceededError:
-    left = max(0.0, allowance.limit - allowance.spent - allowance.reserved)
+    left = max(0.0, allowance.unreserved)
     in_flight = f", {format_cost(allowance.reserved)} reserved by calls in flight" if allowance.reserved else ""
     return BudgetExceededError(
         f"budget: this call to {candidate.label} could cost up to {format_cost(worst)}, more than "

@@ -215,9 +215,12 @@ def _render(field: Field, namespace: Mapping[str, Any]) -> str:
     return _formatted(field, value, namespace)
 
 
+_CONVERSIONS: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": ascii}
+
+
 def _formatted(field: Field, value: Any, namespace: Mapping[str, Any]) -> str:
     spec = fill(field.spec, namespace) if "{" in field.spec else field.spec
-    convert = {"r": repr, "s": str, "a": ascii}.get(field.conversion or "")
+    convert = _CONVERSIONS.get(field.conversion or "")
     try:
         return format(convert(value) if convert else value, spec)
     except Exception as exc:  # noqa: BLE001 - the object's own __format__/__str__/__repr__

@@ -276,8 +276,8 @@ class ChunkWriter:
         self.model = result.model
         calls = b""
         if result.tool_calls:
-            delta = {"tool_calls": [{"index": i, **call}
-                                    for i, call in enumerate(result.tool_calls)]}
+            delta: dict[str, object] = {
+                "tool_calls": [{"index": i, **call} for i, call in enumerate(result.tool_calls)]}
             if not self.started:
                 delta["role"], self.started = "assistant", True
             calls = self.chunk([{"index": 0, "delta": delta, "logprobs": None,
