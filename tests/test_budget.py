@@ -129,9 +129,9 @@ def test_deck_budget_table_is_checked(tmp_path, fake_llm_server):
     deck = make_deck(tmp_path, fake_llm_server.url, "[budget]\nsession_usd = 2.5\n")
     with new_session(deck, tmp_path) as session:
         assert session.budget.session.limit == 2.5
-    with pytest.raises(DeckError, match="budget.session_usd"):
+    with pytest.raises(DeckError, match=r"budget\.session_usd"):
         make_deck(tmp_path, fake_llm_server.url, "[budget]\nsession_usd = -1\n", name="bad")
-    with pytest.raises(DeckError, match="budget.monthly"):
+    with pytest.raises(DeckError, match=r"budget\.monthly"):
         make_deck(tmp_path, fake_llm_server.url, "[budget]\nmonthly = 3\n", name="bad2")
 
 

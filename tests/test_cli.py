@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deck_folders import seed_deck, write_deck
+from deck_folders import seed_deck
 from serve_process import LLMDECK  # this Python's console script, not another one on PATH
 
 if not LLMDECK:

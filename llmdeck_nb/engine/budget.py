@@ -121,7 +121,7 @@ class Budget:
         return self._others_today + self.session.spent
 
     def _refresh_daily(self, force: bool = False) -> None:
-        if self._log is None or self.daily.limit is None and not force:
+        if self._log is None or (self.daily.limit is None and not force):
             return
         now = time.monotonic()
         if force or now - self._read_at > DAILY_REFRESH_S:
