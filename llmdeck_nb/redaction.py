@@ -19,6 +19,7 @@ across chunks is still caught.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import re
 import threading
@@ -27,7 +28,16 @@ from typing import Any
 
 REDACTED = "[redacted]"
 
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
+# A name's words: split at "_", "-", "." and camelCase humps ("xApiKey" -> x, Api, Key).
+_NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# Words that make a name a credential's name, anywhere in it.
+_CREDENTIAL_WORDS = frozenset({"key", "apikey", "secret", "password", "passwd", "passphrase",
+                               "credential", "credentials", "token", "authorization", "cookie"})
+# Words that end a credential's name written without separators ("APIKEY", "accesstoken").
+_CREDENTIAL_ENDINGS = ("apikey", "accesskey", "secretkey", "privatekey", "token", "secret",
+                       "password", "passwd")
+# "token" followed by one of these counts tokens ("token_limit"), it is no credential.
+_TOKEN_COUNT_WORDS = frozenset({"limit", "count", "budget"})
 
 # Key shapes redacted even when we never saw the value; group 1 (a label) is kept.
 _PATTERNS = re.compile(
@@ -65,9 +75,27 @@ MASK_PREFIX_CHARS = 4
 _MASK = r"[*•…·xX]{3,}[.…]*[*•…·xX]*"
 
 
+@functools.lru_cache(maxsize=1024)
 def looks_secret(name: str) -> bool:
-    """True for config keys or variable names that hold credentials (api_key, HF_TOKEN...)."""
-    return bool(_SECRET_NAME.search(name))
+    """True when ``name`` names a credential: the one rule for deck keys and variables (the
+    deck loader wraps their values in :class:`Secret`), call-log parameters (written as
+    ``[redacted]``) and cache-key parameters (left out of the key).
+
+    Credentials: ``api_key``, ``x-api-key``, ``Authorization``, ``aws_secret_access_key``,
+    ``HF_TOKEN``, ``GOOGLE_APPLICATION_CREDENTIALS``, ``auth`` (a whole name, or its last
+    word). Not credentials: token counts and tools (``max_tokens``, ``token_limit``,
+    ``tokenizer``), nor words that merely contain one (``keywords``, ``auth_type``).
+    """
+    words = [word.lower() for word in _NAME_WORD.findall(name)]
+    for index, word in enumerate(words):
+        following = words[index + 1] if index + 1 < len(words) else None
+        if word == "token" and following in _TOKEN_COUNT_WORDS:
+            continue
+        if word == "auth" and following is None:
+            return True
+        if word in _CREDENTIAL_WORDS or word.endswith(_CREDENTIAL_ENDINGS):
+            return True
+    return False
 
 
 def _base64_forms(value: str) -> list[str]:
