@@ -1,11 +1,12 @@
-"""The one place secrets are scrubbed.
+"""Secrets scrubbed from text (:func:`redact`), and the one rule for credential names.
 
 Every message, log row, exception, repr and display goes through :func:`redact`.
 Two layers:
 
 * the exact values of every secret the deck resolved (``register_secret`` is called
   by the deck loader for API keys and any variable whose name looks secret), together
-  with the forms a key takes when it is echoed back: its base64 form, its first 12 characters, and a masked echo
+  with the forms a key takes when it is echoed back: its base64 form, its first 12
+  characters, and a masked echo
   (``sk-SENTI****...f36e``: a recognisable prefix, mask characters, maybe the suffix), and
 * patterns for well-known key shapes (OpenAI/Anthropic ``sk-...``, Google ``AIza...``,
   AWS ``AKIA...``, ``Bearer ...`` headers, ``key=`` in URLs, the password of
@@ -14,6 +15,11 @@ Two layers:
 :class:`llmdeck_nb.engine.stream_redaction.StreamRedactor` applies :func:`redact` to
 streamed text, holding back a tail of :func:`longest_secret` characters so a key split
 across chunks is still caught.
+
+Which *names* hold a credential is decided once, by :func:`looks_secret`: the deck loader,
+the call log's ``params`` column and the cache key all ask it. One value is masked before
+it gets here: the password of a Redis cache URL, which may be shorter than a key
+(:func:`llmdeck_nb.cache.redis.redact_url`).
 """
 
 from __future__ import annotations

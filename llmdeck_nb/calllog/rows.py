@@ -1,4 +1,4 @@
-"""CallRecords -> INSERT rows: the one place a record becomes a row, and log strings are redacted.
+"""CallRecords -> INSERT rows of the calls table, every string redacted on the way.
 
 Records are converted column by column (one list comprehension per column, no per-row
 function calls): appending 100,000 records is dominated by SQLite, not by Python. Each
@@ -199,7 +199,7 @@ def rows(records: Sequence[CallRecord]) -> list[tuple[Any, ...]]:
     if not records:
         return []
     columns = [convert(values) for convert, values in zip(_CONVERTERS, zip(*map(_fields, records)))]
-    # The one redaction call site: every string that reaches the file passes here. One
+    # Every string of a call row passes here (conversation turns: conversations.py). One
     # test for all the strings; then one per column; then value by value.
     if _may_hold_secret([columns[i] for i in _TEXT_INDEXES]):
         for index in _TEXT_INDEXES:

@@ -1,4 +1,4 @@
-"""The one check of generation parameters, made when a call is built (before sending).
+"""The check every call's generation parameters pass when the call is built (before sending).
 
 Each known parameter has a type and a range; every value must be plain JSON with finite
 numbers (``1e400`` is ``inf``, which would go out as ``Infinity``, not JSON). A bad value is
