@@ -25,7 +25,9 @@
     │   ├── BackendError              one attempt failed at the backend (status)
     │   │   ├── BackendTimeoutError
     │   │   ├── BackendConnectionError
-    │   │   └── BackendResponseError  malformed answer / stream cut
+    │   │   ├── BackendResponseError  malformed answer / stream cut
+    │   │   └── SchemaMismatchError   the answer does not fit the requested schema
+    │   │                             (not retried; the next candidate is tried)
     │   ├── AllAttemptsFailedError    every retry and fallback failed (attempts)
     │   ├── BudgetExceededError       refused before sending: the worst case could pass
     │   │   │                         a spending limit (spent, left, worst case)
@@ -253,6 +255,15 @@ class BackendResponseError(BackendError):
     pass
 
 
+class SchemaMismatchError(BackendError):
+    """The answer arrived whole but does not match the requested JSON schema (or pydantic
+    model). Never retryable: the same request would most likely get the same answer; the
+    engine moves on to the next candidate (if any)."""
+
+    def __init__(self, message: str, *, backend: str, hint: str | None = None) -> None:
+        super().__init__(message, backend=backend, retryable=False, hint=hint)
+
+
 class AllAttemptsFailedError(CallError):
     """Every attempt failed: the message names the last real cause (what the server or the
     network said), the hint is that error's own advice."""
@@ -385,6 +396,7 @@ __all__ = [
     "RequestRejectedError",
     "ResolutionError",
     "RoutingError",
+    "SchemaMismatchError",
     "ServerSetupError",
     "UnknownPriceError",
     "UnknownProfileError",
