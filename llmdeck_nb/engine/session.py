@@ -428,7 +428,7 @@ class Session:
                       options: dict[str, Any]) -> Prepared:
         from llmdeck_nb.engine.conversation import prepare, split_options
 
-        call, params = split_options(options)
+        call, params = split_options(options, Session.acomplete)
         resolution = self.resolve(model, call.get("preset"), call.get("profile"),
                                   structured=call.get("schema") is not None, **params)
         chat = self.conversations.get(conversation) if conversation else self.conversations.current
@@ -467,9 +467,9 @@ class Session:
 
     def check(self, backends: Iterable[str] | None = None) -> pd.DataFrame:
         """One live probe per available backend (or the ones named): status and latency."""
-        from llmdeck_nb.engine.probe import check_backends
+        from llmdeck_nb.engine.probe import check_backends, probe_timeout
 
-        frame = loop.run(check_backends(self, backends, timeout=min(self.timeout, 15.0)))
+        frame = loop.run(check_backends(self.deck, backends, timeout=probe_timeout(self.timeout)))
         for row in frame.to_dict("records"):  # what %llm_reload and the load line show now
             self.reachability[row["backend"]] = row
         return frame
