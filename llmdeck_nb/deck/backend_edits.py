@@ -14,7 +14,8 @@ from typing import Any
 import tomlkit
 
 from llmdeck_nb.backends.catalog import LITELLM, OPENAI_COMPATIBLE, PROVIDER_CATALOG
-from llmdeck_nb.deck.editing import DeckEdit, DeckEditError
+from llmdeck_nb.deck.editing import DeckEdit
+from llmdeck_nb.errors import DeckEditError
 from llmdeck_nb.redaction import looks_secret
 
 BACKENDS = "backends.toml"

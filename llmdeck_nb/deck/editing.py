@@ -19,14 +19,10 @@ import tomlkit
 
 from llmdeck_nb.deck.backups import Backup, make_backup
 from llmdeck_nb.deck.locate import locate_deck
-from llmdeck_nb.errors import DeckError
+from llmdeck_nb.errors import DeckEditError, DeckError
 
 if TYPE_CHECKING:
     from tomlkit.toml_document import TOMLDocument
-
-
-class DeckEditError(DeckError):
-    """A change was refused; nothing was written."""
 
 
 def editable_folder(path: str | Path | None) -> Path:
