@@ -396,6 +396,7 @@ __all__ = [
     "RequestRejectedError",
     "ResolutionError",
     "RoutingError",
+    "SchemaMismatchError",
     "ServerSetupError",
     "UnknownPriceError",
     "UnknownProfileError",
