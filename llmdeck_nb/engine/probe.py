@@ -45,7 +45,8 @@ async def _probe(session: Session, backend: BackendConfig | None, name: str, tim
     request = BackendRequest(
         backend=backend.name, provider=backend.provider, model_id=spec.model_id if spec else "",
         messages=[{"role": "user", "content": "ping"}], params={"max_tokens": 1},
-        endpoint=backend.endpoint, api_key=backend.api_key, extra=backend.extra, timeout=timeout,
+        endpoint=backend.endpoint, api_key=backend.api_key, key_variable=backend.key_variable,
+        extra=backend.extra, timeout=timeout,
     )
     began = time.perf_counter()
     try:
