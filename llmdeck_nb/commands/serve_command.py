@@ -16,7 +16,8 @@ def register(commands: argparse._SubParsersAction,
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; any other needs a token)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    serve.add_argument("--token", help=f"bearer token clients must send (default ${TOKEN_VARIABLE})")
+    serve.add_argument("--token",
+                       help=f"bearer token clients must send (default ${TOKEN_VARIABLE})")
     serve.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
                        help="per-attempt backend timeout (default 60)")
     serve.add_argument("--no-cache", action="store_true", help="do not use the response cache")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.calllog.conversations import ConversationInfo, ConversationStore, StoredTurn
 from llmdeck_nb.engine.messages import Messages, build_messages, estimate_tokens, text_of
-from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.errors import ConversationError
 
 if TYPE_CHECKING:
     from llmdeck_nb.calllog.store import CallLog
@@ -122,8 +122,8 @@ class Conversations:
     def switch(self, name: str) -> Conversation:
         if name not in self.names():
             known = ", ".join(self.names()) or "none yet"
-            raise LLMDeckError(f"no conversation named {name!r} (conversations: {known})",
-                               hint=f"start it with %llm_chat new {name}")
+            raise ConversationError(f"no conversation named {name!r} (conversations: {known})",
+                                    hint=f"start it with %llm_chat new {name}")
         self._current = name
         return self.get(name)
 
@@ -150,8 +150,8 @@ class Conversations:
 
 def _check_name(name: str) -> None:
     if not _NAME.match(name):
-        raise LLMDeckError(f"{name!r} is not a conversation name",
-                           hint="use letters, digits, '_', '-' or '.' (e.g. trip-plan)")
+        raise ConversationError(f"{name!r} is not a conversation name",
+                                hint="use letters, digits, '_', '-' or '.' (e.g. trip-plan)")
 
 
 def prepare(conversation: Conversation, prompt: Content, resolution: Resolution,
