@@ -79,11 +79,10 @@ class _LoopPool:
         block and given back however the block ends (httpx's ``request_context()`` is the
         model)."""
         in_flight = self.in_flight
-        for slot, busy in enumerate(in_flight):
-            if busy < CALLS_PER_CLIENT:
-                break
-        else:
-            slot = len(in_flight)
+        slot = 0
+        while slot < len(in_flight) and in_flight[slot] >= CALLS_PER_CLIENT:
+            slot += 1
+        if slot == len(in_flight):
             self.clients.append(httpx.AsyncClient(limits=self.limits, timeout=60.0,
                                                   verify=_ssl_context()))
             in_flight.append(0)
