@@ -342,6 +342,7 @@ class Session:
         return BackendRequest(
             backend=backend.name, provider=backend.provider, model_id=candidate.spec.model_id,
             messages=messages, params=params, endpoint=endpoint, api_key=backend.api_key,
+            key_variable=backend.key_variable,
             extra=backend.extra, schema=wanted.json_schema if wanted else None,
             timeout=given_or(timeout, candidate.spec.timeout or backend.timeout or self.timeout),
             prompt_cache=prompt_cache,
