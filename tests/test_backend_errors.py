@@ -55,7 +55,7 @@ def test_provider_message_shapes():
 
 def test_hints_and_key_never_in_message():
     key = Secret("sk-test-SENTINEL-0123456789abcdef")
-    body = '{"error": {"message": "Incorrect API key provided: %s"}}' % key.get()
+    body = f'{{"error": {{"message": "Incorrect API key provided: {key.get()}"}}}}'
     exc = error_from_status(401, backend="openai", body=body, key_variable="OPENAI_API_KEY")
     assert "OPENAI_API_KEY" in exc.hint
     assert key.get() not in str(exc) and key.get() not in repr(exc)
