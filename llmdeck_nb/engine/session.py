@@ -482,12 +482,11 @@ class Session:
     def compare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                 profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
         """Send one prompt to several targets at once; one row per target (and repeat)."""
-        from llmdeck_nb.engine.compare import compare
-
-        return loop.run(compare(self, prompt, models, profiles, repeat, **options))
+        return loop.run(self.acompare(prompt, models, profiles, repeat, **options))
 
     async def acompare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                        profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
+        """:meth:`compare` on the running event loop (``await`` it in a notebook or a script)."""
         from llmdeck_nb.engine.compare import compare
 
         return await compare(self, prompt, models, profiles, repeat, **options)
