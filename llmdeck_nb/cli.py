@@ -118,9 +118,10 @@ def _init(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from llmdeck_nb.deck import load_deck
+    from llmdeck_nb.deck.validation import validate_deck
 
     deck = load_deck(args.deck, strict=False)
-    report = deck.validate(args.profile)
+    report = validate_deck(deck, args.profile)
     if args.live and report.usable:
         from llmdeck_nb.engine.session import Session
 
@@ -132,9 +133,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _models(args: argparse.Namespace) -> int:
     from llmdeck_nb.deck import load_deck
+    from llmdeck_nb.deck.presentation import models_table
 
     deck = load_deck(args.deck)
-    rows = deck.models_table(args.profile)
+    rows = models_table(deck, args.profile)
     if args.backend:
         rows = [r for r in rows if r["backend"] == args.backend]
     if args.json:
@@ -148,9 +150,10 @@ def _models(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from llmdeck_nb.deck import load_deck
+    from llmdeck_nb.deck.presentation import deck_summary
 
     deck = load_deck(args.deck)
-    print(deck.summary(args.profile))
+    print(deck_summary(deck, args.profile))
     _warning_lines(deck)
     return 0
 

@@ -31,7 +31,8 @@ pytest_plugins = ["notebooks_magics.shell_fixtures"]
     ({"stop": 5}, "stop", "a string or a list of strings"),
     ({"logit_bias": {"50256": math.inf}}, "logit_bias", "plain JSON"),
 ])
-def test_bad_parameters_are_refused_before_sending(session, fake_llm_server, params, named, allowed):
+def test_bad_parameters_are_refused_before_sending(session, fake_llm_server, params,
+                                                   named, allowed):
     session.use_profile("loopback")
     with pytest.raises(InvalidParameterError) as bad:
         session.complete("hi", "gpt-4o-mini", **params)

@@ -17,7 +17,8 @@ def register(commands: argparse._SubParsersAction,
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; any other needs a token)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    serve.add_argument("--token", help=f"bearer token clients must send (default ${TOKEN_VARIABLE})")
+    serve.add_argument("--token",
+                       help=f"bearer token clients must send (default ${TOKEN_VARIABLE})")
     serve.add_argument("--timeout", type=timeout_argument, default=60.0, metavar="SECONDS",
                        help="per-attempt backend timeout where the deck sets none "
                        "(default 60; none: no limit)")

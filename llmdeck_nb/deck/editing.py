@@ -120,6 +120,7 @@ def _new_errors(folder: Path, changes: dict[str, str | None]) -> list[str]:
 
 def _errors(folder: Path) -> list[str]:
     from llmdeck_nb.deck import load_deck
+    from llmdeck_nb.deck.validation import validate_deck
 
     try:
         deck = load_deck(folder, strict=False)
@@ -129,6 +130,6 @@ def _errors(folder: Path) -> list[str]:
         return [f"the deck does not load ({type(exc).__name__}: {exc})"]
     messages: dict[str, None] = {}
     for profile in deck.profiles or [deck.active_profile]:
-        for problem in deck.validate(profile).errors:
+        for problem in validate_deck(deck, profile).errors:
             messages[problem.message] = None
     return list(messages)

@@ -1,4 +1,4 @@
-"""The one check of generation parameters, made when a call is built (before sending).
+"""The check every call's generation parameters pass when the call is built (before sending).
 
 Each known parameter has a type and a range; every value must be plain JSON with finite
 numbers (``1e400`` is ``inf``, which would go out as ``Infinity``, not JSON). A bad value is
@@ -57,9 +57,10 @@ def _fits(kind: str, value: Any, low: float | None, high: float | None) -> bool:
             isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
     if isinstance(value, bool) or not isinstance(value, Integral if kind == "int" else Real):
         return False
-    if not math.isfinite(value):
+    number = float(value)
+    if not math.isfinite(number):
         return False
-    return (low is None or value >= low) and (high is None or value <= high)
+    return (low is None or number >= low) and (high is None or number <= high)
 
 
 def _plain_json(value: Any) -> bool:

@@ -48,7 +48,6 @@ from llmdeck_nb.errors import (
     CacheError,
     CacheUnavailableError,
     LLMDeckError,
-    PresetNotFoundError,
     RequestRejectedError,
 )
 from llmdeck_nb.not_given import NOT_GIVEN, NotGiven, given_or
@@ -104,7 +103,7 @@ class Session:
         self._deck_path = self.deck.folder if self.deck.origin == "argument" else None
         self.profile = profile or self.deck.active_profile
         if profile is not None:
-            self.deck.profile(profile)  # an unknown profile fails here, not at the first call
+            self.deck.routing_profile(profile)  # an unknown profile fails here, not at the first call
         if cache is None and self.deck.cache_settings:
             cache = self.deck.cache_settings
         self.cache: ResponseCache | None = _open_or_defer(cache)
@@ -130,7 +129,7 @@ class Session:
     # --- switching ---------------------------------------------------------------------
 
     def use_profile(self, name: str) -> None:
-        self.deck.profile(name)  # raises UnknownProfileError listing the profiles
+        self.deck.routing_profile(name)  # raises UnknownProfileError listing the profiles
         self.profile = name
 
     def use_model(self, handle: str | None) -> None:
@@ -155,11 +154,7 @@ class Session:
         profile = profile or self.profile
         overrides = {**self.params, **params}
         if preset is not None:
-            if preset not in self.deck.presets:
-                raise PresetNotFoundError(preset, self.deck.presets)
-            if model is None:
-                return self.deck.resolve(preset, profile, **overrides)
-            overrides = {**self.deck.presets[preset].generation_params(), **overrides}
+            return self.deck.resolve_preset(preset, profile, model=model, **overrides)
         handle = model or self.default_model or self.deck.default_handle(structured=structured)
         return self.deck.resolve(handle, profile, **overrides)
 

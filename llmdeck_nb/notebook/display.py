@@ -1,4 +1,5 @@
-"""The one module that renders things in the notebook: answers, footers, messages, frames.
+"""How the magics' answers, footers, messages and frames are rendered (chat turns:
+chat_view.py; DataFrame formatting: views.py; the widgets: panel.py).
 
 Everything goes out as a MIME bundle with a ``text/plain`` fallback, so a terminal IPython
 shows readable text and Jupyter shows the rich version.

@@ -151,8 +151,8 @@ class Panel:
     def _label(self, c: Choice) -> str:
         """``[presets] precise -> gpt-4o-mini on openai · available``."""
         target = "" if c.kind == "model" and c.model == c.handle else f" -> {c.model}" if c.model else ""
-        if c.problem:
-            state = c.problem
+        if c.why_not:
+            state = c.why_not
         elif self.controls.unreachable.get(c.backend or ""):
             state = f"{c.backend} not reachable (last check)"
         else:

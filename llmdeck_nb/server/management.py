@@ -49,9 +49,9 @@ def routes(session: Session, profile: str | None) -> dict[str, Any]:
     from llmdeck_nb.deck.presentation import routing_rows
 
     profile = profile or session.profile
-    session.deck.profile(profile)  # an unknown profile: 400 listing the profiles
+    session.deck.routing_profile(profile)  # an unknown profile: 400 listing the profiles
     rows = [{"model": r.model, "backend": r.backend, "rule": r.rule, "available": r.callable,
-             "model_id": r.spec.model_id if r.spec else None, "problem": r.problem}
+             "model_id": r.spec.model_id if r.spec else None, "problem": r.why_not}
             for r in routing_rows(session.deck, profile)]
     return {"profile": profile, "routes": rows}
 
