@@ -148,3 +148,16 @@ def test_chat_streams_and_sends_parameters_but_no_call_option(ip, run, session, 
     assert body["stream"] is True and body["temperature"] == 0.3
     assert not {"on_reset", "on_text", "max_cost_usd", "tags"} & set(body)
     assert len(body["messages"]) == 3 and "history 2 turns" in ran.bundles("text/plain")[-1]
+
+
+async def test_achat_follows_up_on_the_running_loop(session, fake_llm_server):
+    session.use_profile("loopback")
+    session.conversations.new("async")
+    await session.achat("Name a colour", "gpt-4o-mini", cache=False)
+    second = await session.achat("And a fruit?", "gpt-4o-mini", cache=False)
+    assert sent_messages(fake_llm_server)[-1] == [
+        {"role": "user", "content": "Name a colour"},
+        {"role": "assistant", "content": "echo: Name a colour"},
+        {"role": "user", "content": "And a fruit?"},
+    ]
+    assert second.history is not None and second.history.turns == 2

@@ -114,3 +114,13 @@ def test_repeats_are_real_calls_the_first_time_and_replayed_on_a_rerun(ip, run, 
     again = run(cell).value
     assert len([r for r in fake_llm_server.requests if "sample me" in str(r.body)]) == 3
     assert again.cached.all(), "a rerun pays for nothing"
+
+
+async def test_acompare_is_awaited_on_the_running_loop(session, fake_llm_server):
+    # an async notebook cell or script awaits it, as it awaits acomplete / achat / abatch
+    session.use_profile("loopback")
+    frame = await session.acompare("Compare me", ["gpt-4o-mini", "demo"], repeat=2)
+    assert list(frame.target) == ["gpt-4o-mini", "gpt-4o-mini", "demo", "demo"]
+    assert list(frame.run) == [1, 2, 1, 2]
+    rows = frame[frame.target == "gpt-4o-mini"]
+    assert list(rows.output) == ["echo: Compare me"] * 2 and rows.error.isna().all()
