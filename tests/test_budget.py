@@ -143,3 +143,14 @@ def test_worst_case_uses_the_one_cost_function(deck):
                              messages=[{"role": "user", "content": "x" * 400}],
                              params={"max_tokens": 10})
     assert worst_case_usd(spec, request) == pytest.approx((100 * 0.15 + 10 * 0.6) / 1e6)
+
+
+def test_budget_usd_none_lifts_the_deck_session_limit_and_left_out_keeps_it(tmp_path,
+                                                                            fake_llm_server):
+    deck = make_deck(tmp_path, fake_llm_server.url, "[budget]\nsession_usd = 0.001\n")
+    with new_session(deck, tmp_path) as session:  # left out: the deck's $0.001
+        with pytest.raises(BudgetExceededError, match="session budget"):
+            session.complete("hello", "gpt-4o-mini")
+    with new_session(deck, tmp_path, budget_usd=None) as session:  # None: no session limit
+        assert session.budget.session.limit is None
+        assert session.complete("hello", "gpt-4o-mini").text == "echo: hello"

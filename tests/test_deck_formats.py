@@ -206,9 +206,12 @@ def test_preset_params_constraints_and_per_call_overrides(folder):
     assert dict(precise.primary.params) == {"temperature": 1, "max_tokens": 1000,
                                             "top_p": 0.9, "seed": 7}
     assert precise.primary.adjustments == ("temperature 0.2 -> 1 (gpt-5.4 only accepts 1)",)
-    reason = deck.resolve("reason", max_tokens=500, temperature=None)
+    reason = deck.resolve("reason", max_tokens=500)
     assert dict(reason.primary.params) == {"temperature": 1.0, "reasoning_effort": "high",
                                            "max_tokens": 500}
+    # a parameter set to None is not sent: it unsets the preset's value
+    unset = deck.resolve("reason", max_tokens=500, temperature=None)
+    assert dict(unset.primary.params) == {"reasoning_effort": "high", "max_tokens": 500}
     # the memoised resolution is not changed by per-call overrides
     assert "max_tokens" not in deck.resolve("reason").primary.params
 

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
 
+from llmdeck_nb.engine.params import timeout_argument
+from llmdeck_nb.not_given import NOT_GIVEN, NotGiven
 from llmdeck_nb.notebook.display import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,8 +46,9 @@ call_options = _stack(
     argument("-s", "--system", help="system prompt"),
     argument("-t", "--temperature", type=float, help="sampling temperature"),
     argument("--max-tokens", type=int, dest="max_tokens", help="maximum tokens in the answer"),
-    argument("--timeout", type=float, metavar="S", help="seconds to wait for the server (to "
-             "answer, and between stream chunks); overrides the deck's `timeout`"),
+    argument("--timeout", type=timeout_argument, default=NOT_GIVEN, metavar="S",
+             help="seconds to wait for the server (to answer, and between stream chunks); "
+             "overrides the deck's `timeout`; none: no limit"),
     argument("--param", action="append", default=[], metavar="KEY=VALUE",
              help="any other generation parameter, repeatable; VALUE is read as JSON when it can "
              "be (--param top_p=0.9 --param stop='[\"##\"]'), else as text"),
@@ -176,11 +179,12 @@ def call_kwargs(args: Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]
     """The keyword arguments for ``Session.complete`` / ``compare`` (only what was given,
     so the panel's temperature is not overridden by an unset option)."""
     kwargs: dict[str, Any] = {**parse_params(args.param)}
-    for name in ("preset", "profile", "system", "temperature", "max_tokens", "max_cost_usd",
-                 "timeout"):
+    for name in ("preset", "profile", "system", "temperature", "max_tokens", "max_cost_usd"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value
+    if not isinstance(args.timeout, NotGiven):  # None is given: `--timeout none`, no limit
+        kwargs["timeout"] = args.timeout
     if args.schema:
         from llmdeck_nb.notebook.interpolation import evaluate
 
