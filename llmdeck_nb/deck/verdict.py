@@ -137,6 +137,19 @@ def serving_verdict(deck: RoutingView, model: str, profile: str) -> Candidate | 
     return Candidate(model, spec, backend, frozen_params({}), "direct")
 
 
+def served_on(deck: RoutingView, model: str, backend_name: str) -> Candidate | None:
+    """``model`` on a backend named outright (a profile's ``fallback_order``, another
+    profile's route): a bare Candidate when that backend is available and has an enabled
+    spec for it, else None."""
+    backend = deck.backends.get(backend_name)
+    if backend is None or not backend.available:
+        return None
+    spec = deck.spec_on(model, backend)
+    if spec is None or not spec.enabled:
+        return None
+    return Candidate(model, spec, backend, frozen_params({}), "direct")
+
+
 def backend_reason(backend: BackendConfig) -> Reason | None:
     """Why a backend cannot be called, in the order ``unavailable_reason`` words it."""
     if not backend.enabled:
@@ -160,8 +173,7 @@ def dormant_phrase(backends: Sequence[str]) -> str:
 def _switch_hint(deck: RoutingView, model: str) -> str:
     """"; switch profile: 'direct' serves it (LLMDECK_PROFILE=direct)": a way out."""
     for name in deck.profiles:
-        backend = deck.backends.get(deck.route(model, name).backend or "")
-        if backend is not None and backend.available and deck.spec_on(model, backend) is not None:
+        if served_on(deck, model, deck.route(model, name).backend or "") is not None:
             return f"; switch profile: '{name}' serves it (LLMDECK_PROFILE={name})"
     serving = [b for b, specs in deck.specs.items()
                if model in specs and not deck.backends[b].not_callable]
@@ -171,4 +183,4 @@ def _switch_hint(deck: RoutingView, model: str) -> str:
 
 
 __all__ = ["Reason", "RoutingView", "Unservable", "backend_reason", "dormant_phrase",
-           "serving_verdict"]
+           "served_on", "serving_verdict"]
