@@ -80,11 +80,11 @@ def choice(session: Session, handle: str, kind: str, profile: str | None = None)
 
 def _why_not(deck: Deck, handle: str, kind: str, profile: str, exc: LLMDeckError) -> str:
     """A model: the deck's verdict, without the backend (its group names it); an alias or a
-    preset: the variables to set, or the resolution error. Cut to a dropdown label's length."""
+    preset: the variables to set, or the resolution error."""
     if kind == "model" and deck.defines(handle) and profile in deck.profiles:
         found = serving_verdict(deck, handle, profile)
         if isinstance(found, Unservable):
-            return _short(found.short)
+            return found.short
     if isinstance(exc, CredentialsMissingError):
         return "missing " + ", ".join(exc.variables)
     return _short(exc.message)
