@@ -39,11 +39,13 @@ def routing_rows(deck: Deck, profile: str | None = None) -> list[RoutingRow]:
     rows = []
     for model in deck.model_names:
         match = deck.route(model, name)
+        found = serving_verdict(deck, model, name, match)
+        if not isinstance(found, Unservable):
+            rows.append(RoutingRow(model, match.backend, match.rule, found.spec, None))
+            continue
         backend = deck.backends.get(match.backend) if match.backend else None
         spec = deck.spec_on(model, backend) if backend else None
-        found = serving_verdict(deck, model, name)
-        unservable = found if isinstance(found, Unservable) else None
-        rows.append(RoutingRow(model, match.backend, match.rule, spec, unservable))
+        rows.append(RoutingRow(model, match.backend, match.rule, spec, found))
     return rows
 
 
