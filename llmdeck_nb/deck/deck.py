@@ -138,16 +138,16 @@ class Deck:
     def resolve(self, handle: str, profile: str | None = None, **params: Any) -> Resolution:
         """Resolve a model name, alias or preset under ``profile`` (default: the active one).
 
-        Keyword ``params`` override the preset's generation parameters for this call.
+        Keyword ``params`` override the preset's generation parameters for this call; a
+        parameter set to ``None`` is not sent (it unsets the preset's or the deck's value).
         """
         key = (handle, profile or self.active_profile)
         resolution = self._resolved.get(key)
         if resolution is None:
             resolution = self._resolved[key] = self._resolve(handle, key[1])
-        overrides = {k: v for k, v in params.items() if v is not None}
-        if not overrides:
+        if not params:
             return resolution
-        return _with_params(resolution, overrides)
+        return _with_params(resolution, params)
 
     def resolve_preset(self, preset: str, profile: str | None = None, *, model: str | None = None,
                        **params: Any) -> Resolution:
@@ -371,11 +371,17 @@ def apply_constraints(spec: ModelSpec, params: Mapping[str, Any]) -> tuple[dict[
 
 def _with_params(resolution: Resolution, overrides: Mapping[str, Any]) -> Resolution:
     candidates = tuple(
-        _candidate(c.model, c.spec, c.backend, {**(c.asked or c.params), **overrides}, c.via)
+        _candidate(c.model, c.spec, c.backend, _merged(c.asked or c.params, overrides), c.via)
         for c in resolution.candidates
     )
     return Resolution(resolution.requested, resolution.kind, resolution.profile, resolution.preset,
                       candidates, resolution.skipped)
+
+
+def _merged(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with ``overrides`` applied; an override of ``None`` removes the parameter."""
+    merged = {**params, **overrides}
+    return {name: value for name, value in merged.items() if value is not None}
 
 
 def load_deck(path: str | Path | None = None, *, env: Mapping[str, str] | None = None,

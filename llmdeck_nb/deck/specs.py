@@ -208,7 +208,7 @@ class BackendConfig(RateLimits):
     def endpoint_host(self) -> str | None:
         return host_of(self.endpoint)
 
-    def __repr_args__(self):  # keep reprs short: no extra values
+    def __repr_args__(self) -> list[tuple[str, object]]:  # keep reprs short: no extra values
         return [("name", self.name), ("strategy", self.strategy), ("available", self.available)]
 
 

@@ -441,9 +441,7 @@ class LLMDeckMagics(Magics):
         if had_session:
             with user_errors():
                 self.controls.reload()
-        from llmdeck_nb.notebook.extension import load_line
-
-        say(load_line(session.deck, session.profile, session.reachability))
+        say(display.load_line(session.deck, session.profile, session.reachability))
 
     # --- the log, the cache, live checks -------------------------------------------------------
 
@@ -486,9 +484,7 @@ class LLMDeckMagics(Magics):
         session = self.session
         with user_errors():
             frame = self.controls.check(args.backend)
-        from llmdeck_nb.notebook.extension import load_line
-
-        say(load_line(session.deck, session.profile, session.reachability))
+        say(display.load_line(session.deck, session.profile, session.reachability))
         return frame
 
     @magic_arguments()

@@ -34,11 +34,11 @@ def backends(session: Session, checks: dict[str, dict[str, Any]]) -> list[dict[s
 
 async def test_backend(session: Session, name: str, checks: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One live probe (as ``llmdeck validate --live``): status and latency; remembered."""
-    from llmdeck_nb.engine.probe import check_backends
+    from llmdeck_nb.engine.probe import check_backends, probe_timeout
 
     if name not in session.deck.backends:
         raise not_found("backend", name, session.deck.backends)
-    frame = await check_backends(session, [name], timeout=min(session.timeout, 15.0))
+    frame = await check_backends(session.deck, [name], timeout=probe_timeout(session.timeout))
     row = json.loads(frame.to_json(orient="records"))[0]
     checks[name] = {"status": row["status"], "latency_s": row["latency_s"],
                     "detail": row["detail"], "model": row["model"], "checked_at": time.time()}
