@@ -39,8 +39,8 @@ _EXPORTS = {
 }
 
 __all__ = ["BackendConfig", "Candidate", "Costs", "Deck", "ModelSpec", "Preset", "Reason",
-           "Resolution", "RoutingProfile", "Served", "Unservable", "ValidationReport", "deck_summary",
-           "load_deck", "models_table", "serving_verdict", "validate_deck"]
+           "Resolution", "RoutingProfile", "Served", "Unservable", "ValidationReport",
+           "deck_summary", "load_deck", "models_table", "serving_verdict", "validate_deck"]
 
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
