@@ -2,13 +2,14 @@
 
 ``import llmdeck_nb`` stays light: the deck, the engine and the notebook front end are
 imported on first use (litellm, pandas and ipywidgets only when a call needs them).
+The public names are exactly ``__all__`` (tests/test_exported_members.py checks it), so the
+helpers this module imports are bound under private names.
 """
 
-from __future__ import annotations
+from typing import Any as _Any
 
-from typing import Any
-
-from llmdeck_nb.lazy import lazy_getattr
+from llmdeck_nb.lazy import lazy_dir as _lazy_dir
+from llmdeck_nb.lazy import lazy_getattr as _lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -27,17 +28,18 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"]
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: _Any) -> None:
     """``%load_ext llmdeck_nb``: register the magics and print one line about the deck."""
     from llmdeck_nb.notebook.extension import load_ipython_extension as load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython: Any) -> None:
+def unload_ipython_extension(ipython: _Any) -> None:
     from llmdeck_nb.notebook.extension import unload_ipython_extension as unload
 
     unload(ipython)
 
 
-__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
+__getattr__ = _lazy_getattr(__name__, _EXPORTS, globals())
+__dir__ = _lazy_dir(__all__, globals())

@@ -8,8 +8,10 @@
     │   ├── UnknownProfileError       routing profile not defined (lists available)
     │   ├── AliasCycleError           aliases refer to each other in a loop (names it)
     │   ├── AliasDepthError           an alias chain nests or fans out too far
-    │   └── RoutingError              a route names an unknown or disabled backend,
-    │                                 or no route reaches a model
+    │   ├── RoutingError              a route names an unknown or disabled backend,
+    │   │                             or no route reaches a model
+    │   └── DeckEditError             a deck change (`llmdeck backends add` ...) was
+    │                                 refused; nothing was written
     ├── ResolutionError               a handle cannot become a callable model
     │   ├── HandleNotFoundError       model/alias/preset unknown (close matches)
     │   ├── PresetNotFoundError       preset unknown (close matches)
@@ -23,20 +25,35 @@
     │   ├── BackendError              one attempt failed at the backend (status)
     │   │   ├── BackendTimeoutError
     │   │   ├── BackendConnectionError
-    │   │   └── BackendResponseError  malformed answer / stream cut
+    │   │   ├── BackendResponseError  malformed answer / stream cut
+    │   │   └── SchemaMismatchError   the answer does not fit the requested schema
+    │   │                             (not retried; the next candidate is tried)
     │   ├── AllAttemptsFailedError    every retry and fallback failed (attempts)
     │   ├── BudgetExceededError       refused before sending: the worst case could pass
     │   │   │                         a spending limit (spent, left, worst case)
     │   │   └── UnknownPriceError     a budget is set and the model has no price
     │   └── ReplayMissError           replay mode and no cached answer (sends nothing)
+    ├── InvalidModeError              mode= / $LLMDECK_MODE is not a cache mode
+    ├── BatchError                    a batch cannot start (rows, columns, concurrency,
+    │                                 on_error); nothing was sent
+    ├── ConversationError             no conversation of that name, or not a valid name
+    ├── CallLogError                  the call log file cannot be opened, read or written
+    │   ├── CallLogFormatError        the file is not a call log this version can use
+    │   │                             (a newer schema, another application's file)
+    │   └── CallLogFilterError        a since= / last= filter that means nothing
     ├── CacheError                    the response cache cannot be used
     │   └── CacheUnavailableError     its server does not answer (yet): calls go on uncached
     ├── KeyStoreError                 the key store cannot be read or written
-    └── PromptTemplateError           a `{name}` in a cell cannot be filled
+    ├── PromptTemplateError           a `{name}` in a cell cannot be filled
+    └── ServerSetupError              `llmdeck serve` refuses an unsafe setup (no token
+                                      on a non-loopback address)
 
 Every message says what was wrong, where, and what to do next; every message is
 passed through :func:`llmdeck_nb.redaction.redact` so no key value can leak.
-The Pipelex names (``ModelDeckNotFoundError`` ...) are kept as aliases.
+Pipelex names, kept as aliases: ModelDeckNotFoundError = DeckNotFoundError,
+LLMHandleNotFoundError = HandleNotFoundError, LLMPresetNotFoundError = PresetNotFoundError,
+ModelsManagerError = DeckError. The one warning, :class:`llmdeck_nb.deck.problems.DeckWarning`
+(a ``UserWarning``), is not an error and lives with the deck problems it reports.
 """
 
 from __future__ import annotations
@@ -121,6 +138,10 @@ class RoutingError(DeckError):
     pass
 
 
+class DeckEditError(DeckError):
+    """A change to the deck files was refused; nothing was written."""
+
+
 # --- resolution ------------------------------------------------------------------------
 
 
@@ -140,7 +161,8 @@ class HandleNotFoundError(ResolutionError):
         self.suggestions = get_close_matches(handle, known, n=3, cutoff=0.6)
         where = f" (profile '{profile}')" if profile else ""
         suggestion = _suggest(handle, known)
-        hint = (suggestion + " " if suggestion else "") + "list them with `llmdeck models` or %llm_models"
+        listing = "list them with `llmdeck models` or %llm_models"
+        hint = (suggestion + " " if suggestion else "") + listing
         super().__init__(f"no model, alias or preset named '{handle}'{where}", hint=hint)
 
 
@@ -233,6 +255,15 @@ class BackendResponseError(BackendError):
     pass
 
 
+class SchemaMismatchError(BackendError):
+    """The answer arrived whole but does not match the requested JSON schema (or pydantic
+    model). Never retryable: the same request would most likely get the same answer; the
+    engine moves on to the next candidate (if any)."""
+
+    def __init__(self, message: str, *, backend: str, hint: str | None = None) -> None:
+        super().__init__(message, backend=backend, retryable=False, hint=hint)
+
+
 class AllAttemptsFailedError(CallError):
     """Every attempt failed: the message names the last real cause (what the server or the
     network said), the hint is that error's own advice."""
@@ -266,6 +297,40 @@ class ReplayMissError(CallError):
     """Replay mode: the answer is not in the cache, and nothing is sent."""
 
 
+# --- settings, batches and conversations -----------------------------------------------
+
+
+class InvalidModeError(LLMDeckError):
+    """``mode=`` (or ``$LLMDECK_MODE``) is not one of the cache modes."""
+
+
+class BatchError(LLMDeckError):
+    """A batch cannot start: its rows, columns, ``concurrency`` or ``on_error`` are wrong."""
+
+
+class ConversationError(LLMDeckError):
+    """No conversation of that name, or a name that cannot be one."""
+
+
+# --- call log --------------------------------------------------------------------------
+
+
+class CallLogError(LLMDeckError):
+    """The call log file cannot be opened, read or written (SQLite said why), or is closed."""
+
+
+class CallLogFormatError(CallLogError):
+    """The file is not a call log this version can use: written by a newer llmdeck_nb,
+    another application's SQLite file, or a ``calls`` table without a schema version."""
+
+
+class CallLogFilterError(CallLogError):
+    """A ``since=`` or ``last=`` filter that means nothing (negative, not a date/time)."""
+
+
+# --- cache, keys, templates, server ----------------------------------------------------
+
+
 class CacheError(LLMDeckError):
     pass
 
@@ -282,8 +347,58 @@ class KeyStoreError(LLMDeckError):
     pass
 
 
+class ServerSetupError(LLMDeckError):
+    """``llmdeck serve`` refuses to start as asked (an open address without a token)."""
+
+
 # Pipelex names, so code written against Pipelex reads naturally.
 ModelDeckNotFoundError = DeckNotFoundError
 LLMHandleNotFoundError = HandleNotFoundError
 LLMPresetNotFoundError = PresetNotFoundError
 ModelsManagerError = DeckError
+
+__all__ = [
+    "AliasCycleError",
+    "AliasDepthError",
+    "AllAttemptsFailedError",
+    "BackendConnectionError",
+    "BackendError",
+    "BackendResponseError",
+    "BackendTimeoutError",
+    "BatchError",
+    "BudgetExceededError",
+    "CacheError",
+    "CacheUnavailableError",
+    "CallError",
+    "CallLogError",
+    "CallLogFilterError",
+    "CallLogFormatError",
+    "ConversationError",
+    "CredentialsMissingError",
+    "DeckEditError",
+    "DeckError",
+    "DeckNotFoundError",
+    "DeckSchemaError",
+    "DeckSyntaxError",
+    "HandleNotFoundError",
+    "InvalidModeError",
+    "InvalidParameterError",
+    "KeyStoreError",
+    "LLMDeckError",
+    "LLMHandleNotFoundError",
+    "LLMPresetNotFoundError",
+    "ModelDeckNotFoundError",
+    "ModelsManagerError",
+    "NotAnLLMError",
+    "PresetNotFoundError",
+    "PromptTemplateError",
+    "ReplayMissError",
+    "RequestRejectedError",
+    "ResolutionError",
+    "RoutingError",
+    "SchemaMismatchError",
+    "ServerSetupError",
+    "UnknownPriceError",
+    "UnknownProfileError",
+    "WrongReferenceKindError",
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 
@@ -21,3 +21,14 @@ def lazy_getattr(package: str, exports: Mapping[str, str],
         return value
 
     return __getattr__
+
+
+def lazy_dir(public: Iterable[str], namespace: Mapping[str, Any]) -> Callable[[], list[str]]:
+    """A module ``__dir__`` that lists the lazy names too (``dir()``, tab completion in
+    Jupyter) besides what the module already holds."""
+    names = list(public)
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *names})
+
+    return __dir__

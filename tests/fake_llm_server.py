@@ -96,6 +96,7 @@ class Fault:
     message: str | None = None
     disconnect: bool = False
     text: str | None = None  # only requests whose body contains this text (a prompt's marker)
+    off_schema: bool = False  # answer as if no JSON schema / JSON mode had been asked for
 
     def matches(self, path: str, model: str | None, body: bytes = b"") -> bool:
         if self.path is not None and self.path not in path:
@@ -203,6 +204,17 @@ def dummy_for_schema(schema: Any, name: str = "value") -> Any:
     if kind == "null":
         return None
     return f"dummy {name}"
+
+
+def _without_schema(payload: dict[str, Any]) -> dict[str, Any]:
+    """The request without what asks for JSON (each provider's way), for ``off_schema``."""
+    plain = {k: v for k, v in payload.items()
+             if k not in ("response_format", "format", "output_format", "tools", "tool_choice")}
+    for key in ("generationConfig", "generation_config"):
+        if isinstance(plain.get(key), dict):
+            plain[key] = {k: v for k, v in plain[key].items()
+                          if "schema" not in k.lower() and "mime" not in k.lower()}
+    return plain
 
 
 def _json_answer(schema: Any) -> str:
@@ -404,6 +416,7 @@ class FakeLLMServer:
         message: str | None = None,
         disconnect: bool = False,
         text: str | None = None,
+        off_schema: bool = False,
     ) -> Fault:
         """Script the next ``times`` requests matching ``model``/``path`` (None: any).
 
@@ -416,13 +429,15 @@ class FakeLLMServer:
         gets one invalid event); ``cut_stream_after=N`` drops the connection after N text
         chunks of a stream (a non-streaming answer is cut halfway through its body).
         ``text`` matches requests whose body contains it (e.g. a marker in some prompts).
+        ``off_schema`` answers plain text, as a model that ignores the requested JSON schema.
         ``{key}`` and ``{masked_key}`` in ``message`` become the request's API key, in full
         or masked the way OpenAI echoes it (``server.quote_key = True`` quotes it in answers).
         ``times=None`` repeats until :meth:`reset`.
         """
         fault = Fault(status=status, delay=delay, retry_after=retry_after, malformed=malformed,
                       cut_stream_after=cut_stream_after, times=times, model=model, path=path,
-                      message=message, disconnect=disconnect, text=text)
+                      message=message, disconnect=disconnect, text=text,
+                      off_schema=off_schema)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -692,6 +707,8 @@ class FakeLLMServer:
         if fault is not None and fault.status is not None:
             await self._send_error(writer, protocol, fault.status, keep_alive, fault)
             return
+        if fault is not None and fault.off_schema and isinstance(payload, dict):
+            payload = _without_schema(payload)
         if protocol == "models":
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"}
                     for m in self.models]

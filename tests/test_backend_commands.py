@@ -15,10 +15,11 @@ COMMENT = "# my own note about the openai backend: keep me"
 
 def run(*args: str, cwd: Path, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items()
-                   if not k.endswith("_API_KEY") and not k.startswith(("LLMDECK_CONFIG", "LLMDECK_PROFILE"))}
+                   if not k.endswith("_API_KEY")
+                   and not k.startswith(("LLMDECK_CONFIG", "LLMDECK_PROFILE"))}
     environment.update(env or {})
-    return subprocess.run([LLMDECK, *args], cwd=cwd, env=environment, capture_output=True, text=True,
-                          timeout=60, input=stdin)
+    return subprocess.run([LLMDECK, *args], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=60, input=stdin)
 
 
 @pytest.fixture
@@ -100,7 +101,8 @@ def test_backup_list_and_restore(project):
     restored = run("restore", backups[0].split()[0], cwd=project)  # back to before both changes
     assert restored.returncode == 0 and "restored" in restored.stdout
     assert deck_files(project) == original
-    assert len(run("backup", "list", cwd=project).stdout.splitlines()) == 3  # the restore is undoable
+    # the restore is undoable
+    assert len(run("backup", "list", cwd=project).stdout.splitlines()) == 3
     run("restore", cwd=project)  # the latest: the deck as it was before the restore
     assert "[anthropic]" not in deck_files(project)["backends.toml"]
     unknown = run("restore", "20000101T000000.000000Z", cwd=project)

@@ -133,9 +133,10 @@ def test_turns_in_the_log_file_are_redacted(deck, tmp_path, state_dir):
 def test_call_options_are_told_from_generation_parameters():
     # a call option taken for a generation parameter would be sent to the provider
     from llmdeck_nb.engine.conversation import split_options
+    from llmdeck_nb.engine.session import Session
 
     call, params = split_options({"on_reset": print, "max_cost_usd": 1.0, "timeout": 3, "tags": ("a",),
-                                  "top_p": 0.5, "seed": 7})
+                                  "top_p": 0.5, "seed": 7}, Session.acomplete)
     assert set(call) == {"on_reset", "max_cost_usd", "timeout", "tags"} and params == {"top_p": 0.5, "seed": 7}
 
 

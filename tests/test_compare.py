@@ -51,7 +51,8 @@ def test_profiles_repeat_and_the_current_choice(ip, run, session, assert_usage_e
     frame = run("%%llm_compare demo --profiles offline,loopback --repeat 2\nsame prompt").value
     assert list(frame.target) == ["demo [offline]"] * 2 + ["demo [loopback]"] * 2
     assert list(frame.run) == [1, 2, 1, 2]
-    assert list(frame.cached) == [False, False, False, False] or frame.cached.any()  # repeats may hit
+    # repeats may hit
+    assert list(frame.cached) == [False, False, False, False] or frame.cached.any()
     session.use_model("precise")
     frame = run("%%llm_compare --profiles offline,loopback\ncurrent choice").value
     assert list(frame.model) == ["gpt-4o-mini", "gpt-4o-mini"]
@@ -59,7 +60,8 @@ def test_profiles_repeat_and_the_current_choice(ip, run, session, assert_usage_e
     assert_usage_error(run("%%llm_compare demo --repeat 0\nx"), "--repeat")
 
 
-def test_options_and_interpolation_apply_to_every_target(ip, run, fake_llm_server, assert_usage_error):
+def test_options_and_interpolation_apply_to_every_target(ip, run, fake_llm_server,
+                                                         assert_usage_error):
     run("topic = 'latency'")
     run("""
         %%llm_compare gpt-4o-mini,text-only --profile loopback -t 0.2 --param top_p=0.5 -s "Short" --no-cache
@@ -71,7 +73,8 @@ def test_options_and_interpolation_apply_to_every_target(ip, run, fake_llm_serve
         assert (body["temperature"], body["top_p"]) == (0.2, 0.5)
         assert body["messages"] == [{"role": "system", "content": "Short"},
                                     {"role": "user", "content": "Explain latency"}]
-    assert_usage_error(run("%%llm_compare demo\n{undefined_name}"), "'undefined_name' is not defined")
+    assert_usage_error(run("%%llm_compare demo\n{undefined_name}"),
+                       "'undefined_name' is not defined")
 
 
 def test_out_and_plot(ip, run):
@@ -92,12 +95,14 @@ def test_targets_run_concurrently(ip, run, fake_llm_server):
     assert frame.error.isna().all(), frame.error.tolist()
     assert len(frame) == 6
     # counted at the server, not timed: a loaded machine slows calls but not their overlap
-    assert fake_llm_server.max_in_flight == 6, f"{fake_llm_server.max_in_flight} at once: not concurrent"
+    assert fake_llm_server.max_in_flight == 6, (f"{fake_llm_server.max_in_flight} at once: not "
+                                                "concurrent")
 
 
 @pytest.mark.parametrize("models", ["demo,demo", "demo, precise"])
 def test_model_lists_tolerate_spaces_and_repeats(ip, run, models):
-    frame = run(f"%%llm_compare {models!s}\nx" if " " not in models else f'%%llm_compare "{models}"\nx').value
+    frame = run(f"%%llm_compare {models!s}\nx" if " " not in models else '%%llm_compare '
+                                                                         f'"{models}"\nx').value
     assert len(frame) == 2 and frame.error.isna().all()
 
 

@@ -32,7 +32,8 @@ from llmdeck_nb.notebook import display
 pytest_plugins = ["notebooks_magics.shell_fixtures"]
 
 CENT_MILLIONTH = 1e-8  # USD
-KEYS = {"OPENAI_API_KEY": "sk-test-openai-0123456789", "ANTHROPIC_API_KEY": "sk-test-anthropic-0123",
+KEYS = {"OPENAI_API_KEY": "sk-test-openai-0123456789",
+        "ANTHROPIC_API_KEY": "sk-test-anthropic-0123",
         "GEMINI_API_KEY": "test-gemini-key-0123456789"}
 SOL = "{ input = 2.0, output = 10.0, input_cached = 0.1, input_cache_write = 2.5, tiers = [" \
       "{ above_tokens = 272000, input = 4.0, output = 15.0, input_cached = 0.2, input_cache_write = 5.0 }] }"
@@ -123,12 +124,14 @@ def spec(**costs) -> ModelSpec:
 
 def test_cached_and_cache_write_tokens_at_their_own_prices():
     # 10,000 prompt tokens: 6,000 read from cache, 1,000 written, 3,000 fresh; 500 out
-    # 3,000 x 3 + 6,000 x 0.3 + 1,000 x 3.75 + 500 x 15 = 9,000 + 1,800 + 3,750 + 7,500 = 22,050 / 1M
+    # 3,000 x 3 + 6,000 x 0.3 + 1,000 x 3.75 + 500 x 15 = 9,000 + 1,800 + 3,750 + 7,500 = 22,050 /
+    # 1M
     priced = call_cost(spec(input=3.0, output=15.0, input_cached=0.3, input_cache_write=3.75),
                        10_000, 500, cached_tokens=6_000, cache_write_tokens=1_000)
     assert priced.usd == pytest.approx(0.02205, abs=CENT_MILLIONTH)
     assert priced.source == "deck"
-    assert priced.provider_saved_usd == pytest.approx(6_000 * 2.7 / 1e6, abs=CENT_MILLIONTH)  # 0.0162
+    # 0.0162
+    assert priced.provider_saved_usd == pytest.approx(6_000 * 2.7 / 1e6, abs=CENT_MILLIONTH)
 
 
 def test_the_tier_the_prompt_falls_in_prices_every_token():
@@ -159,7 +162,8 @@ def test_a_model_without_cached_prices_charges_them_as_input_and_says_so():
 
 
 def test_no_deck_price_falls_back_to_litellm_then_to_unknown():
-    assert (call_cost(spec(), 10, 10, 0.5).usd, call_cost(spec(), 10, 10, 0.5).source) == (0.5, "litellm")
+    assert (call_cost(spec(), 10, 10, 0.5).usd, call_cost(spec(), 10, 10, 0.5).source) == (0.5,
+                                                                                           "litellm")
     assert (call_cost(spec(), 10, 10).usd, call_cost(spec(), 10, 10).source) == (None, "none")
 
 
@@ -215,7 +219,8 @@ def test_openai_compatible_cached_and_reasoning_tokens(session, fake_llm_server,
     # "echo: hi" = 2 words + 300 reasoning = 302 out
     # 976 x 2 + 1,024 x 0.1 + 302 x 10 = 1,952 + 102.4 + 3,020 = 5,074.4 / 1M
     assert result.cost_usd == pytest.approx(0.0050744, abs=CENT_MILLIONTH)
-    assert (result.cached_tokens, result.reasoning_tokens, result.cost_source) == (1_024, 300, "deck")
+    assert (result.cached_tokens, result.reasoning_tokens, result.cost_source) == (1_024,
+                                                                                   300, "deck")
     row = last_row(session)
     assert_usage(row, 2_000, 1_024, None, 302, 300)
     assert row.cost_usd == pytest.approx(0.0050744, abs=CENT_MILLIONTH)
@@ -327,10 +332,12 @@ def test_magics_show_cached_and_reasoning_tokens(ip, run, session, fake_llm_serv
     assert saved["plain"] == 0  # cached at the input price: nothing saved
 
 
-# --- asking for provider caching -------------------------------------------------------------------
+# --- asking for provider caching
+# -------------------------------------------------------------------
 
 
-def test_prompt_cache_marks_the_system_prompt_and_the_history_for_anthropic(session, fake_llm_server):
+def test_prompt_cache_marks_the_system_prompt_and_the_history_for_anthropic(session,
+                                                                            fake_llm_server):
     history = [{"role": "system", "content": "You are terse."},
                {"role": "user", "content": "first question"},
                {"role": "assistant", "content": "first answer"},
@@ -360,14 +367,15 @@ def test_prompt_cache_from_a_preset_and_the_magic(ip, run, session, fake_llm_ser
     assert "prompt_cache" not in body and "cache_control" not in str(body)
 
 
-# --- the deck's costs tables ------------------------------------------------------------------------
+# --- the deck's costs tables
+# ------------------------------------------------------------------------
 
 
 def test_tiers_out_of_order_are_a_clear_deck_error(tmp_path, fake_llm_server):
     root = pricing_deck(tmp_path / "deck", fake_llm_server.url)
     (root / "backends" / "openai.toml").write_text(
-        '[bad]\ncosts = { input = 1.0, output = 2.0, tiers = [{ above_tokens = 200000, input = 2.0 },'
-        ' { above_tokens = 100000, input = 3.0 }] }\n', encoding="utf-8")
+        '[bad]\ncosts = { input = 1.0, output = 2.0, tiers = [{ above_tokens = 200000, input = 2.0 '
+        '}, { above_tokens = 100000, input = 3.0 }] }\n', encoding="utf-8")
     with pytest.raises(DeckError) as info:
         load_deck(root, env=KEYS)
     message = str(info.value)

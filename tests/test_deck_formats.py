@@ -175,7 +175,8 @@ def test_waterfall_skips_unknown_and_unavailable_models(folder):
     assert [c.label for c in cheap.candidates] == ["gpt-4o-mini@local"]
     reasons = dict(cheap.skipped)
     assert reasons["not-a-model"] == "not a model in any backends/*.toml file"
-    assert reasons["gemini-2.5-flash"] == "backend 'google' is missing GEMINI_API_KEY or GOOGLE_API_KEY"
+    assert reasons["gemini-2.5-flash"] == ("backend 'google' is missing GEMINI_API_KEY or "
+                                           "GOOGLE_API_KEY")
     assert cheap.primary.via == "waterfall 'cheap' #1"
 
 
@@ -202,10 +203,15 @@ def test_preset_params_constraints_and_per_call_overrides(folder):
     precise = deck.resolve("precise")
     assert precise.primary.model == "gpt-5.4"
     # gpt-5.4 has fixed_temperature = 1: applied and reported
-    assert dict(precise.primary.params) == {"temperature": 1, "max_tokens": 1000, "top_p": 0.9, "seed": 7}
+    assert dict(precise.primary.params) == {"temperature": 1, "max_tokens": 1000,
+                                            "top_p": 0.9, "seed": 7}
     assert precise.primary.adjustments == ("temperature 0.2 -> 1 (gpt-5.4 only accepts 1)",)
-    reason = deck.resolve("reason", max_tokens=500, temperature=None)
-    assert dict(reason.primary.params) == {"temperature": 1.0, "reasoning_effort": "high", "max_tokens": 500}
+    reason = deck.resolve("reason", max_tokens=500)
+    assert dict(reason.primary.params) == {"temperature": 1.0, "reasoning_effort": "high",
+                                           "max_tokens": 500}
+    # a parameter set to None is not sent: it unsets the preset's value
+    unset = deck.resolve("reason", max_tokens=500, temperature=None)
+    assert dict(unset.primary.params) == {"reasoning_effort": "high", "max_tokens": 500}
     # the memoised resolution is not changed by per-call overrides
     assert "max_tokens" not in deck.resolve("reason").primary.params
 
@@ -221,9 +227,11 @@ def test_profile_per_call_and_from_environment(folder):
 
 def test_unknown_keys_warn_with_file_and_key_and_loading_goes_on(tmp_path):
     files = dict(NEW_STYLE)
-    files["backends/local.toml"] = '["qwen3-coder"]\ncosts = { input = 0, output = 0 }\ncontext_windw = 5\n'
+    files["backends/local.toml"] = ('["qwen3-coder"]\ncosts = { input = 0, output = 0 '
+                                    '}\ncontext_windw = 5\n')
     folder = write_deck(tmp_path / "inference", files)
-    with pytest.warns(DeckWarning, match=r"local.toml: unknown key 'qwen3-coder.context_windw' in model "
+    with pytest.warns(DeckWarning,
+                      match=r"local.toml: unknown key 'qwen3-coder.context_windw' in model "
                       r"'qwen3-coder' \(ignored\) \(did you mean 'context_window'\?\)"):
         deck = load_deck(folder, env={})
     assert "qwen3-coder" in deck.model_names
@@ -236,7 +244,8 @@ def test_unknown_keys_warn_with_file_and_key_and_loading_goes_on(tmp_path):
 
 def test_alias_cycle_is_named(tmp_path):
     files = dict(NEW_STYLE)
-    files["deck/2_cycle.toml"] = '[aliases]\nloop-a = "loop-b"\nloop-b = ["gpt-4o-mini", "loop-c"]\nloop-c = "loop-a"\n'
+    files["deck/2_cycle.toml"] = ('[aliases]\nloop-a = "loop-b"\nloop-b = ["gpt-4o-mini", '
+                                  '"loop-c"]\nloop-c = "loop-a"\n')
     deck = load_deck(write_deck(tmp_path / "inference", files), env={})
     with pytest.raises(AliasCycleError) as info:
         deck.resolve("loop-a")

@@ -185,7 +185,8 @@ def test_cache_and_tier_prices_are_plausible(backend, name, spec):
         assert set(tier) <= {"above_tokens", "input", "output", "input_cached", "input_cache_write"}
         for kind in ("input", "output", "input_cached", "input_cache_write"):
             if kind in tier and kind in costs:  # long prompts cost more, never less
-                assert tier[kind] >= costs[kind], f"{where}: tier above {tier['above_tokens']} {kind}"
+                assert tier[kind] >= costs[kind], (f"{where}: tier above {tier['above_tokens']} "
+                                                   f"{kind}")
 
 
 def test_the_big_providers_carry_cache_prices():

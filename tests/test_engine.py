@@ -11,7 +11,7 @@ from fake_llm_server import FakeLLMServer
 from llmdeck_nb import load_deck
 from llmdeck_nb.engine.retry import RetryPolicy
 from llmdeck_nb.engine.session import Session
-from llmdeck_nb.errors import AllAttemptsFailedError, RequestRejectedError
+from llmdeck_nb.errors import AllAttemptsFailedError, RequestRejectedError, SchemaMismatchError
 
 FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.02)
 
@@ -226,6 +226,23 @@ class City(BaseModel):
 def test_schema_returns_a_parsed_object(session):
     result = session.complete("Largest city in France?", "gpt-4o-mini", schema=City)
     assert isinstance(result.value, City)
+
+
+def test_schema_mismatch_is_not_retried_but_fails_over_to_the_next_candidate(session,
+                                                                              fake_llm_server):
+    fake_llm_server.add_fault(off_schema=True, model="gpt-4o-mini")
+    result = session.complete("Largest city in Spain?", "gpt-4o-mini", schema=City)
+    assert isinstance(result.value, City)
+    assert [(a.backend, a.status) for a in result.attempts] == [("openai", "error"), ("backup", "ok")]
+    assert result.attempts[0].error_type == "SchemaMismatchError"
+
+
+def test_schema_mismatch_everywhere_names_the_schema(session, fake_llm_server):
+    fake_llm_server.add_fault(off_schema=True, times=None)
+    with pytest.raises(AllAttemptsFailedError, match="does not match the schema") as info:
+        session.complete("Largest city in Italy?", "gpt-4o-mini", schema=City)
+    assert isinstance(info.value.last, SchemaMismatchError) and not info.value.last.retryable
+    assert len(info.value.attempts) == 2  # once per candidate: a mismatch is not retried
 
 
 def test_schema_skips_models_without_structured_output(session):

@@ -155,7 +155,8 @@ def test_keys_cli_set_list_remove_never_print_values(keys_dir, tmp_path):
     assert rows["OPENAI_API_KEY"].split()[1:] == [".env", "key", "store"]
     assert rows["ANTHROPIC_API_KEY"].split()[1] == ".env"
     as_json = {r["name"]: r for r in json.loads(keys_cli("list", "--json", cwd=tmp_path).stdout)}
-    assert as_json["OPENAI_API_KEY"] == {"name": "OPENAI_API_KEY", "used": ".env", "also_in": "key store"}
+    assert as_json["OPENAI_API_KEY"] == {"name": "OPENAI_API_KEY", "used": ".env",
+                                         "also_in": "key store"}
     assert keys_cli("remove", "OPENAI_API_KEY", cwd=tmp_path).returncode == 0
     assert keys_cli("remove", "OPENAI_API_KEY", cwd=tmp_path).returncode == 1
     for result in (stored, listed):

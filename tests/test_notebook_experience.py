@@ -42,7 +42,8 @@ SECOND_KERNEL = [
 
 def notebook(sources: list[str]) -> Any:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     return nb
 
 
@@ -77,7 +78,8 @@ def kernels(tmp_path_factory):
             env = setting.environment()
             first = runner.execute_notebook(notebook(FIRST_KERNEL), env=env, cwd=root / "notebooks",
                                             allow_errors=True)
-            second = runner.execute_notebook(notebook(SECOND_KERNEL), env=env, cwd=root / "notebooks")
+            second = runner.execute_notebook(notebook(SECOND_KERNEL), env=env,
+                                             cwd=root / "notebooks")
             requests = list(server.requests)
     finally:
         setting.remove()
@@ -95,7 +97,8 @@ def test_a_conversation_goes_on_and_survives_a_restart(kernels):
     first, second, requests = kernels
     assert "history 2 turns" in text(first.cells[3])
     chats = [r.json["messages"] for r in requests if r.path.endswith("/chat/completions")]
-    assert [m["content"] for m in chats[1]] == ["Plan a day in Lisbon", "echo: Plan a day in Lisbon", "And Porto?"]
+    assert [m["content"] for m in chats[1]] == ["Plan a day in Lisbon",
+                                                "echo: Plan a day in Lisbon", "And Porto?"]
     assert "**3. you**\n\nAnd Porto?" in mime(first.cells[4], "text/markdown")
     assert text(second.cells[1]).startswith("* trip ") and "4 turns" in text(second.cells[1])
     assert "history 4 turns" in text(second.cells[2]) and "claude-4.5-haiku" in text(second.cells[2])
@@ -128,10 +131,12 @@ def test_the_compare_grid_the_log_and_the_cache_views(kernels):
 
 def test_the_panel_widget_models_show_the_header_status_and_calls(kernels):
     first, _, _ = kernels
-    views = [o for o in first.cells[12].outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    views = [o for o in first.cells[12].outputs
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(views) == 1
     states = first.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    html_values = [m["state"].get("value", "") for m in states.values() if m["model_name"] == "HTMLModel"]
+    html_values = [m["state"].get("value", "") for m in states.values()
+                   if m["model_name"] == "HTMLModel"]
     header = next(v for v in html_values if "<b>llmdeck</b>" in v)
     assert "deck ../.llmdeck/inference" in header and "profile <b>loopback</b>" in header
     assert "chat &#x27;trip&#x27; (4 turns)" in header and "this session: " in header

@@ -49,7 +49,8 @@ def test_the_client_is_the_real_sdk_and_answers_through_the_deck(client, session
     # the provider got the deck's key, not the SDK's placeholder
     assert fake_llm_server.requests[-1].headers["authorization"] == f"Bearer {SENTINEL_KEY}"
     row = session.calls().iloc[-1]
-    assert (row.status, row.model, row.backend, row.tags) == ("ok", "gpt-4o-mini", "openai", "openai-client")
+    assert (row.status, row.model, row.backend, row.tags) == ("ok", "gpt-4o-mini", "openai",
+                                                              "openai-client")
     assert row.call_id == served["call_id"]
 
 
@@ -66,7 +67,8 @@ def test_streaming_gives_the_same_text_in_pieces_and_usage(client, session):
         "llmdeck": {"cache": False}}).choices[0].message.content
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True,
                                                  stream_options={"include_usage": True}))
-    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices
+              and c.choices[0].delta.content]
     assert len(pieces) > 1 and "".join(pieces) == whole
     assert chunks[0].choices[0].delta.role == "assistant"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
@@ -81,7 +83,8 @@ def test_json_schema_response_format(client, fake_llm_server):
             "name": "City", "schema": City.model_json_schema(), "strict": True}})
     assert City.model_validate_json(answer.choices[0].message.content).population == 1
     sent = fake_llm_server.requests[-1].json["response_format"]
-    assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["required"] == ["city", "population"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["required"] == ["city",
+                                                                                           "population"]
     parsed = client.chat.completions.parse(model="gpt-4o-mini", response_format=City,
                                            messages=[{"role": "user", "content": "another city"}])
     assert parsed.choices[0].message.parsed == City(city="dummy city", population=1)
@@ -95,15 +98,18 @@ def test_async_client_plain_and_streaming(session):
         answer = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
         stream = await client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "streamed async"}], stream=True)
-        pieces = [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
+        pieces = [c.choices[0].delta.content async for c in stream if c.choices
+                  and c.choices[0].delta.content]
         many = await asyncio.gather(*(client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{i}"}]) for i in range(20)))
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{i}"}])
+                                      for i in range(20)))
         return answer, pieces, many
 
     answer, pieces, many = asyncio.run(calls())
     assert answer.choices[0].message.content == "echo: hello there"
     assert "".join(pieces) == "echo: streamed async"
-    assert sorted(m.choices[0].message.content for m in many) == sorted(f"echo: n{i}" for i in range(20))
+    assert sorted(m.choices[0].message.content for m in many) == sorted(f"echo: n{i}"
+                                                                        for i in range(20))
     assert (session.calls().tags == "openai-client").sum() == 22
 
 
@@ -161,8 +167,10 @@ def test_errors_before_the_first_chunk_are_plain_http_errors(client, tmp_path, f
     assert caught.value.response.headers["x-should-retry"] == "false"
 
 
-def test_backend_rate_limit_is_a_429_and_a_provider_error_never_shows_the_key(client, fake_llm_server):
-    fake_llm_server.add_fault(status=429, retry_after=90, model="text-only")  # longer than the engine waits
+def test_backend_rate_limit_is_a_429_and_a_provider_error_never_shows_the_key(client,
+                                                                              fake_llm_server):
+    # longer than the engine waits
+    fake_llm_server.add_fault(status=429, retry_after=90, model="text-only")
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="text-only", messages=HELLO)
     assert caught.value.response.headers["retry-after"] == "90"
@@ -201,7 +209,8 @@ def test_tools_go_to_the_backend_and_its_tool_calls_come_back(client, fake_llm_s
     assert again.model_extra["llmdeck"]["cached"] and again.choices[0].message.tool_calls == choice.message.tool_calls
 
 
-def test_a_stream_cut_and_retried_midway_ends_in_an_error_not_a_garbled_answer(client, fake_llm_server):
+def test_a_stream_cut_and_retried_midway_ends_in_an_error_not_a_garbled_answer(client,
+                                                                               fake_llm_server):
     fake_llm_server.add_fault(cut_stream_after=2, model="gpt-4o-mini")
     stream = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three four five"}],

@@ -64,7 +64,7 @@ class BackendRequest:
     api_key: Secret | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # api_version, aws_region, ...
     schema: dict[str, Any] | None = None  # JSON schema for structured output
-    timeout: float = 60.0
+    timeout: float | None = 60.0  # seconds per attempt; None: no limit
     prompt_cache: bool = False  # mark the system prompt and history cacheable (Anthropic)
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.errors import CallLogFormatError
 
 TABLE = "calls"
 #: ``PRAGMA application_id`` of a call log file ("LLMD"); 0 (unset) is accepted too.
@@ -148,14 +148,14 @@ def user_version(conn: sqlite3.Connection) -> int:
 
 def _check(conn: sqlite3.Connection, version: int, where: str) -> None:
     if version > SCHEMA_VERSION:
-        raise LLMDeckError(
+        raise CallLogFormatError(
             f"call log {where} was written by a newer llmdeck_nb (schema version {version}; "
             f"this version understands up to {SCHEMA_VERSION})",
             hint="upgrade llmdeck_nb (pip install -U llmdeck-nb), or log to another file",
         )
     app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
     if app_id not in (0, APPLICATION_ID):
-        raise LLMDeckError(
+        raise CallLogFormatError(
             f"{where} is an SQLite file of another application (application_id {app_id:#x}), "
             "not an llmdeck_nb call log",
             hint="point the call log at another file",
@@ -165,7 +165,7 @@ def _check(conn: sqlite3.Connection, version: int, where: str) -> None:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
         ).fetchone()
         if exists:
-            raise LLMDeckError(
+            raise CallLogFormatError(
                 f"{where} has a '{TABLE}' table but no call log schema version",
                 hint="point the call log at another file",
             )
@@ -175,8 +175,8 @@ def migrate(conn: sqlite3.Connection, where: str = "(in memory)") -> int:
     """Bring the file up to :data:`SCHEMA_VERSION`; return the version it had before.
 
     ``conn`` must be in autocommit mode (``isolation_level=None``). ``where`` names the
-    file in error messages. Raises :class:`LLMDeckError` for a file written by a newer
-    schema version or by another application.
+    file in error messages. Raises :class:`~llmdeck_nb.errors.CallLogFormatError` for a
+    file written by a newer schema version or by another application.
     """
     before = user_version(conn)
     _check(conn, before, where)

@@ -2,8 +2,9 @@
 
 * A path -> an SQLite file (parent folders created) in WAL mode with a busy timeout,
   so two kernels (processes) can append at the same time; ``None`` -> in memory.
-* Every string written passes through :func:`llmdeck_nb.redaction.redact` in
-  :func:`llmdeck_nb.calllog.rows.rows`, the one place records become rows.
+* Every string of a call row passes through :func:`llmdeck_nb.redaction.redact` in
+  :func:`llmdeck_nb.calllog.rows.rows`, where records become rows (the conversation turns
+  kept in the same file, in :mod:`llmdeck_nb.calllog.conversations`).
 * :meth:`CallLog.frame` reads rows into a pandas DataFrame (see
   :mod:`llmdeck_nb.calllog.frame` for the dtypes). The unfiltered frame is kept in memory
   and later calls read only the rows appended since (by this or any other process), so
@@ -31,7 +32,7 @@ from llmdeck_nb.calllog import schema
 from llmdeck_nb.calllog.records import COLUMNS, CallRecord
 from llmdeck_nb.calllog.rows import micros as _micros
 from llmdeck_nb.calllog.rows import rows as _rows
-from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.errors import CallLogError, CallLogFilterError, LLMDeckError
 from llmdeck_nb.redaction import redact
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,7 +60,8 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 def _since_micros(since: Any) -> int:
     if isinstance(since, timedelta):
         if since < timedelta(0):
-            raise LLMDeckError(f"since={since!r} is negative", hint="use e.g. timedelta(hours=1)")
+            raise CallLogFilterError(f"since={since!r} is negative",
+                                     hint="use e.g. timedelta(hours=1)")
         return _micros(datetime.now(timezone.utc) - since)
     if isinstance(since, datetime):
         return _micros(since)
@@ -77,7 +79,7 @@ def _since_micros(since: Any) -> int:
             return _micros(datetime.fromisoformat(text))
         except ValueError:
             pass
-    raise LLMDeckError(
+    raise CallLogFilterError(
         f"since={since!r} is not a datetime, a timedelta or a date/time string",
         hint="use e.g. '2025-06-01', '2025-06-01T14:30:00Z', '30m', '2h', '1d' or "
         "timedelta(hours=1); naive times are taken as UTC",
@@ -114,7 +116,7 @@ class _Filters:
         if last is not None:
             last = int(last)
             if last < 0:
-                raise LLMDeckError(f"last={last} is negative", hint="use last=N with N >= 0")
+                raise CallLogFilterError(f"last={last} is negative", hint="use last=N with N >= 0")
         return cls(
             None if since is None else _since_micros(since),
             _choices(model),
@@ -227,7 +229,7 @@ class CallLog:
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
-                raise LLMDeckError(
+                raise CallLogError(
                     f"cannot open the call log {self._where}: {exc}",
                     hint="is it an llmdeck_nb call log (SQLite)? point the log at another file",
                 ) from exc
@@ -247,7 +249,7 @@ class CallLog:
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed or self._conn is None:
-            raise LLMDeckError(
+            raise CallLogError(
                 f"the call log {self._where} is closed", hint="open a new CallLog(path)"
             )
         if os.getpid() != self._pid:  # forked: an SQLite connection must not cross a fork
@@ -267,7 +269,7 @@ class CallLog:
                     "retry, or open the log with a larger timeout"
                 )
             message = f"cannot {doing} the call log {self._where}: {exc}"
-            raise LLMDeckError(message, hint=hint) from exc
+            raise CallLogError(message, hint=hint) from exc
 
     def close(self) -> None:
         """Close the file. Further use raises an error; closing twice is fine."""

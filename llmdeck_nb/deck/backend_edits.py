@@ -8,13 +8,15 @@ write). Keys are never written into the deck: ``api_key`` is a ``${VARIABLE}`` r
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 import tomlkit
 
 from llmdeck_nb.backends.catalog import LITELLM, OPENAI_COMPATIBLE, PROVIDER_CATALOG
-from llmdeck_nb.deck.editing import DeckEdit, DeckEditError
+from llmdeck_nb.deck.editing import DeckEdit
+from llmdeck_nb.errors import DeckEditError
 from llmdeck_nb.redaction import looks_secret
 
 BACKENDS = "backends.toml"
@@ -38,7 +40,7 @@ def _backend_table(edit: DeckEdit, name: str) -> Any:
 
 def add_backend(edit: DeckEdit, name: str, *, kind: str = OPENAI_COMPATIBLE,
                 endpoint: str | None = None, key_env: str | None = None,
-                models: list[str] = (), provider: str | None = None,
+                models: Sequence[str] = (), provider: str | None = None,
                 display_name: str | None = None, profile: str | None = None) -> list[str]:
     if not _NAME.match(name):
         raise DeckEditError(f"'{name}' is not a usable backend name",
@@ -75,7 +77,7 @@ def add_backend(edit: DeckEdit, name: str, *, kind: str = OPENAI_COMPATIBLE,
     return done
 
 
-def _add_models(edit: DeckEdit, name: str, models: list[str], profile: str | None) -> list[str]:
+def _add_models(edit: DeckEdit, name: str, models: Sequence[str], profile: str | None) -> list[str]:
     specs = edit.document(spec_file(name))
     if not specs.body:
         specs.add(tomlkit.comment(f"Models of backend '{name}' (llmdeck backend add). model_id is "

@@ -19,14 +19,10 @@ import tomlkit
 
 from llmdeck_nb.deck.backups import Backup, make_backup
 from llmdeck_nb.deck.locate import locate_deck
-from llmdeck_nb.errors import DeckError
+from llmdeck_nb.errors import DeckEditError, DeckError
 
 if TYPE_CHECKING:
     from tomlkit.toml_document import TOMLDocument
-
-
-class DeckEditError(DeckError):
-    """A change was refused; nothing was written."""
 
 
 def editable_folder(path: str | Path | None) -> Path:
@@ -124,6 +120,7 @@ def _new_errors(folder: Path, changes: dict[str, str | None]) -> list[str]:
 
 def _errors(folder: Path) -> list[str]:
     from llmdeck_nb.deck import load_deck
+    from llmdeck_nb.deck.validation import validate_deck
 
     try:
         deck = load_deck(folder, strict=False)
@@ -133,6 +130,6 @@ def _errors(folder: Path) -> list[str]:
         return [f"the deck does not load ({type(exc).__name__}: {exc})"]
     messages: dict[str, None] = {}
     for profile in deck.profiles or [deck.active_profile]:
-        for problem in deck.validate(profile).errors:
+        for problem in validate_deck(deck, profile).errors:
             messages[problem.message] = None
     return list(messages)

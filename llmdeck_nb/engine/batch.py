@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.budget import Allowance, batch_allowance
 from llmdeck_nb.engine.result import format_cost
-from llmdeck_nb.errors import BudgetExceededError, LLMDeckError
+from llmdeck_nb.errors import BatchError, BudgetExceededError, LLMDeckError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from llmdeck_nb.engine.result import Result
-    from llmdeck_nb.engine.session import Session
+    from llmdeck_nb.engine.caller import Caller
 
 logger = logging.getLogger("llmdeck_nb")
 
@@ -89,17 +89,19 @@ class BatchRun:
     """One batch: build it in the calling thread (the progress bar shows there), then
     ``await run.run()`` on any event loop; :meth:`interrupt` from any thread."""
 
-    def __init__(self, session: Session, rows: Any, template: str, model: str | None = None, *,
+    def __init__(self, session: Caller, rows: Any, template: str, model: str | None = None, *,
                  concurrency: int = 16, on_error: str = "record", progress: bool = True,
                  column: str = "output", budget_usd: float | None = None,
                  variables: Mapping[str, Any] | None = None, **options: Any) -> None:
         from llmdeck_nb.notebook.interpolation import compile_template
 
         if not isinstance(concurrency, int) or concurrency < 1:
-            raise LLMDeckError(f"concurrency={concurrency!r}: give a number of requests of at least 1")
+            raise BatchError(
+                f"concurrency={concurrency!r}: give a number of requests of at least 1")
         if on_error not in ON_ERROR:
-            raise LLMDeckError(f"on_error={on_error!r} is not one of: {', '.join(ON_ERROR)}",
-                               hint='"record" keeps going and puts the error in the row; "raise" stops')
+            raise BatchError(
+                f"on_error={on_error!r} is not one of: {', '.join(ON_ERROR)}",
+                hint='"record" keeps going and puts the error in the row; "raise" stops')
         self.session, self.model, self.options = session, model, options
         self.concurrency, self.on_error, self.column = concurrency, on_error, column
         self.budget_usd, self.variables = budget_usd, variables
@@ -125,7 +127,7 @@ class BatchRun:
         added = [self.column, *RESULT_COLUMNS[1:]]
         clash = [str(c) for c in self.frame.columns if c in added]
         if clash:
-            raise LLMDeckError(
+            raise BatchError(
                 f"the rows already have column(s) {', '.join(clash)}, which the batch adds",
                 hint="name the answer column with column= (--column NAME), or rename those columns")
 
@@ -268,7 +270,7 @@ def _input_frame(rows: Any) -> tuple[pd.DataFrame, RowDicts]:
             return pd.DataFrame({"value": list(rows)}), lambda: ({"value": r} for r in rows)
         if all(isinstance(r, Mapping) for r in rows):
             return pd.DataFrame(list(rows)), lambda: (dict(r) for r in rows)
-    raise LLMDeckError(
+    raise BatchError(
         f"cannot run a batch over a {type(rows).__name__}",
         hint="pass a DataFrame, a Series, or a list of dicts or of strings")
 
@@ -280,13 +282,13 @@ def _progress_bar(total: int) -> Any:
                 dynamic_ncols=True)
 
 
-async def abatch(session: Session, rows: Any, template: str, model: str | None = None,
+async def abatch(session: Caller, rows: Any, template: str, model: str | None = None,
                  **options: Any) -> pd.DataFrame:
     """Run ``template`` over ``rows`` on the running event loop (see the module docstring)."""
     return await BatchRun(session, rows, template, model, **options).run()
 
 
-def run_batch(session: Session, rows: Any, template: str, model: str | None = None,
+def run_batch(session: Caller, rows: Any, template: str, model: str | None = None,
               **options: Any) -> pd.DataFrame:
     """Synchronous :func:`abatch` (works in a notebook); KeyboardInterrupt returns the rows
     done so far, the others marked ``"not run: interrupted"``."""

@@ -18,6 +18,7 @@ limit is set, unless ``allow_unknown_prices``.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from contextvars import ContextVar
@@ -67,6 +68,11 @@ class Allowance:
     limit: float | None
     spent: float = 0.0
     reserved: float = 0.0
+
+    @property
+    def unreserved(self) -> float:
+        """What a new reservation may still take (no limit: unbounded)."""
+        return math.inf if self.limit is None else self.limit - self.spent - self.reserved
 
     @property
     def left(self) -> float | None:
@@ -119,7 +125,8 @@ class Budget:
             return
         now = time.monotonic()
         if force or now - self._read_at > DAILY_REFRESH_S:
-            midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+            midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0,
+                                                           microsecond=0)
             self._others_today = self._log.cost_since(midnight, exclude_session=self._session_id)
             self._read_at = now
         self.daily.spent = self._others_today + self.session.spent
@@ -130,7 +137,8 @@ class Budget:
                 max_cost_usd: float | None = None) -> Reservation:
         """Book this attempt's worst case against every limit, or refuse it (nothing sent)."""
         allowances = [a for a in (Allowance("call", max_cost_usd), batch_allowance.get(),
-                                  self.session, self.daily) if a is not None and a.limit is not None]
+                                  self.session, self.daily) if a is not None
+                      and a.limit is not None]
         if not allowances:
             return Reservation()
         worst = worst_case_usd(candidate.spec, request)
@@ -141,8 +149,7 @@ class Budget:
         with self._lock:
             self._refresh_daily()
             for allowance in allowances:
-                left = allowance.limit - allowance.spent - allowance.reserved
-                if worst > left + 1e-12:
+                if worst > allowance.unreserved + 1e-12:
                     raise _exceeded(candidate, allowance, worst)
             for allowance in allowances:
                 allowance.reserved += worst
@@ -176,12 +183,13 @@ def _line(label: str, spent: float, limit: float | None) -> str:
 
 
 def _exceeded(candidate: Candidate, allowance: Allowance, worst: float) -> BudgetExceededError:
-    left = max(0.0, allowance.limit - allowance.spent - allowance.reserved)
+    left = max(0.0, allowance.unreserved)
     in_flight = f", {format_cost(allowance.reserved)} reserved by calls in flight" if allowance.reserved else ""
     return BudgetExceededError(
-        f"budget: this call to {candidate.label} could cost up to {format_cost(worst)}, more than the "
-        f"{format_cost(left)} left of the {allowance.kind} budget of {format_cost(allowance.limit)} "
-        f"({format_cost(allowance.spent)} spent{in_flight}); nothing was sent",
+        f"budget: this call to {candidate.label} could cost up to {format_cost(worst)}, more than "
+        f"the {format_cost(left)} left of the {allowance.kind} budget of "
+        f"{format_cost(allowance.limit)} ({format_cost(allowance.spent)} spent{in_flight}); "
+        "nothing was sent",
         limit=allowance.kind, spent=allowance.spent, left=left, worst_case=worst,
         hint=_HINTS[allowance.kind])
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from llmdeck_nb.errors import LLMDeckError, ReplayMissError
+from llmdeck_nb.errors import InvalidModeError, ReplayMissError
 
 MODES = ("normal", "replay", "refresh")
 MODE_VARIABLE = "LLMDECK_MODE"
@@ -29,8 +29,8 @@ def check_mode(mode: str | None) -> str:
         mode, where = os.environ.get(MODE_VARIABLE) or "normal", f"${MODE_VARIABLE}"
     value = mode.strip().lower()
     if value not in MODES:
-        raise LLMDeckError(f"{where} = {mode!r} is not a cache mode",
-                           hint="use one of: " + ", ".join(MODES))
+        raise InvalidModeError(f"{where} = {mode!r} is not a cache mode",
+                               hint="use one of: " + ", ".join(MODES))
     return value
 
 

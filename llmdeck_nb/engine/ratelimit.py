@@ -158,16 +158,17 @@ _registry_lock = threading.Lock()
 def limiters_for(candidate: Candidate) -> list[RateLimiter]:
     """The process-wide limiters a call to ``candidate`` goes through (backend, then model)."""
     backend, spec = candidate.backend, candidate.spec
-    keys = [(backend.name, backend.endpoints, *backend.rate_limits)]
+    backend_key: tuple[object, ...] = (backend.name, backend.endpoints)
+    wanted = [(backend_key, backend.name, backend.rate_limits)]
     if any(spec.rate_limits):
-        keys.append((backend.name, backend.endpoints, spec.name, *spec.rate_limits))
+        wanted.append(((backend.name, backend.endpoints, spec.name), f"{backend.name}/{spec.name}",
+                       spec.rate_limits))
     found = []
-    for key in keys:
+    for where, name, limits in wanted:
+        key = (*where, *limits)
         limiter = _limiters.get(key)
         if limiter is None:
             with _registry_lock:
-                limits = key[-3:]
-                name = backend.name if len(key) == 5 else f"{backend.name}/{spec.name}"
                 limiter = _limiters.setdefault(key, RateLimiter(name, *limits))
         found.append(limiter)
     return found

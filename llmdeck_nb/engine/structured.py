@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from llmdeck_nb.errors import BackendResponseError, RequestRejectedError
+from llmdeck_nb.errors import RequestRejectedError, SchemaMismatchError
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
@@ -24,9 +24,9 @@ class SchemaSpec:
                 return self.model.model_validate_json(body)
             return json.loads(body)
         except ValueError as exc:  # json.JSONDecodeError and pydantic.ValidationError
-            raise BackendResponseError(
+            raise SchemaMismatchError(
                 f"{backend} returned text that does not match the schema: {str(exc)[:300]}",
-                backend=backend, retryable=False,
+                backend=backend,
                 hint="try a model with reliable structured output, or a simpler schema",
             ) from None
 

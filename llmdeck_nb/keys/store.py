@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -235,7 +236,7 @@ class KeyringStore(KeyStore):
         self._save_index(set(self.names()) - {name})
         return True
 
-    def _save_index(self, names: set[str]) -> None:
+    def _save_index(self, names: Iterable[str]) -> None:
         write_private(self.index, (json.dumps({"names": sorted(names)}) + "\n").encode())
 
     def _call(self, method, *args):

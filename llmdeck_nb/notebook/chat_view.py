@@ -57,7 +57,8 @@ def listing(infos: Sequence[ConversationInfo], current: str) -> str:
         mark = "*" if info.name == current else " "
         when = (datetime.fromtimestamp(info.last_used_us / 1e6, timezone.utc).astimezone()
                 .strftime("last used %Y-%m-%d %H:%M:%S") if info.last_used_us else "empty")
-        lines.append(f"{mark} {info.name:<{width}}  {_turns(info.turns):>9}  ~{info.tokens:>6,} tokens  {when}")
+        lines.append(f"{mark} {info.name:<{width}}  {_turns(info.turns):>9}  ~{info.tokens:>6,} "
+                     f"tokens  {when}")
     return "\n".join(lines)
 
 
@@ -81,8 +82,8 @@ def show(conversation: Conversation) -> None:
 
     if not conversation.turns:
         text = f"conversation '{conversation.name}' has no turns yet; {CONTINUE}"
-        display({"text/plain": text, "text/html": f'<div style="{FOOTER_STYLE}">{html.escape(text)}</div>'},
-                 raw=True)
+        display({"text/plain": text,
+                 "text/html": f'<div style="{FOOTER_STYLE}">{html.escape(text)}</div>'}, raw=True)
         return
     plain, markdown = [], []
     for number, turn in enumerate(conversation.turns, 1):

@@ -62,7 +62,8 @@ def create_app(session: Session, *, token: str | None = None,
 
     async def openai_route(request: Request) -> Response:
         body = await body_of(request) if request.method == "POST" else b""
-        return _send(await dispatch(session, request.method, request.path_params["path"], body, TAGS))
+        return _send(await dispatch(session, request.method, request.path_params["path"],
+                                    body, TAGS))
 
     async def health(request: Request) -> Response:
         return _json({"status": "ok", "version": __version__, "profile": session.profile})
@@ -106,7 +107,8 @@ def create_app(session: Session, *, token: str | None = None,
     return TokenGate(app, token) if token else app
 
 
-def _guarded(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def _guarded(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request],
+                                                                             Awaitable[Response]]:
     """Management endpoints: any failure becomes an OpenAI-format error answer."""
 
     async def guarded(request: Request) -> Response:

@@ -10,7 +10,7 @@ import hmac
 import ipaddress
 import os
 
-from llmdeck_nb.errors import LLMDeckError
+from llmdeck_nb.errors import ServerSetupError
 
 TOKEN_VARIABLE = "LLMDECK_SERVE_TOKEN"
 OPEN_PATHS = frozenset({"/health"})  # answered without a token (nothing secret in them)
@@ -33,7 +33,7 @@ def server_token(host: str, token: str | None) -> str | None:
     """
     token = token or os.environ.get(TOKEN_VARIABLE) or None
     if token is None and not is_loopback(host):
-        raise LLMDeckError(
+        raise ServerSetupError(
             f"refusing to serve on {host} without a token: anyone who can reach it could "
             "spend your API keys",
             hint=f"pass --token (or set {TOKEN_VARIABLE}), or bind to 127.0.0.1",
