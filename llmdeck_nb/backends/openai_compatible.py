@@ -10,8 +10,8 @@ with fewer than :data:`CALLS_PER_CLIENT` calls in flight, so sequential calls sh
 keep-alive connection, while concurrent ones each get a pool of their own: httpcore's pool
 rescans every connection for every queued request (encode/httpx#3215), which made one
 shared client 2-3x slower at concurrency 32, and 4 calls per client still 0.75x of raw
-httpx with 8 clients (benchmarks/run_all.py); one call per client is 0.9-1.0x. This path is benchmarked against a bare httpx
-POST (benchmarks/bench_backend_call.py).
+httpx with 8 clients (benchmarks/run_all.py); one call per client is 0.9-1.0x. This path
+is benchmarked against a bare httpx POST (benchmarks/bench_backend_call.py).
 """
 
 from __future__ import annotations
@@ -83,14 +83,12 @@ class _LoopPool:
         in_flight = self.in_flight
         for slot, busy in enumerate(in_flight):
             if busy < CALLS_PER_CLIENT:
-                break
-        else:
-            slot = len(in_flight)
-            self.clients.append(httpx.AsyncClient(limits=self.limits, timeout=60.0,
-                                                  verify=_ssl_context()))
-            in_flight.append(0)
-        in_flight[slot] += 1
-        return slot, self.clients[slot]
+                in_flight[slot] = busy + 1
+                return slot, self.clients[slot]
+        self.clients.append(httpx.AsyncClient(limits=self.limits, timeout=60.0,
+                                              verify=_ssl_context()))
+        in_flight.append(1)
+        return len(in_flight) - 1, self.clients[-1]
 
 
 class OpenAICompatibleStrategy(BackendStrategy):

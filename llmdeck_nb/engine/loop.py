@@ -132,7 +132,7 @@ class _Resumed:
             except GeneratorExit:
                 coroutine.close()
                 raise
-            except BaseException as exc:  # noqa: BLE001 - a cancellation: passed in, as await does
+            except BaseException as exc:  # a cancellation: passed into the coroutine, as await does
                 value, step = exc, coroutine.throw
 
 
@@ -155,7 +155,8 @@ def run_eager(coroutine: Coroutine[Any, Any, T], *, blocking_io: bool = False) -
         asyncio.events._set_running_loop(outer)
     if yielded is not _LOOP_NEEDED:
         coroutine.close()
-        raise RuntimeError(f"run_eager: the coroutine waited on {yielded!r} before `await needed()`")
+        raise RuntimeError(
+            f"run_eager: the coroutine waited on {yielded!r} before `await needed()`")
     return run(_rest(coroutine), blocking_io=blocking_io)
 
 
