@@ -51,6 +51,10 @@ def make_records(n: int, start: datetime | None = None) -> list[CallRecord]:
     for i in range(n):
         backend, model = pairs[i % len(pairs)]
         prompt = f"Question {i}: explain the difference between a list and a tuple. " * 4
+        if i % 10 == 3:  # words near the key shapes the secret scan looks for, as in real prompts
+            prompt += "Can a tuple be a dict key? How many tokens is this?"
+        if i % 100 == 7:  # and a code snippet the scan must look at closely
+            prompt += " Why does OpenAI(api_key=os.environ['OPENAI_KEY']) fail?"
         kind = i % 20
         record = CallRecord(
             call_id=f"{i // 2:032x}",
