@@ -200,9 +200,10 @@ def may_hold_secret(text: str) -> bool:
 
 def suspects(texts: Sequence[str | None]) -> list[int]:
     """The indices of ``texts`` for which :func:`may_hold_secret` is true (or a little more),
-    found for many texts at once (a column of log rows): one scan of their joined text per
-    form (the registered secrets, each anchor), then a look at the texts the hits fall in.
-    The Python work grows with the hits, not with the number of texts."""
+    found for many texts at once (a column of log rows, once ``may_hold_secret`` of them
+    joined said yes): one scan of their joined text per form (the registered secrets, each
+    anchor), then a look at the texts the hits fall in. The Python work grows with the
+    hits, not with the number of texts."""
     pieces = [text or "" for text in texts]
     joined = "\0".join(pieces)
     hits: set[int] = set()

@@ -825,6 +825,31 @@ def test_words_near_key_shapes_are_kept(tmp_path):
     assert log.frame()["prompt_preview"].tolist() == [text, f"?key={REDACTED}"]
 
 
+def test_a_single_row_is_stored_as_it_would_be_in_a_batch(tmp_path):
+    # append() converts one record value by value, append_many() column by column: the
+    # same rows must reach the file, odd values and secrets included
+    register_secret(SENTINEL)
+    odd = [
+        CallRecord(call_id="odd", temperature="abc", max_tokens="many", latency_s=math.inf,
+                   input_tokens=3.0, output_tokens=2.5, http_status=True, cache_hit=1,
+                   stream=None, started_at=datetime(2025, 6, 1, 12, 0, 0, 1), model=None,
+                   error_message=12345, tags=["a,b", 1, True], params={"api_key": "x", "n": 1}),
+        CallRecord(call_id="long", prompt_preview="x" * 900 + SENTINEL, cost_usd=float("nan"),
+                   response_preview=f"{SENTINEL} " * 3, params={"seed": True}, tags="t1,t2",
+                   error_message="e" * 5000, endpoint_host="user:pw@host"),
+        CallRecord(call_id="plain", prompt_preview="İ" * 300, ttft_s=0.25, cached_tokens=2**40),
+    ]
+    one_by_one, batch = make_log(tmp_path, "one.sqlite"), make_log(tmp_path, "many.sqlite")
+    for record in odd:
+        one_by_one.append(record)
+    batch.append_many(odd)
+    pd.testing.assert_frame_equal(one_by_one.frame(), batch.frame())
+    frame = batch.frame().set_index("call_id")
+    assert frame.loc["odd", "input_tokens"] == 3 and pd.isna(frame.loc["odd", "output_tokens"])
+    assert pd.isna(frame.loc["long", "cost_usd"]) and pd.isna(frame.loc["odd", "latency_s"])
+    assert SENTINEL not in frame.to_string()
+
+
 def test_key_shaped_strings_are_redacted_even_unregistered(tmp_path):
     log = make_log(tmp_path)
     unknown = "sk-proj-" + "Z" * 40

@@ -16,15 +16,29 @@ import functools
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from itertools import repeat
+from itertools import chain, repeat
 from operator import attrgetter, floordiv, sub
 from typing import Any
 
 from llmdeck_nb.calllog.frame import BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, TIME_COLUMNS
-from llmdeck_nb.calllog.records import COLUMNS, ELLIPSIS, ERROR_CHARS, PREVIEW_CHARS, CallRecord
-from llmdeck_nb.redaction import REDACTED, looks_secret, redact, redact_value, suspects
+from llmdeck_nb.calllog.records import (
+    COLUMNS,
+    ELLIPSIS,
+    ERROR_CHARS,
+    PREVIEW_CHARS,
+    CallRecord,
+    truncate,
+)
+from llmdeck_nb.redaction import (
+    REDACTED,
+    looks_secret,
+    may_hold_secret,
+    redact,
+    redact_value,
+    suspects,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
@@ -104,6 +118,7 @@ _TEXT_KINDS = frozenset({str, _NONE})
 
 Kinds = set[type] | frozenset[type]
 Converter = Callable[[Sequence[Any], Kinds], Sequence[Any]]
+Scalar = Callable[[Any], Any]
 
 
 def _bound(values: Sequence[Any], kinds: Kinds) -> Sequence[Any]:
@@ -154,8 +169,16 @@ def _floats(values: Sequence[Any], kinds: Kinds) -> Sequence[Any]:
     return [NULL if (number := _float(v)) is None else number for v in values]
 
 
+def _bool(value: Any) -> int:
+    return 1 if value else 0  # an int: a bool is bound through the adapter lookup
+
+
 def _bools(values: Sequence[Any], kinds: Kinds) -> list[Any]:
-    return [1 if v else 0 for v in values]  # ints: a bool is bound through the adapter lookup
+    return [1 if v else 0 for v in values]
+
+
+def _text(value: Any) -> str | None:
+    return value if value is None or value.__class__ is str else str(value)
 
 
 def _texts(values: Sequence[Any], kinds: Kinds) -> Sequence[Any]:
@@ -200,7 +223,7 @@ def _typed_tags(value: Any) -> Any:
     return value if isinstance(value, str) or not value else (tuple(value), tuple(map(type, value)))
 
 
-def _window(limit: int) -> Converter:
+def _window(limit: int) -> tuple[Converter, Scalar]:
     cut = limit + _REDACTION_MARGIN
 
     def column(values: Sequence[Any], kinds: Kinds) -> Sequence[Any]:
@@ -209,28 +232,33 @@ def _window(limit: int) -> Converter:
             return texts
         return [v if v is None else v[:cut] for v in texts]
 
-    return column
+    def scalar(value: Any) -> str | None:
+        text = _text(value)
+        return None if text is None else text[:cut]
+
+    return column, scalar
 
 
-def _converter(name: str) -> Converter:
+def _converter(name: str) -> tuple[Converter, Scalar]:
+    """How a column is converted: all its values at once, or one value (a single row)."""
     if name in TIME_COLUMNS:
-        return _times
+        return _times, micros
     if name in INT_COLUMNS:
-        return _ints
+        return _ints, _int
     if name in FLOAT_COLUMNS:
-        return _floats
+        return _floats, _float
     if name in BOOL_COLUMNS:
-        return _bools
+        return _bools, _bool
     if name == "params":
-        return _memoised(params_json, _typed_items)
+        return _memoised(params_json, _typed_items), params_json
     if name == "tags":
-        return _memoised(tags_text, _typed_tags)
+        return _memoised(tags_text, _typed_tags), tags_text
     if name in _WINDOWS:
         return _window(_WINDOWS[name])
-    return _texts
+    return _texts, _text
 
 
-_CONVERTERS = [_converter(name) for name in COLUMNS]
+_CONVERTERS, _SCALARS = zip(*map(_converter, COLUMNS))
 _TEXT_INDEXES = [i for i, name in enumerate(COLUMNS)
                  if name not in TIME_COLUMNS | INT_COLUMNS | FLOAT_COLUMNS | BOOL_COLUMNS]
 _WINDOW_INDEXES = [(COLUMNS.index(name), limit) for name, limit in _WINDOWS.items()]
@@ -238,19 +266,36 @@ _WINDOW_INDEXES = [(COLUMNS.index(name), limit) for name, limit in _WINDOWS.item
 
 def _redact_texts(columns: list[Sequence[Any]]) -> None:
     """The one redaction call site: every string that reaches the file passes here. One
-    scan of each text column; :func:`redact` only on the values it points at."""
+    test of all the batch's texts joined (a clean batch stops there), then one per column;
+    in a column that may hold a secret, :func:`redact` on the values it may be in."""
+    if not _may_hold_secret(chain.from_iterable(columns[i] for i in _TEXT_INDEXES)):
+        return
     for index in _TEXT_INDEXES:
-        found = suspects(columns[index])
-        if found:
+        if _may_hold_secret(columns[index]):
             column = columns[index] = list(columns[index])
-            for row in found:
+            for row in suspects(column):
                 column[row] = redact(column[row]) if column[row] else column[row]
+
+
+def _may_hold_secret(texts: Iterable[Any]) -> bool:
+    return may_hold_secret("\0".join(filter(None, texts)))
+
+
+def _row(record: CallRecord) -> tuple[Any, ...]:
+    """One record (a call's row) value by value: for a single row, cheaper than by column."""
+    values = [scalar(value) for scalar, value in zip(_SCALARS, _fields(record))]
+    if _may_hold_secret([values[i] for i in _TEXT_INDEXES]):
+        for index in _TEXT_INDEXES:
+            values[index] = redact(values[index]) if values[index] else values[index]
+    for index, limit in _WINDOW_INDEXES:
+        values[index] = truncate(values[index], limit)
+    return tuple(NULL if value is None else value for value in values)
 
 
 def rows(records: Sequence[CallRecord]) -> list[tuple[Any, ...]]:
     """``records`` as INSERT rows in :data:`COLUMNS` order, every string redacted."""
-    if not records:
-        return []
+    if len(records) < 2:
+        return [_row(record) for record in records]
     raw = list(zip(*map(_fields, records)))
     kinds = [set(map(type, values)) for values in raw]
     columns = [convert(values, k) for convert, values, k in zip(_CONVERTERS, raw, kinds)]
