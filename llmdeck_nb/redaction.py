@@ -45,7 +45,7 @@ _KEY_SHAPES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("://",), r"([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s/@]+(?=@)"),  # scheme://user:PASSWORD@host
 )
 _URL_SHAPE = 1 << (len(_KEY_SHAPES) - 1)  # needs an "@" too
-_ANCHORS = tuple(anchor for anchors, _ in _KEY_SHAPES for anchor in anchors)
+_ANCHORS = tuple(anchor for anchors, _ in _KEY_SHAPES for anchor in anchors)  # "://" last
 
 
 def _shapes_in(lowered: str) -> int:
@@ -71,8 +71,8 @@ _PATTERNS = _shapes_pattern((1 << len(_KEY_SHAPES)) - 1)
 
 
 def _has_anchor(lowered: str) -> bool:
-    """A cheap test before the scan."""
-    return _shapes_in(lowered) != 0
+    """A cheap test before the scan (:func:`_shapes_in`, stopping at the first anchor)."""
+    return any(map(lowered.__contains__, _ANCHORS[:-1])) or ("://" in lowered and "@" in lowered)
 
 
 def _keep_label(match: re.Match[str]) -> str:

@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from itertools import chain, repeat
+from itertools import repeat
 from operator import attrgetter, floordiv, sub
 from typing import Any
 
@@ -266,14 +266,12 @@ _WINDOW_INDEXES = [(COLUMNS.index(name), limit) for name, limit in _WINDOWS.item
 
 def _redact_texts(columns: list[Sequence[Any]]) -> None:
     """The one redaction call site: every string that reaches the file passes here. One
-    test of all the batch's texts joined (a clean batch stops there), then one per column;
-    in a column that may hold a secret, :func:`redact` on the values it may be in."""
-    if not _may_hold_secret(chain.from_iterable(columns[i] for i in _TEXT_INDEXES)):
-        return
+    scan of each text column (:func:`suspects`); :func:`redact` on the values it points at."""
     for index in _TEXT_INDEXES:
-        if _may_hold_secret(columns[index]):
+        found = suspects(columns[index])
+        if found:
             column = columns[index] = list(columns[index])
-            for row in suspects(column):
+            for row in found:
                 column[row] = redact(column[row]) if column[row] else column[row]
 
 
