@@ -1,11 +1,12 @@
-"""The one place secrets are scrubbed.
+"""Secrets scrubbed from text (:func:`redact`), and the one rule for credential names.
 
 Every message, log row, exception, repr and display goes through :func:`redact`.
 Two layers:
 
 * the exact values of every secret the deck resolved (``register_secret`` is called
   by the deck loader for API keys and any variable whose name looks secret), together
-  with the forms a key takes when it is echoed back: its base64 form, its first 12 characters, and a masked echo
+  with the forms a key takes when it is echoed back: its base64 form, its first 12
+  characters, and a masked echo
   (``sk-SENTI****...f36e``: a recognisable prefix, mask characters, maybe the suffix), and
 * patterns for well-known key shapes (OpenAI/Anthropic ``sk-...``, Google ``AIza...``,
   AWS ``AKIA...``, ``Bearer ...`` headers, ``key=`` in URLs, the password of
@@ -14,6 +15,11 @@ Two layers:
 :class:`llmdeck_nb.engine.stream_redaction.StreamRedactor` applies :func:`redact` to
 streamed text, holding back a tail of :func:`longest_secret` characters so a key split
 across chunks is still caught.
+
+Which *names* hold a credential is decided once, by :func:`looks_secret`: the deck loader,
+the call log's ``params`` column and the cache key all ask it. One value is masked before
+it gets here: the password of a Redis cache URL, which may be shorter than a key
+(:func:`llmdeck_nb.cache.redis.redact_url`).
 """
 
 from __future__ import annotations
@@ -30,7 +36,16 @@ from typing import Any
 
 REDACTED = "[redacted]"
 
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
+# A name's words: split at "_", "-", "." and camelCase humps ("xApiKey" -> x, Api, Key).
+_NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+# Words that make a name a credential's name, anywhere in it.
+_CREDENTIAL_WORDS = frozenset({"key", "apikey", "secret", "password", "passwd", "passphrase",
+                               "credential", "credentials", "token", "authorization", "cookie"})
+# Words that end a credential's name written without separators ("APIKEY", "accesstoken").
+_CREDENTIAL_ENDINGS = ("apikey", "accesskey", "secretkey", "privatekey", "token", "secret",
+                       "password", "passwd")
+# "token" followed by one of these counts tokens ("token_limit"), it is no credential.
+_TOKEN_COUNT_WORDS = frozenset({"limit", "count", "budget"})
 
 # Key shapes redacted even when we never saw the value; group 1 (a label) is kept. Each
 # comes with the lowercased texts one of which every match of it contains: a text holding
@@ -94,9 +109,27 @@ MASK_PREFIX_CHARS = 4
 _MASK = r"[*•…·xX]{3,}[.…]*[*•…·xX]*"
 
 
+@functools.lru_cache(maxsize=1024)
 def looks_secret(name: str) -> bool:
-    """True for config keys or variable names that hold credentials (api_key, HF_TOKEN...)."""
-    return bool(_SECRET_NAME.search(name))
+    """True when ``name`` names a credential: the one rule for deck keys and variables (the
+    deck loader wraps their values in :class:`Secret`), call-log parameters (written as
+    ``[redacted]``) and cache-key parameters (left out of the key).
+
+    Credentials: ``api_key``, ``x-api-key``, ``Authorization``, ``aws_secret_access_key``,
+    ``HF_TOKEN``, ``GOOGLE_APPLICATION_CREDENTIALS``, ``auth`` (a whole name, or its last
+    word). Not credentials: token counts and tools (``max_tokens``, ``token_limit``,
+    ``tokenizer``), nor words that merely contain one (``keywords``, ``auth_type``).
+    """
+    words = [word.lower() for word in _NAME_WORD.findall(name)]
+    for index, word in enumerate(words):
+        following = words[index + 1] if index + 1 < len(words) else None
+        if word == "token" and following in _TOKEN_COUNT_WORDS:
+            continue
+        if word == "auth" and following is None:
+            return True
+        if word in _CREDENTIAL_WORDS or word.endswith(_CREDENTIAL_ENDINGS):
+            return True
+    return False
 
 
 def _base64_forms(value: str) -> list[str]:

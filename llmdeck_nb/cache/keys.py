@@ -15,7 +15,8 @@ What is deliberately *not* in the key:
 * **The API key.** ``cache_key`` has no parameter for it. The answer does not depend
   on who pays, so two people (or two keys of one person) share entries; and a
   key, even hashed, must never be written to disk. For the same reason, top-level
-  params named like credentials (``api_key``, ``authorization``...) or holding a
+  params named like credentials (:func:`~llmdeck_nb.redaction.looks_secret`: ``api_key``,
+  ``authorization``, ``token``..., not ``max_tokens``) or holding a
   :class:`~llmdeck_nb.redaction.Secret` are dropped, and user:password in the
   endpoint URL or a ``?key=`` query value are removed before hashing.
 * Anything the engine does not pass in ``params`` (timeouts, retry settings...):
@@ -32,17 +33,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmdeck_nb.errors import CacheError
-from llmdeck_nb.redaction import Secret, redact
+from llmdeck_nb.redaction import Secret, looks_secret, redact
 
 #: Bump when the shape of the stored value dict changes (fields renamed, meaning
 #: changed...). It is part of every key, so entries written in an older shape are
 #: never served to code expecting the new one (they just age out).
 CACHE_FORMAT_VERSION = 1
-
-# Top-level params that carry credentials: never part of a key (see module doc).
-_CREDENTIAL_PARAMS = frozenset(
-    {"api_key", "apikey", "api_token", "access_token", "authorization", "password", "secret"}
-)
 
 
 def _default(obj: Any) -> Any:
@@ -111,7 +107,7 @@ def _canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in params.items():
         if value is None or isinstance(value, Secret):
             continue
-        if isinstance(name, str) and name.lower() in _CREDENTIAL_PARAMS:
+        if isinstance(name, str) and looks_secret(name):  # the deck's and the call log's rule too
             continue
         if type(value) is float and value.is_integer():
             value = int(value)

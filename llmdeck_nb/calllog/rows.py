@@ -1,4 +1,4 @@
-"""CallRecords -> INSERT rows: the one place a record becomes a row, and log strings are redacted.
+"""CallRecords -> INSERT rows of the calls table, every string redacted on the way.
 
 Records are converted column by column, and a column whose values already have the
 column's type (the engine's case) is checked as a whole (the set of its types, a sum, a
@@ -12,10 +12,8 @@ Redaction: all the strings of the batch are tested for secrets in one scan
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import repeat
@@ -49,9 +47,6 @@ _REDACTION_MARGIN = 512
 _WINDOWS = {"prompt_preview": PREVIEW_CHARS, "response_preview": PREVIEW_CHARS,
             "error_message": ERROR_CHARS}
 
-# Parameter names that hold credentials ("api_key", "password"...) but not token counts
-# ("max_tokens", "max_completion_tokens", "thinking_budget_tokens").
-_TOKEN_COUNT = re.compile(r"tokens|token_(?:limit|count|budget)", re.IGNORECASE)
 _params_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str).encode
 
 _fields = attrgetter(*COLUMNS)
@@ -66,17 +61,11 @@ def micros(value: datetime) -> int:
     return (value - _EPOCH) // _ONE_US
 
 
-@functools.lru_cache(maxsize=256)
-def _secret_param(key: str) -> bool:
-    """A parameter name that holds a credential ("api_key"), not a token count."""
-    return looks_secret(key) and not _TOKEN_COUNT.search(key)
-
-
 def params_json(params: Mapping[str, Any] | None) -> str:
     if not params:
         return "{}"
     clean = {
-        str(key): REDACTED if _secret_param(str(key)) else redact_value(value)
+        str(key): REDACTED if looks_secret(str(key)) else redact_value(value)
         for key, value in params.items()
     }
     return _params_dumps(_finite(clean))
@@ -265,7 +254,7 @@ _WINDOW_INDEXES = [(COLUMNS.index(name), limit) for name, limit in _WINDOWS.item
 
 
 def _redact_texts(columns: list[Sequence[Any]]) -> None:
-    """The one redaction call site: every string that reaches the file passes here. One
+    """Every string of a call row passes here (conversation turns: conversations.py). One
     scan of each text column (:func:`suspects`); :func:`redact` on the values it points at."""
     for index in _TEXT_INDEXES:
         found = suspects(columns[index])

@@ -2,8 +2,9 @@
 
 * A path -> an SQLite file (parent folders created) in WAL mode with a busy timeout,
   so two kernels (processes) can append at the same time; ``None`` -> in memory.
-* Every string written passes through :func:`llmdeck_nb.redaction.redact` in
-  :func:`llmdeck_nb.calllog.rows.rows`, the one place records become rows.
+* Every string of a call row passes through :func:`llmdeck_nb.redaction.redact` in
+  :func:`llmdeck_nb.calllog.rows.rows`, where records become rows (the conversation turns
+  kept in the same file, in :mod:`llmdeck_nb.calllog.conversations`).
 * :meth:`CallLog.frame` reads rows into a pandas DataFrame (see
   :mod:`llmdeck_nb.calllog.frame` for the dtypes). The unfiltered frame is kept in memory
   and later calls read only the rows appended since (by this or any other process), so

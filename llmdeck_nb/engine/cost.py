@@ -1,4 +1,6 @@
-"""The one place a call's cost is decided: deck prices first, litellm's estimate second.
+"""What a call costs, priced by one function (:func:`call_cost`): deck prices first,
+litellm's estimate second. (The session charges an answer served from a cache 0 and
+records this price as what it saved.)
 
 With deck prices (USD per 1M tokens, :class:`llmdeck_nb.deck.specs.Costs`)::
 

@@ -7,8 +7,9 @@ No business logic lives here: every magic parses its arguments, calls the
     magics.py         LLMDeckMagics: %%llm, %%llm_compare, %llm_* (traitlets settings)
     arguments.py      magic_arguments declarations -> Session keyword arguments
     interpolation.py  {name} / {expression} filling from the notebook namespace
-    controls.py       the one path that switches the session; observers (panel, magics)
+    controls.py       the one path that changes the session's settings; observers (panel,
+                      magics)
     choices.py        handles under a profile and how each resolves (dropdown, listings)
-    display.py        the one module that renders answers, footers, messages, frames
+    display.py        renders answers, footers, messages, frames
     panel.py          the ipywidgets panel
 """

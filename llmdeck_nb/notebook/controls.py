@@ -1,7 +1,8 @@
-"""The one path by which the notebook changes what the next call uses.
+"""The one path by which the notebook changes the session's settings for the next call.
 
 The :class:`~llmdeck_nb.engine.session.Session` owns the state (profile, default model,
-temperature, cache switch, deck). The magics and the widget panel both change it through
+temperature, cache switch, mode, budget, deck; ``session.conversations`` switches the
+current conversation itself). The magics and the widget panel both change it through
 the session's :class:`Controls`, which tell every observer what changed, so a dropdown
 follows ``%llm_use`` and ``%config LLMDeckMagics.default_model`` follows the dropdown.
 """
@@ -89,7 +90,8 @@ class Controls:
         frame = self.session.check(backends)
         for row in frame.itertuples():
             if row.status in ("ok", "error"):
-                self.unreachable[row.backend] = None if row.status == "ok" else (row.detail or "no answer")
+                self.unreachable[row.backend] = None if row.status == "ok" else (row.detail
+                                                                                 or "no answer")
         self._changed("checks")
         return frame
 
