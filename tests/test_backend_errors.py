@@ -10,7 +10,7 @@ import pytest
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
 from llmdeck_nb.backends.errors import error_from_status, parse_retry_after, provider_message
 from llmdeck_nb.backends.registry import get_strategy
-from llmdeck_nb.errors import BackendError, BackendTimeoutError, DeckError
+from llmdeck_nb.errors import BackendError, BackendTimeoutError, UnknownStrategyError
 from llmdeck_nb.redaction import Secret
 
 
@@ -82,9 +82,9 @@ def test_catalog_strategies_and_unknown_names():
     assert strategy_for("anthropic", None, None) == "litellm"
     assert strategy_for("my_box", None, "http://10.0.0.5:8000/v1") == "openai_compatible"
     assert strategy_for("openai", "litellm", None) == "litellm"
-    with pytest.raises(DeckError, match="not a known provider"):
+    with pytest.raises(UnknownStrategyError, match="not a known provider"):
         strategy_for("my_box", None, None)
-    with pytest.raises(DeckError, match="unknown strategy"):
+    with pytest.raises(UnknownStrategyError, match="unknown strategy"):
         strategy_for("openai", "grpc", None)
 
 
