@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from llmdeck_nb.commands import register_commands
+from llmdeck_nb.commands.tables import format_table
 from llmdeck_nb.errors import LLMDeckError
 
 INIT_TARGET = Path(".llmdeck") / "inference"
@@ -117,9 +118,10 @@ def _init(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from llmdeck_nb.deck import load_deck
+    from llmdeck_nb.deck.validation import validate_deck
 
     deck = load_deck(args.deck, strict=False)
-    report = deck.validate(args.profile)
+    report = validate_deck(deck, args.profile)
     if args.live and report.usable:
         from llmdeck_nb.engine.session import Session
 
@@ -131,9 +133,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _models(args: argparse.Namespace) -> int:
     from llmdeck_nb.deck import load_deck
+    from llmdeck_nb.deck.presentation import models_table
 
     deck = load_deck(args.deck)
-    rows = deck.models_table(args.profile)
+    rows = models_table(deck, args.profile)
     if args.backend:
         rows = [r for r in rows if r["backend"] == args.backend]
     if args.json:
@@ -147,9 +150,10 @@ def _models(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from llmdeck_nb.deck import load_deck
+    from llmdeck_nb.deck.presentation import deck_summary
 
     deck = load_deck(args.deck)
-    print(deck.summary(args.profile))
+    print(deck_summary(deck, args.profile))
     _warning_lines(deck)
     return 0
 
@@ -158,15 +162,6 @@ def _cassette(args: argparse.Namespace) -> int:
     from llmdeck_nb.cache.cassette import cassette_command
 
     return cassette_command(args.action, args)
-
-
-def format_table(rows: list[dict], columns: list[str]) -> str:
-    """A plain text table (no pandas: the CLI stays quick)."""
-    headers = {"input_usd_per_1m": "$in/1M", "output_usd_per_1m": "$out/1M"}
-    cells = [[headers.get(c, c) for c in columns]]
-    cells += [["" if r[c] is None else str(r[c]) for c in columns] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells)
 
 
 _COMMANDS = {"init": _init, "validate": _validate, "models": _models, "show": _show, "cassette": _cassette}

@@ -25,10 +25,10 @@ from llmdeck_nb.server.openai_api import WireResponse, dispatch
 try:  # openai>=3 speaks httpx2; earlier releases speak httpx (same transport interface)
     import httpx2 as http
 except ImportError:  # pragma: no cover - depends on the installed SDK
-    import httpx as http
+    import httpx as http  # type: ignore[no-redef]  # the same names, for older SDKs
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 
     from llmdeck_nb.engine.session import Session
 
@@ -70,7 +70,8 @@ def _v1_path(request: Any) -> str:
 def _response(answer: WireResponse, request: Any, stream: Any = None) -> Any:
     headers = {"content-type": answer.media_type, **answer.headers}
     if stream is None:
-        return http.Response(answer.status, headers=headers, content=answer.content, request=request)
+        return http.Response(answer.status, headers=headers, content=answer.content,
+                             request=request)
     return http.Response(answer.status, headers=headers, stream=stream, request=request)
 
 
@@ -98,14 +99,14 @@ class AsyncDeckTransport(http.AsyncBaseTransport):
         return _response(answer, request, stream)
 
 
-async def _next(events: AsyncIterator[bytes]) -> bytes:
+async def _next(events: AsyncGenerator[bytes, None]) -> bytes:
     return await events.__anext__()
 
 
 class _SyncEvents(http.SyncByteStream):
     """The server-sent events of an answer streamed on the background loop, read in step."""
 
-    def __init__(self, events: AsyncIterator[bytes]) -> None:
+    def __init__(self, events: AsyncGenerator[bytes, None]) -> None:
         self._events = events
 
     def __iter__(self) -> Iterator[bytes]:
@@ -121,7 +122,7 @@ class _SyncEvents(http.SyncByteStream):
 
 
 class _AsyncEvents(http.AsyncByteStream):
-    def __init__(self, events: AsyncIterator[bytes]) -> None:
+    def __init__(self, events: AsyncGenerator[bytes, None]) -> None:
         self._events = events
 
     async def __aiter__(self) -> AsyncIterator[bytes]:

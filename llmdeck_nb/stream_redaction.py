@@ -50,7 +50,7 @@ class StreamRedactor:
         """Pass on ``pending[:cut]`` redacted (less if a match is still growing)."""
         window = self._context + pending
         offset = len(self._context)
-        spans = []
+        spans: list[tuple[int, int]] = []
         for start, end in sorted(secret_spans(window)):
             start, end = start - offset, end - offset
             if end <= 0:

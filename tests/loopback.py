@@ -1,4 +1,5 @@
-"""Sessions over the loopback fake server, as the batch, budget, replay and rate-limit tests make them."""
+"""Sessions over the loopback fake server, as the batch, budget, replay and rate-limit tests make
+them."""
 
 from __future__ import annotations
 

@@ -58,7 +58,8 @@ def start_serve(deck: Path, env: Mapping[str, str], output: Path,
     deadline = time.monotonic() + startup_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"llmdeck serve exited ({process.returncode}):\n{served.read_output()}")
+            raise RuntimeError("llmdeck serve exited "
+                               f"({process.returncode}):\n{served.read_output()}")
         try:
             if httpx.get(served.url + "/health", timeout=1).status_code == 200:
                 return served

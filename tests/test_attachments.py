@@ -65,7 +65,8 @@ def image_bytes(part) -> bytes:
     return base64.b64decode(url.split(",", 1)[1])
 
 
-def test_image_options_variables_and_fields_are_sent_as_image_parts(ip, run, vision, fake_llm_server, tmp_path):
+def test_image_options_variables_and_fields_are_sent_as_image_parts(ip, run, vision,
+                                                                    fake_llm_server, tmp_path):
     path = tmp_path / "red.png"
     path.write_bytes(png_bytes())
     from PIL import Image
@@ -77,13 +78,14 @@ def test_image_options_variables_and_fields_are_sent_as_image_parts(ip, run, vis
     ran = run(f"%%llm gpt-4o-mini --image {path} --image pil\nWhat is in {{fig}} and {{raw}}?")
     assert ran.error is None, ran.stderr
     content = last_user_content(fake_llm_server)
-    assert [p["type"] for p in content] == ["text", "image_url", "text", "image_url", "text", "image_url",
-                                            "image_url"]
+    assert [p["type"] for p in content] == ["text", "image_url", "text", "image_url", "text",
+                                            "image_url", "image_url"]
     assert [p.get("text") for p in content if p["type"] == "text"] == ["What is in ", " and ", "?"]
     assert image_bytes(content[3]) == png_bytes((0, 0, 0))
     assert image_bytes(content[5]) == path.read_bytes()
     assert sniff(image_bytes(content[1])) == "image/png"  # the figure, saved as PNG
-    assert ip.user_ns["_llm"].text.split() == ["echo:", "What", "is", "in", "and", "?"]  # the text parts
+    # the text parts
+    assert ip.user_ns["_llm"].text.split() == ["echo:", "What", "is", "in", "and", "?"]
 
 
 def test_a_model_without_images_or_with_too_few_slots_is_refused_before_sending(ip, run, vision,
@@ -92,7 +94,8 @@ def test_a_model_without_images_or_with_too_few_slots_is_refused_before_sending(
     ip.user_ns["img"] = png_bytes()
     sent = len(fake_llm_server.requests)
     assert_usage_error(run("%%llm text-only --image img\nDescribe"),
-                       "'text-only' cannot take this request", "does not take images (inputs: text)")
+                       "'text-only' cannot take this request",
+                       "does not take images (inputs: text)")
     assert_usage_error(run("%%llm two-images --image img --image img --image img\nDescribe"),
                        "takes at most 2 images")
     assert len(fake_llm_server.requests) == sent  # nothing left the machine
@@ -110,8 +113,10 @@ def test_pdf_documents_go_to_models_that_read_them(ip, run, vision, fake_llm_ser
     assert_usage_error(run(f"%%llm gpt-4o-mini --pdf {report}\nSummarize it"),
                        "does not take PDF documents (inputs: text, images)")
     ip.user_ns["img"] = png_bytes()
-    assert_usage_error(run("%%llm pdf-reader --pdf img\nx"), "--pdf img takes a PDF document, not an image")
-    assert_usage_error(run("%%llm pdf-reader --pdf missing.pdf\nx"), "--pdf missing.pdf: no file missing.pdf")
+    assert_usage_error(run("%%llm pdf-reader --pdf img\nx"),
+                       "--pdf img takes a PDF document, not an image")
+    assert_usage_error(run("%%llm pdf-reader --pdf missing.pdf\nx"),
+                       "--pdf missing.pdf: no file missing.pdf")
 
 
 def test_the_cache_key_follows_the_bytes(ip, run, vision):
@@ -126,8 +131,10 @@ def test_the_cache_key_follows_the_bytes(ip, run, vision):
 
 def test_bad_attachments_are_clear_errors(ip, run, vision, assert_usage_error):
     ip.user_ns.update(number=42, junk=b"not an image at all")
-    assert_usage_error(run("%%llm gpt-4o-mini --image number\nx"), "--image number is a int, not an image")
-    assert_usage_error(run("%%llm gpt-4o-mini --image junk\nx"), "holds bytes that are not PNG, JPEG")
+    assert_usage_error(run("%%llm gpt-4o-mini --image number\nx"),
+                       "--image number is a int, not an image")
+    assert_usage_error(run("%%llm gpt-4o-mini --image junk\nx"),
+                       "holds bytes that are not PNG, JPEG")
     # a plain {name} that holds text stays text, even when it names a file that is not an image
     ip.user_ns["name"] = "notes.txt"
     assert run("%%llm gpt-4o-mini\nRead {name}").error is None
@@ -158,8 +165,8 @@ def test_pil_and_matplotlib_are_imported_only_when_such_an_object_is_met(tmp_pat
     """)
     env = {**os.environ, "LLMDECK_CACHE_DIR": str(tmp_path / "state"), "LLMDECK_PROFILE": "demo"}
     env.pop("LLMDECK_CONFIG_DIR", None)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
-                          timeout=120, check=False)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "Canned description" in done.stdout and "LOADED []" in done.stdout
 

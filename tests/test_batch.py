@@ -32,7 +32,8 @@ def session(tmp_path, fake_llm_server):
 
 
 def tickets(n: int) -> pd.DataFrame:
-    return pd.DataFrame({"text": [f"ticket {i} {'FAIL' if i % 10 == 7 else 'fine'}" for i in range(n)],
+    return pd.DataFrame({"text": [f"ticket {i} {'FAIL' if i % 10 == 7 else 'fine'}"
+                                  for i in range(n)],
                          "priority": [i % 3 for i in range(n)]},
                         index=pd.Index([f"T{i:03d}" for i in range(n)], name="ticket_id"))
 
@@ -44,22 +45,26 @@ def test_200_rows_with_failing_rows_keep_index_columns_and_order(session, fake_l
                           progress=False)
     assert list(frame.index) == list(rows.index) and frame.index.name == "ticket_id"
     assert list(frame.columns) == ["text", "priority", "output", "model", "backend", "latency_s",
-                                   "input_tokens", "output_tokens", "cost_usd", "cached", "error", "call_id"]
+                                   "input_tokens", "output_tokens", "cost_usd", "cached",
+                                   "error", "call_id"]
     failed = frame[frame["text"].str.contains("FAIL")]
     ok = frame[~frame["text"].str.contains("FAIL")]
     assert len(failed) == 20 and len(ok) == 180
     assert failed["error"].str.contains("cursed").all() and failed["output"].isna().all()
     assert ok["error"].isna().all() and not ok["cached"].any()
     # each answer belongs to its own row
-    assert (ok["output"] == "echo: Label " + ok["text"] + " (priority " + ok["priority"].astype(str) + ")").all()
+    assert (ok["output"] == "echo: Label " + ok["text"] + " (priority " + ok["priority"].astype(str)
+            + ")").all()
     assert (ok["cost_usd"] > 0).all() and (ok["input_tokens"] > 0).all()
     assert set(ok["backend"]) == {"openai"} and ok["call_id"].is_unique
     stats = frame.attrs["llmdeck_batch"]
     assert (stats.answered, stats.errors, stats.not_run) == (180, 20, 0)
-    assert summary_line(frame).startswith("batch: 200 rows, 180 answered (0 from the cache), 20 errors")
+    assert summary_line(frame).startswith("batch: 200 rows, 180 answered (0 from the cache), 20 "
+                                          "errors")
     # every call is in the log: 180 answers, and the failed rows' attempts on both backends
     log = session.calls()
-    assert (log.status == "ok").sum() == 180 and set(log[log.status == "error"].http_status) == {400}
+    assert (log.status == "ok").sum() == 180
+    assert set(log[log.status == "error"].http_status) == {400}
 
 
 def test_second_run_is_served_from_the_cache(session, fake_llm_server):
@@ -92,7 +97,8 @@ def test_a_field_no_row_can_fill_fails_before_anything_is_sent(session, fake_llm
 def test_on_error_raise_stops_at_the_first_failure(session, fake_llm_server):
     fake_llm_server.add_fault(status=400, text="FAIL", times=None)
     with pytest.raises(AllAttemptsFailedError):
-        session.batch(tickets(100), "{text}", "gpt-4o-mini", concurrency=2, on_error="raise", progress=False)
+        session.batch(tickets(100), "{text}", "gpt-4o-mini", concurrency=2, on_error="raise",
+                      progress=False)
     assert len(chat_requests(fake_llm_server)) < 100
 
 
@@ -116,7 +122,8 @@ def test_progress_bar_counts_rows_cache_hits_errors_and_cost(session, fake_llm_s
 def test_memory_is_bounded_by_the_concurrency_not_the_rows(session, fake_llm_server):
     seen = []
     session.listeners.append(lambda result: seen.append(len(asyncio.all_tasks())))
-    session.batch([f"row {i}" for i in range(400)], "{value}", "gpt-4o-mini", concurrency=8, progress=False)
+    session.batch([f"row {i}" for i in range(400)], "{value}", "gpt-4o-mini", concurrency=8,
+                  progress=False)
     assert len(seen) == 400 and max(seen) <= 8 + 3  # workers + the batch + the progress ticker
 
 

@@ -32,16 +32,19 @@ def deck(tmp_path, fake_llm_server):
 new_session = session_on
 
 
-def test_a_call_that_could_pass_the_limit_is_refused_before_sending(deck, tmp_path, fake_llm_server):
+def test_a_call_that_could_pass_the_limit_is_refused_before_sending(deck, tmp_path,
+                                                                    fake_llm_server):
     with new_session(deck, tmp_path, budget_usd=0.001) as session:
         with pytest.raises(BudgetExceededError) as caught:
-            session.complete("hello", "gpt-4o-mini")  # worst case: 16,384 tokens x $0.60/1M = $0.0098
+            # worst case: 16,384 tokens x $0.60/1M = $0.0098
+            session.complete("hello", "gpt-4o-mini")
         assert len(chat_requests(fake_llm_server)) == 0
         error = caught.value
         assert (error.limit, error.spent, error.left) == ("session", 0.0, 0.001)
         assert error.worst_case == pytest.approx((1 * 0.15 + 16384 * 0.6) / 1e6)
         text = str(error)
-        assert "gpt-4o-mini@openai" in text and "$0.0098" in text and "session budget of $0.00" in text
+        assert ("gpt-4o-mini@openai" in text and "$0.0098" in text
+                and "session budget of $0.00" in text)
         assert "%llm_budget" in text and "nothing was sent" in text
         # a smaller max_tokens fits, and its real cost is what is spent
         result = session.complete("hello", "gpt-4o-mini", max_tokens=20)
@@ -68,7 +71,8 @@ def test_cache_hits_cost_nothing_and_are_never_refused(deck, tmp_path, fake_llm_
 
 
 @pytest.mark.parametrize("concurrency", [1, 8])
-def test_a_batch_stops_at_its_budget_and_marks_the_rest_skipped(deck, tmp_path, fake_llm_server, concurrency):
+def test_a_batch_stops_at_its_budget_and_marks_the_rest_skipped(deck, tmp_path, fake_llm_server,
+                                                                concurrency):
     limit = 3 * WORST_AT_MAX_20
     with new_session(deck, tmp_path) as session:
         frame = session.batch([f"r{i}" for i in range(50)], "{value}", "gpt-4o-mini", max_tokens=20,
@@ -82,12 +86,14 @@ def test_a_batch_stops_at_its_budget_and_marks_the_rest_skipped(deck, tmp_path, 
     assert stats.stopped == "budget" and "batch budget" in stats.budget_error
 
 
-def test_unknown_price_is_refused_while_a_budget_is_set_unless_allowed(deck, tmp_path, fake_llm_server):
+def test_unknown_price_is_refused_while_a_budget_is_set_unless_allowed(deck, tmp_path,
+                                                                       fake_llm_server):
     with new_session(deck, tmp_path, budget_usd=1.0) as session:
         with pytest.raises(UnknownPriceError) as caught:
             session.complete("hi", "no-price")
         assert "no-price@openai has no price in the deck" in str(caught.value)
-        assert "backends/openai.toml" in str(caught.value) and "allow_unknown_prices" in str(caught.value)
+        assert ("backends/openai.toml" in str(caught.value)
+                and "allow_unknown_prices" in str(caught.value))
         assert len(chat_requests(fake_llm_server)) == 0
     with new_session(deck, tmp_path, budget_usd=1.0, allow_unknown_prices=True) as session:
         assert session.complete("hi", "no-price").text == "echo: hi"
@@ -98,20 +104,21 @@ def test_unknown_price_is_refused_while_a_budget_is_set_unless_allowed(deck, tmp
 def test_daily_budget_counts_every_session_of_the_day_from_the_log(tmp_path, fake_llm_server):
     plain = make_deck(tmp_path, fake_llm_server.url)
     with new_session(plain, tmp_path) as first:
-        spent = sum(first.complete(f"call {i}", "gpt-4o-mini", max_tokens=20).cost_usd for i in range(5))
+        spent = sum(first.complete(f"call {i}", "gpt-4o-mini", max_tokens=20).cost_usd
+                    for i in range(5))
     assert spent > 0
 
     # a new kernel: its session starts from what the log says was spent today
-    tight = make_deck(tmp_path, fake_llm_server.url, f"[budget]\ndaily_usd = {spent + WORST_AT_MAX_20 / 2}\n",
-                      name="tight")
+    tight = make_deck(tmp_path, fake_llm_server.url,
+                      f"[budget]\ndaily_usd = {spent + WORST_AT_MAX_20 / 2}\n", name="tight")
     with new_session(tight, tmp_path) as second:
         assert second.budget.spent_today() == pytest.approx(spent)
         with pytest.raises(BudgetExceededError, match="daily budget") as caught:
             second.complete("one more", "gpt-4o-mini", max_tokens=20)
         assert caught.value.spent == pytest.approx(spent)
         assert "daily_usd" in str(caught.value)
-    loose = make_deck(tmp_path, fake_llm_server.url, f"[budget]\ndaily_usd = {spent + 3 * WORST_AT_MAX_20}\n",
-                      name="loose")
+    loose = make_deck(tmp_path, fake_llm_server.url,
+                      f"[budget]\ndaily_usd = {spent + 3 * WORST_AT_MAX_20}\n", name="loose")
     with new_session(loose, tmp_path) as third:
         third.complete("one more", "gpt-4o-mini", max_tokens=20)
         assert third.budget.spent_today() > spent
@@ -124,9 +131,9 @@ def test_deck_budget_table_is_checked(tmp_path, fake_llm_server):
     deck = make_deck(tmp_path, fake_llm_server.url, "[budget]\nsession_usd = 2.5\n")
     with new_session(deck, tmp_path) as session:
         assert session.budget.session.limit == 2.5
-    with pytest.raises(DeckError, match="budget.session_usd"):
+    with pytest.raises(DeckError, match=r"budget\.session_usd"):
         make_deck(tmp_path, fake_llm_server.url, "[budget]\nsession_usd = -1\n", name="bad")
-    with pytest.raises(DeckError, match="budget.monthly"):
+    with pytest.raises(DeckError, match=r"budget\.monthly"):
         make_deck(tmp_path, fake_llm_server.url, "[budget]\nmonthly = 3\n", name="bad2")
 
 
@@ -135,5 +142,17 @@ def test_worst_case_uses_the_one_cost_function(deck):
 
     spec = deck.resolve("gpt-4o-mini").primary.spec
     request = BackendRequest(backend="openai", provider="openai", model_id="gpt-4o-mini",
-                             messages=[{"role": "user", "content": "x" * 400}], params={"max_tokens": 10})
+                             messages=[{"role": "user", "content": "x" * 400}],
+                             params={"max_tokens": 10})
     assert worst_case_usd(spec, request) == pytest.approx((100 * 0.15 + 10 * 0.6) / 1e6)
+
+
+def test_budget_usd_none_lifts_the_deck_session_limit_and_left_out_keeps_it(tmp_path,
+                                                                            fake_llm_server):
+    deck = make_deck(tmp_path, fake_llm_server.url, "[budget]\nsession_usd = 0.001\n")
+    with new_session(deck, tmp_path) as session:  # left out: the deck's $0.001
+        with pytest.raises(BudgetExceededError, match="session budget"):
+            session.complete("hello", "gpt-4o-mini")
+    with new_session(deck, tmp_path, budget_usd=None) as session:  # None: no session limit
+        assert session.budget.session.limit is None
+        assert session.complete("hello", "gpt-4o-mini").text == "echo: hello"

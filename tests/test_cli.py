@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deck_folders import seed_deck, write_deck
+from deck_folders import seed_deck
 from serve_process import LLMDECK  # this Python's console script, not another one on PATH
 
 if not LLMDECK:
@@ -20,8 +20,8 @@ def run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
     environment = {k: v for k, v in os.environ.items()
                    if not k.endswith(("_API_KEY", "_API_BASE")) and not k.startswith("LLMDECK_")}
     environment.update(env or {})
-    return subprocess.run([LLMDECK, *args], cwd=cwd, env=environment, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([LLMDECK, *args], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_init_writes_the_default_deck_and_refuses_to_overwrite(tmp_path):
@@ -49,7 +49,8 @@ def test_the_initialised_deck_is_found_and_valid_with_no_key(tmp_path):
 def test_validate_reports_every_problem_and_exits_1(tmp_path):
     folder = seed_deck(tmp_path / "inference")
     (folder / "deck" / "cycle.toml").write_text(
-        '[aliases]\nping = "pong"\npong = "ping"\n[llm_presets]\nbroken = { llm_handle = "nothing-here" }\n')
+        '[aliases]\nping = "pong"\npong = "ping"\n[llm_presets]\nbroken = { llm_handle = '
+        '"nothing-here" }\n')
     (folder / "backends" / "openai.toml").write_text(
         (folder / "backends" / "openai.toml").read_text() + "\nmystery_key = 1\n")
     result = run("validate", "--deck", str(folder), "--profile", "mixed", cwd=tmp_path)
@@ -67,11 +68,12 @@ def test_validate_json_has_the_same_sections(tmp_path):
     result = run("validate", "--deck", str(folder), "--json", cwd=tmp_path,
                  env={"PIPELEX_INFERENCE_API_KEY": "test-key-123456"})
     report = json.loads(result.stdout)
-    assert set(report) >= {"backends", "routing", "aliases", "presets", "unknown_keys", "problems", "usable"}
+    assert set(report) >= {"backends", "routing", "aliases", "presets", "unknown_keys",
+                           "problems", "usable"}
     backends = {b["name"]: b for b in report["backends"]}
     # Pipelex's own service is in the catalog (its endpoint is in real 0.10 folders)
-    assert (backends["pipelex_inference"]["available"], backends["pipelex_inference"]["endpoint_host"]) == (
-        True, "inference.pipelex.com")
+    pipelex = backends["pipelex_inference"]
+    assert (pipelex["available"], pipelex["endpoint_host"]) == (True, "inference.pipelex.com")
     assert backends["openai"]["reason"] == "missing OPENAI_API_KEY"
     assert "test-key-123456" not in result.stdout
 
@@ -94,19 +96,23 @@ def test_missing_folder_is_a_clear_error(tmp_path):
 def test_models_lists_routing_prices_and_references(tmp_path):
     result = run("models", "--json", cwd=tmp_path)
     rows = {r["model"]: r for r in json.loads(result.stdout)}
-    assert rows["demo-chat"]["backend"] == "demo" and "demo" in rows["demo-chat"]["aliases"].split(",")
+    assert (rows["demo-chat"]["backend"] == "demo"
+            and "demo" in rows["demo-chat"]["aliases"].split(","))
     mini = rows["gpt-4o-mini"]
     assert (mini["backend"], mini["available"]) == ("demo", True)  # auto profile, no key
     # the deck's own prices, not the demo stand-in's zeros
-    assert (mini["input_usd_per_1m"], mini["note"]) == (0.15, "offline demo stand-in (prices: openai's)")
+    assert (mini["input_usd_per_1m"], mini["note"]) == (0.15,
+                                                        "offline demo stand-in (prices: openai's)")
     table = run("models", "--backend", "demo", cwd=tmp_path).stdout
     assert table.splitlines()[0].split()[:4] == ["model", "type", "backend", "model_id"]
 
 
 def test_models_with_a_key_routes_to_the_native_provider(tmp_path):
-    rows = {r["model"]: r for r in json.loads(run("models", "--json", cwd=tmp_path,
-                                                  env={"OPENAI_API_KEY": "sk-test-0123456789abcdefgh"}).stdout)}
-    assert (rows["gpt-4o-mini"]["backend"], rows["gpt-4o-mini"]["input_usd_per_1m"]) == ("openai", 0.15)
+    listed = run("models", "--json", cwd=tmp_path,
+                 env={"OPENAI_API_KEY": "sk-test-0123456789abcdefgh"})
+    rows = {r["model"]: r for r in json.loads(listed.stdout)}
+    mini = rows["gpt-4o-mini"]
+    assert (mini["backend"], mini["input_usd_per_1m"]) == ("openai", 0.15)
 
 
 def test_profile_variable_switches_everything(tmp_path):
@@ -132,7 +138,8 @@ def test_validate_live_probes_each_available_backend(tmp_path, fake_llm_server):
 
     folder = loopback_deck(tmp_path / "deck", fake_llm_server.url)
     result = run("validate", "--live", "--deck", str(folder), cwd=tmp_path,
-                 env={"OPENAI_API_KEY": "sk-test-live-0123456789abcdef", "LLMDECK_CACHE_DIR": str(tmp_path)})
+                 env={"OPENAI_API_KEY": "sk-test-live-0123456789abcdef",
+                      "LLMDECK_CACHE_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stdout + result.stderr
     live = result.stdout.split("LIVE CHECK")[1]
     assert re.search(r"ok +openai +\d+ ms", live) and re.search(r"ok +demo +\d+ ms", live)

@@ -32,10 +32,12 @@ from llmdeck_nb.notebook import display
 pytest_plugins = ["notebooks_magics.shell_fixtures"]
 
 CENT_MILLIONTH = 1e-8  # USD
-KEYS = {"OPENAI_API_KEY": "sk-test-openai-0123456789", "ANTHROPIC_API_KEY": "sk-test-anthropic-0123",
+KEYS = {"OPENAI_API_KEY": "sk-test-openai-0123456789",
+        "ANTHROPIC_API_KEY": "sk-test-anthropic-0123",
         "GEMINI_API_KEY": "test-gemini-key-0123456789"}
-SOL = "{ input = 2.0, output = 10.0, input_cached = 0.1, input_cache_write = 2.5, tiers = [" \
-      "{ above_tokens = 272000, input = 4.0, output = 15.0, input_cached = 0.2, input_cache_write = 5.0 }] }"
+SOL = ("{ input = 2.0, output = 10.0, input_cached = 0.1, input_cache_write = 2.5, tiers = ["
+       "{ above_tokens = 272000, input = 4.0, output = 15.0, input_cached = 0.2, "
+       "input_cache_write = 5.0 }] }")
 
 
 def pricing_deck(root: Path, url: str) -> Path:
@@ -72,8 +74,11 @@ def pricing_deck(root: Path, url: str) -> Path:
             costs = { input = 3.0, output = 15.0, input_cached = 0.3, input_cache_write = 3.75 }
         ''',
         "backends/google.toml": '''
-            ["gemini-2.5-pro"]
-            costs = { input = 1.25, output = 10.0, input_cached = 0.125, tiers = [{ above_tokens = 200000, input = 2.5, output = 15.0, input_cached = 0.25 }] }
+            ["gemini-2.5-pro".costs]
+            input = 1.25
+            output = 10.0
+            input_cached = 0.125
+            tiers = [{ above_tokens = 200000, input = 2.5, output = 15.0, input_cached = 0.25 }]
         ''',
         "routing_profiles.toml": '''
             active = "loopback"
@@ -123,12 +128,14 @@ def spec(**costs) -> ModelSpec:
 
 def test_cached_and_cache_write_tokens_at_their_own_prices():
     # 10,000 prompt tokens: 6,000 read from cache, 1,000 written, 3,000 fresh; 500 out
-    # 3,000 x 3 + 6,000 x 0.3 + 1,000 x 3.75 + 500 x 15 = 9,000 + 1,800 + 3,750 + 7,500 = 22,050 / 1M
+    # 3,000 x 3 + 6,000 x 0.3 + 1,000 x 3.75 + 500 x 15 = 9,000 + 1,800 + 3,750 + 7,500 = 22,050 /
+    # 1M
     priced = call_cost(spec(input=3.0, output=15.0, input_cached=0.3, input_cache_write=3.75),
                        10_000, 500, cached_tokens=6_000, cache_write_tokens=1_000)
     assert priced.usd == pytest.approx(0.02205, abs=CENT_MILLIONTH)
     assert priced.source == "deck"
-    assert priced.provider_saved_usd == pytest.approx(6_000 * 2.7 / 1e6, abs=CENT_MILLIONTH)  # 0.0162
+    # 0.0162
+    assert priced.provider_saved_usd == pytest.approx(6_000 * 2.7 / 1e6, abs=CENT_MILLIONTH)
 
 
 def test_the_tier_the_prompt_falls_in_prices_every_token():
@@ -159,7 +166,8 @@ def test_a_model_without_cached_prices_charges_them_as_input_and_says_so():
 
 
 def test_no_deck_price_falls_back_to_litellm_then_to_unknown():
-    assert (call_cost(spec(), 10, 10, 0.5).usd, call_cost(spec(), 10, 10, 0.5).source) == (0.5, "litellm")
+    assert (call_cost(spec(), 10, 10, 0.5).usd, call_cost(spec(), 10, 10, 0.5).source) == (0.5,
+                                                                                           "litellm")
     assert (call_cost(spec(), 10, 10).usd, call_cost(spec(), 10, 10).source) == (None, "none")
 
 
@@ -183,7 +191,8 @@ def packaged_specs():
 def test_packaged_prices_match_litellm_for_the_same_usage(backend, model, prompt, cached, written,
                                                           output, reasoning):
     litellm = load_litellm()
-    from litellm.types.utils import CompletionTokensDetailsWrapper, PromptTokensDetailsWrapper, Usage
+    from litellm.types.utils import (CompletionTokensDetailsWrapper,
+                                     PromptTokensDetailsWrapper, Usage)
 
     usage = Usage(prompt_tokens=prompt, completion_tokens=output, total_tokens=prompt + output,
                   prompt_tokens_details=PromptTokensDetailsWrapper(
@@ -201,7 +210,8 @@ def test_the_packaged_deck_is_what_the_price_script_writes():
     script = Path(__file__).resolve().parents[1] / "scripts" / "deck_prices_from_litellm.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
-    assert done.returncode == 0 and "stale: nothing" in done.stdout, done.stdout + done.stderr[-2000:]
+    assert done.returncode == 0 and "stale: nothing" in done.stdout, (done.stdout
+                                                                     + done.stderr[-2000:])
 
 
 # --- each provider's usage block, over HTTP ------------------------------------------------------
@@ -215,7 +225,8 @@ def test_openai_compatible_cached_and_reasoning_tokens(session, fake_llm_server,
     # "echo: hi" = 2 words + 300 reasoning = 302 out
     # 976 x 2 + 1,024 x 0.1 + 302 x 10 = 1,952 + 102.4 + 3,020 = 5,074.4 / 1M
     assert result.cost_usd == pytest.approx(0.0050744, abs=CENT_MILLIONTH)
-    assert (result.cached_tokens, result.reasoning_tokens, result.cost_source) == (1_024, 300, "deck")
+    assert (result.cached_tokens, result.reasoning_tokens, result.cost_source) == (1_024,
+                                                                                   300, "deck")
     row = last_row(session)
     assert_usage(row, 2_000, 1_024, None, 302, 300)
     assert row.cost_usd == pytest.approx(0.0050744, abs=CENT_MILLIONTH)
@@ -268,7 +279,8 @@ def test_openai_long_prompt_tier_and_the_base_price_just_below_it(session, fake_
     assert above.cost_source == "deck+above_272k"
     fake_llm_server.set_usage(prompt_tokens=272_000)
     below = session.complete("short", "gpt-6.1-sol")  # 272,000 x 2 + 2 x 10 = 544,020 / 1M
-    assert (below.cost_usd, below.cost_source) == (pytest.approx(0.54402, abs=CENT_MILLIONTH), "deck")
+    assert below.cost_usd == pytest.approx(0.54402, abs=CENT_MILLIONTH)
+    assert below.cost_source == "deck"
 
 
 def test_model_without_cached_prices_over_http(session, fake_llm_server):
@@ -305,7 +317,8 @@ def test_summary_shows_cost_and_both_savings(session, fake_llm_server):
     assert claude.cost_usd == pytest.approx(0.008055, abs=CENT_MILLIONTH)
     assert claude.saved_cost_usd == pytest.approx(0.008055, abs=CENT_MILLIONTH)
     assert claude.provider_saved_usd == pytest.approx(0.0081, abs=CENT_MILLIONTH)
-    assert plain.cost_usd == pytest.approx(8e-6, abs=CENT_MILLIONTH) and plain.provider_saved_usd == 0
+    assert (plain.cost_usd == pytest.approx(8e-6, abs=CENT_MILLIONTH)
+            and plain.provider_saved_usd == 0)
     line = display.savings_line(session.summary())
     assert line == ("llmdeck: caching saved $0.0162: $0.008055 by llmdeck's response cache "
                     "(calls not sent), $0.008100 by provider caching (cached input tokens)")
@@ -327,10 +340,12 @@ def test_magics_show_cached_and_reasoning_tokens(ip, run, session, fake_llm_serv
     assert saved["plain"] == 0  # cached at the input price: nothing saved
 
 
-# --- asking for provider caching -------------------------------------------------------------------
+# --- asking for provider caching
+# -------------------------------------------------------------------
 
 
-def test_prompt_cache_marks_the_system_prompt_and_the_history_for_anthropic(session, fake_llm_server):
+def test_prompt_cache_marks_the_system_prompt_and_the_history_for_anthropic(session,
+                                                                            fake_llm_server):
     history = [{"role": "system", "content": "You are terse."},
                {"role": "user", "content": "first question"},
                {"role": "assistant", "content": "first answer"},
@@ -340,7 +355,8 @@ def test_prompt_cache_marks_the_system_prompt_and_the_history_for_anthropic(sess
     assert body["system"] == [{"type": "text", "text": "You are terse.",
                                "cache_control": {"type": "ephemeral"}}]
     last = body["messages"][-1]["content"]
-    assert last[-1]["text"] == "second question" and last[-1]["cache_control"] == {"type": "ephemeral"}
+    assert (last[-1]["text"] == "second question"
+            and last[-1]["cache_control"] == {"type": "ephemeral"})
     assert all("cache_control" not in str(m) for m in body["messages"][:-1])
     assert "prompt_cache" not in body
     # without the option, nothing is marked
@@ -360,14 +376,15 @@ def test_prompt_cache_from_a_preset_and_the_magic(ip, run, session, fake_llm_ser
     assert "prompt_cache" not in body and "cache_control" not in str(body)
 
 
-# --- the deck's costs tables ------------------------------------------------------------------------
+# --- the deck's costs tables
+# ------------------------------------------------------------------------
 
 
 def test_tiers_out_of_order_are_a_clear_deck_error(tmp_path, fake_llm_server):
     root = pricing_deck(tmp_path / "deck", fake_llm_server.url)
     (root / "backends" / "openai.toml").write_text(
-        '[bad]\ncosts = { input = 1.0, output = 2.0, tiers = [{ above_tokens = 200000, input = 2.0 },'
-        ' { above_tokens = 100000, input = 3.0 }] }\n', encoding="utf-8")
+        '[bad]\ncosts = { input = 1.0, output = 2.0, tiers = [{ above_tokens = 200000, input = 2.0 '
+        '}, { above_tokens = 100000, input = 3.0 }] }\n', encoding="utf-8")
     with pytest.raises(DeckError) as info:
         load_deck(root, env=KEYS)
     message = str(info.value)

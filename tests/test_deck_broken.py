@@ -13,6 +13,7 @@ import pytest
 from deck_folders import write_deck
 from llmdeck_nb import cli, load_deck
 from llmdeck_nb.deck.problems import DeckWarning
+from llmdeck_nb.deck.presentation import models_table
 from llmdeck_nb.engine.session import Session
 from llmdeck_nb.errors import AliasDepthError, DeckError, LLMDeckError
 
@@ -70,7 +71,7 @@ def test_a_3000_deep_alias_chain_is_one_message_in_validate_and_complete(tmp_pat
     assert "alias 'a0': alias 'a0' nests aliases more than 64 deep (at 'a63' -> 'a64')" in out
     deck = load_deck(folder, env=KEY)
     assert deck.resolve("a2950").primary.model == "gpt-4o-mini"  # a chain of 51 is fine
-    assert deck.models_table()[0]["model"] == "gpt-4o-mini"  # `llmdeck models` still lists
+    assert models_table(deck)[0]["model"] == "gpt-4o-mini"  # `llmdeck models` still lists
     with Session(deck=deck, cache=False, log=False) as session:
         with pytest.raises(AliasDepthError, match="nests aliases more than 64 deep"):
             session.complete("hi", model="a0")
@@ -89,7 +90,7 @@ def _unprivileged(run) -> str:
             os.setgid(65534)
             os.setuid(65534)
             text = run()
-        except BaseException as exc:  # report it to the parent, whatever it is
+        except BaseException as exc:  # noqa: BLE001 - report it to the parent, whatever it is
             text = f"{type(exc).__name__}: {exc}"
         os.write(write_end, text.encode())
         os._exit(0)

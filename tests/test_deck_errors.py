@@ -4,6 +4,7 @@ import pytest
 
 from deck_folders import seed_deck, write_deck
 from llmdeck_nb import load_deck
+from llmdeck_nb.deck.validation import validate_deck
 from llmdeck_nb.errors import (
     DeckSchemaError,
     HandleNotFoundError,
@@ -54,7 +55,7 @@ def test_wrong_types_name_file_and_key_and_lenient_load_keeps_the_rest(tmp_path)
     assert "backends/openai.toml: key 'gpt-4o-mini.costs'" in str(info.value)
     deck = load_deck(folder, env=KEYS, strict=False)
     assert "ok-model" in deck.model_names and "gpt-4o-mini" not in deck.model_names
-    messages = [p.message for p in deck.validate().errors]
+    messages = [p.message for p in validate_deck(deck).errors]
     assert any("key 'llm_presets.hot.temperature'" in m and "less than or equal to 2" in m for m in messages)
     assert any("key 'gpt-4o-mini.costs'" in m for m in messages)
 
@@ -108,14 +109,14 @@ def test_a_real_pipelex_style_folder_with_backends_we_do_not_know_loads(tmp_path
     assert not [p for p in deck.problems if p.key in ("internal", "pipelex_gateway")]  # no warning per load
     resolution = deck.resolve("llm_for_testing")
     assert resolution.primary.label == "qwen3:8b@ollama"
-    assert not [p for p in deck.validate().errors]
+    assert not [p for p in validate_deck(deck).errors]
 
 
 def test_packaged_deck_is_clean_under_every_profile():
     deck = load_deck(env={})
     for profile in deck.profiles:
-        report = deck.validate(profile)
+        report = validate_deck(deck, profile)
         assert not report.errors, (profile, [p.message for p in report.errors])
     # without keys, other profiles warn that their aliases cannot be served; auto does not
-    assert not deck.validate().warnings
+    assert not validate_deck(deck).warnings
     assert deck.resolve(deck.default_handle()).primary.backend.name == "demo"

@@ -97,7 +97,8 @@ NEW_STYLE = {
         cheap = ["gpt-4o-mini", "not-a-model", "gemini-2.5-flash"]
 
         [llm.presets]
-        precise = { model = "base-gpt", temperature = 0.2, max_tokens = 1000, top_p = 0.9, seed = 7 }
+        precise = { model = "base-gpt", temperature = 0.2, max_tokens = 1000, top_p = 0.9,
+                    seed = 7 }
         reason = { model = "o4-mini", temperature = 0.3, reasoning_effort = "high" }
 
         [llm.choice_defaults]
@@ -175,7 +176,8 @@ def test_waterfall_skips_unknown_and_unavailable_models(folder):
     assert [c.label for c in cheap.candidates] == ["gpt-4o-mini@local"]
     reasons = dict(cheap.skipped)
     assert reasons["not-a-model"] == "not a model in any backends/*.toml file"
-    assert reasons["gemini-2.5-flash"] == "backend 'google' is missing GEMINI_API_KEY or GOOGLE_API_KEY"
+    assert reasons["gemini-2.5-flash"] == ("backend 'google' is missing GEMINI_API_KEY or "
+                                           "GOOGLE_API_KEY")
     assert cheap.primary.via == "waterfall 'cheap' #1"
 
 
@@ -186,7 +188,8 @@ def test_fallback_order_adds_candidates_on_other_backends(folder):
         ("gpt-4o-mini@openai", "direct"), ("gpt-4o-mini@local", "fallback_order")]
     assert cheap.candidates[1].spec.model_id == "gpt-4o-mini-local"
     # a backend with no spec for the model adds nothing
-    assert [c.label for c in deck.resolve("gpt-5.4", profile="cloud").candidates] == ["gpt-5.4@openai"]
+    assert ([c.label for c in deck.resolve("gpt-5.4", profile="cloud").candidates]
+            == ["gpt-5.4@openai"])
 
 
 def test_missing_credentials_error_names_the_variable(folder):
@@ -202,10 +205,15 @@ def test_preset_params_constraints_and_per_call_overrides(folder):
     precise = deck.resolve("precise")
     assert precise.primary.model == "gpt-5.4"
     # gpt-5.4 has fixed_temperature = 1: applied and reported
-    assert dict(precise.primary.params) == {"temperature": 1, "max_tokens": 1000, "top_p": 0.9, "seed": 7}
+    assert dict(precise.primary.params) == {"temperature": 1, "max_tokens": 1000,
+                                            "top_p": 0.9, "seed": 7}
     assert precise.primary.adjustments == ("temperature 0.2 -> 1 (gpt-5.4 only accepts 1)",)
-    reason = deck.resolve("reason", max_tokens=500, temperature=None)
-    assert dict(reason.primary.params) == {"temperature": 1.0, "reasoning_effort": "high", "max_tokens": 500}
+    reason = deck.resolve("reason", max_tokens=500)
+    assert dict(reason.primary.params) == {"temperature": 1.0, "reasoning_effort": "high",
+                                           "max_tokens": 500}
+    # a parameter set to None is not sent: it unsets the preset's value
+    unset = deck.resolve("reason", max_tokens=500, temperature=None)
+    assert dict(unset.primary.params) == {"reasoning_effort": "high", "max_tokens": 500}
     # the memoised resolution is not changed by per-call overrides
     assert "max_tokens" not in deck.resolve("reason").primary.params
 
@@ -221,9 +229,11 @@ def test_profile_per_call_and_from_environment(folder):
 
 def test_unknown_keys_warn_with_file_and_key_and_loading_goes_on(tmp_path):
     files = dict(NEW_STYLE)
-    files["backends/local.toml"] = '["qwen3-coder"]\ncosts = { input = 0, output = 0 }\ncontext_windw = 5\n'
+    files["backends/local.toml"] = ('["qwen3-coder"]\ncosts = { input = 0, output = 0 '
+                                    '}\ncontext_windw = 5\n')
     folder = write_deck(tmp_path / "inference", files)
-    with pytest.warns(DeckWarning, match=r"local.toml: unknown key 'qwen3-coder.context_windw' in model "
+    with pytest.warns(DeckWarning,
+                      match=r"local.toml: unknown key 'qwen3-coder.context_windw' in model "
                       r"'qwen3-coder' \(ignored\) \(did you mean 'context_window'\?\)"):
         deck = load_deck(folder, env={})
     assert "qwen3-coder" in deck.model_names
@@ -236,7 +246,8 @@ def test_unknown_keys_warn_with_file_and_key_and_loading_goes_on(tmp_path):
 
 def test_alias_cycle_is_named(tmp_path):
     files = dict(NEW_STYLE)
-    files["deck/2_cycle.toml"] = '[aliases]\nloop-a = "loop-b"\nloop-b = ["gpt-4o-mini", "loop-c"]\nloop-c = "loop-a"\n'
+    files["deck/2_cycle.toml"] = ('[aliases]\nloop-a = "loop-b"\nloop-b = ["gpt-4o-mini", '
+                                  '"loop-c"]\nloop-c = "loop-a"\n')
     deck = load_deck(write_deck(tmp_path / "inference", files), env={})
     with pytest.raises(AliasCycleError) as info:
         deck.resolve("loop-a")

@@ -11,6 +11,8 @@ from deck_folders import write_deck
 from real_layouts import DUMMY_KEYS, LAYOUT_010, LAYOUT_015, LAYOUT_2026
 from llmdeck_nb import cli, load_deck
 from llmdeck_nb.deck.loader import DeckWarning
+from llmdeck_nb.deck.presentation import models_table
+from llmdeck_nb.deck.validation import validate_deck
 from llmdeck_nb.engine.session import Session
 from llmdeck_nb.errors import NotAnLLMError, RoutingError, WrongReferenceKindError
 
@@ -103,7 +105,7 @@ def test_2026_other_model_kinds_load_are_listed_and_refused_by_llm_calls(deck_20
     assert deck.other_decks["extract"].choice_default == "@default-extract-document"
     # img_gen's default-general is its own namespace: the LLM alias is untouched
     assert deck.resolve("default-general", "direct").primary.model == "claude-4.6-sonnet"
-    types = {row["model"]: row["type"] for row in deck.models_table("direct")}
+    types = {row["model"]: row["type"] for row in models_table(deck, "direct")}
     assert types["flux-pro"] == "img_gen" and types["pypdfium2-extract-pdf"] == "text_extractor"
     with pytest.raises(NotAnLLMError, match=r"'gen-image' is an img_gen preset \(deck/2_img_gen_deck.toml\), "
                                             r"not an LLM"):
@@ -141,7 +143,7 @@ def test_010_layout_resolves_presets_before_same_named_aliases(tmp_path):
     assert deck.backends["pipelex_inference"].endpoint == "https://inference.pipelex.com/v1"
     assert deck.resolve("llm_to_engineer").primary.label == "claude-4-sonnet@pipelex_inference"
     assert deck.resolve("llm_to_engineer", "all_openai").primary.label == "gpt-4o-mini@openai"
-    assert not deck.validate().errors
+    assert not validate_deck(deck).errors
 
 
 def test_015_layout_optional_routes_and_fallback_order(tmp_path):
@@ -152,7 +154,7 @@ def test_015_layout_optional_routes_and_fallback_order(tmp_path):
     assert deck.resolve(deck.default_handle()).primary.params["temperature"] == 0.1
     assert [c.label for c in deck.resolve("smart_llm").candidates] == [
         "claude-4.5-sonnet@blackboxai", "gpt-4o-mini@openai"]
-    assert not deck.validate().errors
+    assert not validate_deck(deck).errors
 
 
 @pytest.mark.parametrize("layout, profile", [(LAYOUT_2026, None), (LAYOUT_2026, "direct"),

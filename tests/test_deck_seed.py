@@ -6,7 +6,8 @@ from deck_folders import seed_deck
 from llmdeck_nb import load_deck
 from llmdeck_nb.errors import CredentialsMissingError, HandleNotFoundError
 
-KEYS = {"OPENAI_API_KEY": "sk-test-openai-0123456789abcdef", "ANTHROPIC_API_KEY": "sk-ant-test-0123456789abcdef"}
+KEYS = {"OPENAI_API_KEY": "sk-test-openai-0123456789abcdef",
+        "ANTHROPIC_API_KEY": "sk-ant-test-0123456789abcdef"}
 
 
 @pytest.fixture
@@ -28,7 +29,9 @@ def test_seed_loads_with_no_key_and_marks_every_backend_unavailable(folder):
 def test_seed_models_table_form_and_costs(folder):
     deck = load_deck(folder, env=KEYS)
     spec = deck.specs["openai"]["gpt-4o-mini"]
-    assert (spec.model_id, spec.sdk, spec.max_tokens, spec.max_prompt_images) == ("gpt-4o-mini", "openai", 128000, 100)
+    assert (spec.model_id, spec.sdk, spec.max_tokens, spec.max_prompt_images) == ("gpt-4o-mini",
+                                                                                  "openai",
+                                                                                  128000, 100)
     assert spec.inputs == ("text", "images") and spec.supports_structured
     assert spec.costs.input == 0.00015
     # default_sdk (0.10 form) applies to every anthropic model
@@ -67,7 +70,8 @@ def test_seed_aliases_presets_and_overrides(folder):
     extract = deck.resolve("llm_to_extract", profile="mixed")
     assert extract.primary.model == "gpt-4o-mini"
     assert dict(extract.primary.params) == {"temperature": 0.2}
-    assert deck.resolve("my_custom_model", profile="mixed").primary.spec.model_id == "claude-3-sonnet-20240229"
+    assert (deck.resolve("my_custom_model", profile="mixed").primary.spec.model_id
+            == "claude-3-sonnet-20240229")
     # choice defaults name presets
     assert deck.default_handle() == "cheap_llm_for_text"
     assert deck.default_handle(structured=True) == "cheap_llm_for_object"

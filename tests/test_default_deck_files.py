@@ -181,11 +181,13 @@ def test_cache_and_tier_prices_are_plausible(backend, name, spec):
     thresholds = [tier["above_tokens"] for tier in costs.get("tiers", [])]
     assert thresholds == sorted(set(thresholds)), f"{where}: tiers ascending"
     for tier in costs.get("tiers", []):
-        assert isinstance(tier["above_tokens"], int) and 0 < tier["above_tokens"] <= spec["context_window"]
+        assert (isinstance(tier["above_tokens"], int)
+                and 0 < tier["above_tokens"] <= spec["context_window"])
         assert set(tier) <= {"above_tokens", "input", "output", "input_cached", "input_cache_write"}
         for kind in ("input", "output", "input_cached", "input_cache_write"):
             if kind in tier and kind in costs:  # long prompts cost more, never less
-                assert tier[kind] >= costs[kind], f"{where}: tier above {tier['above_tokens']} {kind}"
+                assert tier[kind] >= costs[kind], (f"{where}: tier above {tier['above_tokens']} "
+                                                   f"{kind}")
 
 
 def test_the_big_providers_carry_cache_prices():

@@ -36,24 +36,25 @@ def test_load_ext_in_a_fresh_interpreter_is_light_and_says_one_line(tmp_path):
         from IPython.core.interactiveshell import InteractiveShell
         shell = InteractiveShell.instance()
         shell.run_line_magic("load_ext", "llmdeck_nb")
-        print("HEAVY", [m for m in ("litellm", "pandas", "ipywidgets", "tqdm", "starlette", "uvicorn",
-                                    "openai", "tomlkit", "keyring", "cryptography")
+        print("HEAVY", [m for m in ("litellm", "pandas", "ipywidgets", "tqdm", "starlette",
+                                    "uvicorn", "openai", "tomlkit", "keyring", "cryptography")
                           if m in sys.modules])
-        print("MAGICS", sorted(n for n in shell.magics_manager.magics["line"] if n.startswith("llm")))
-        print("CELL", sorted(n for n in shell.magics_manager.magics["cell"] if n.startswith("llm")))
+        magics = shell.magics_manager.magics
+        print("MAGICS", sorted(n for n in magics["line"] if n.startswith("llm")))
+        print("CELL", sorted(n for n in magics["cell"] if n.startswith("llm")))
     """)
     env = {**os.environ, "LLMDECK_CACHE_DIR": str(tmp_path), "LLMDECK_PROFILE": "demo"}
     env.pop("LLMDECK_CONFIG_DIR", None)
-    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("llmdeck: profile demo, ") and "backends available (" in lines[0]
     assert "demo" in lines[0] and lines[0].endswith(", packaged default deck")
     assert "HEAVY []" in lines
-    assert ("MAGICS ['llm', 'llm_aliases', 'llm_budget', 'llm_cache', 'llm_chat', 'llm_check', 'llm_key', "
-            "'llm_log', 'llm_mode', 'llm_models', 'llm_panel', 'llm_presets', 'llm_profile', 'llm_reload', "
-            "'llm_use']") in lines
+    assert ("MAGICS ['llm', 'llm_aliases', 'llm_budget', 'llm_cache', 'llm_chat', 'llm_check', "
+            "'llm_key', 'llm_log', 'llm_mode', 'llm_models', 'llm_panel', 'llm_presets', "
+            "'llm_profile', 'llm_reload', 'llm_use']") in lines
     assert "CELL ['llm', 'llm_batch', 'llm_compare']" in lines
     assert not (tmp_path / "calls.sqlite").exists()  # the session (log, cache) opens on first use
 
@@ -77,8 +78,9 @@ def test_the_load_line_is_remembered_for_the_same_deck_and_environment(tmp_path)
     env["LLMDECK_CACHE_DIR"] = str(tmp_path / "state")
 
     def load(**extra: str) -> tuple[str, bool]:
-        done = subprocess.run([sys.executable, "-c", LOAD_AND_REPORT], capture_output=True, text=True,
-                              env={**env, **extra}, cwd=project, timeout=60, check=True)
+        done = subprocess.run([sys.executable, "-c", LOAD_AND_REPORT],
+                              capture_output=True, text=True, env={**env, **extra}, cwd=project,
+                              timeout=60, check=True)
         line, loaded = done.stdout.splitlines()
         return line, loaded == "DECK LOADED True"
 
@@ -86,9 +88,11 @@ def test_the_load_line_is_remembered_for_the_same_deck_and_environment(tmp_path)
     assert loaded and first.startswith("llmdeck: profile all_pipelex, 0 of 4 backends available")
     assert load() == (first, False)
     with_key, loaded = load(OPENAI_API_KEY=SENTINEL_KEY)
-    assert loaded and with_key.startswith("llmdeck: profile all_pipelex, 1 of 4 backends available (openai)")
+    assert loaded and with_key.startswith("llmdeck: profile all_pipelex, 1 of 4 backends available "
+                                          "(openai)")
     assert load(OPENAI_API_KEY=SENTINEL_KEY) == (with_key, False)
-    assert load(OPENAI_API_KEY="sk-another-key-9876543210") == (with_key, False)  # set is what counts
+    # set is what counts
+    assert load(OPENAI_API_KEY="sk-another-key-9876543210") == (with_key, False)
     routing = project / ".llmdeck" / "inference" / "routing_profiles.toml"
     routing.write_text(routing.read_text().replace('active = "all_pipelex"', 'active = "mixed"'))
     edited, loaded = load()
@@ -126,7 +130,8 @@ def test_unload_and_reload_ext(ip, run, assert_usage_error):
     assert run("%llm hi").error is None
 
 
-def test_a_bad_deck_is_one_line_and_the_magics_still_work_after_a_fix(tmp_path, state_dir, monkeypatch,
+def test_a_bad_deck_is_one_line_and_the_magics_still_work_after_a_fix(tmp_path, state_dir,
+                                                                      monkeypatch,
                                                                      fake_llm_server):
     folder = loopback_deck(tmp_path / "bad", fake_llm_server.url)
     good = (folder / "routing_profiles.toml").read_text()
@@ -219,12 +224,17 @@ def test_formats(ip, run, fmt, mime, check):
 
 
 def test_json_format_pretty_prints(ip, run):
-    ip.user_ns["Point"] = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
-    ran = run("%%llm -f json --schema Point\nA point")  # a dict schema: the parsed value is returned
+    ip.user_ns["Point"] = {"type": "object", "properties": {"x": {"type": "integer"}},
+                           "required": ["x"]}
+    # a dict schema: the parsed value is returned
+    ran = run("%%llm -f json --schema Point\nA point")
     assert ran.value == json.loads(ip.user_ns["_llm"].text)
-    ran = run("%%llm -f json --param response_format='{\"type\": \"json_object\"}'\nnot json at all")
-    assert ran.outputs[0].data == {"text/plain": ip.user_ns["_llm"].text}  # not JSON: shown as it is
-    assert display.pretty_json('```json\n{"a": [1, 2]}\n```') == '{\n  "a": [\n    1,\n    2\n  ]\n}'
+    ran = (run("%%llm -f json --param response_format='{\"type\": \"json_object\"}'\nnot json at "
+               "all"))
+    # not JSON: shown as it is
+    assert ran.outputs[0].data == {"text/plain": ip.user_ns["_llm"].text}
+    assert display.pretty_json('```json\n{"a": [1, 2]}\n```') == ('{\n  "a": [\n    1,\n    2\n  '
+                                                                  ']\n}')
 
 
 def test_code_format_inserts_the_code_in_a_new_cell(ip, run):
@@ -237,7 +247,8 @@ def test_code_format_inserts_the_code_in_a_new_cell(ip, run):
 
 
 def test_extract_code_strips_fences():
-    assert display.extract_code("Here:\n```python\nx = 1\n```\nand\n```\ny = 2\n```") == "x = 1\n\ny = 2"
+    assert (display.extract_code("Here:\n```python\nx = 1\n```\nand\n```\ny = 2\n```")
+            == "x = 1\n\ny = 2")
     assert display.extract_code("  plain code  ") == "plain code"
 
 
@@ -305,17 +316,17 @@ def test_line_form_takes_options_then_the_prompt(ip, run, session, assert_usage_
     ran = run('%llm -s "You are terse" -- -5 is negative?')
     assert ran.error is None and "-5 is negative?" in session.calls().iloc[-1].prompt_preview
     ran = run("%llm What is the capital of France?")  # a prompt, not IPython's `France?` help
-    assert ran.error is None and session.calls().iloc[-1].prompt_preview == "What is the capital of France?"
+    assert ran.error is None and session.calls().iloc[-1].prompt_preview == ("What is the capital "
+                                                                             "of France?")
     assert "Object `France` not found" not in ran.stdout
     assert_usage_error(run("%llm --bogus hi"), "unrecognized")
     assert_usage_error(run("%llm"), "nothing to send")
 
 
 def test_options_reach_the_server(ip, run, session, fake_llm_server):
-    ran = run("""
-        %%llm gpt-4o-mini --profile loopback -s "Be brief" -t 0.2 --max-tokens 50 --param top_p=0.9 --param stop='["##"]' --param user=alice --tag exp1 --tag exp2
-        Options, please
-    """)
+    ran = run('%%llm gpt-4o-mini --profile loopback -s "Be brief" -t 0.2 --max-tokens 50 '
+              "--param top_p=0.9 --param stop='[\"##\"]' --param user=alice --tag exp1 --tag exp2\n"
+              "Options, please")
     assert ran.error is None, ran.stderr
     body = fake_llm_server.requests[-1].json
     assert body["messages"][0] == {"role": "system", "content": "Be brief"}
@@ -339,12 +350,14 @@ def test_preset_option_and_preset_as_model(ip, run, session, fake_llm_server):
 
 
 def test_user_errors_are_short_messages_with_a_hint(ip, run, session, assert_usage_error):
-    session.deck = load_deck(session.deck.folder, env={"OPENAI_API_KEY": "sk-test"})  # no Anthropic key
+    # no Anthropic key
+    session.deck = load_deck(session.deck.folder, env={"OPENAI_API_KEY": "sk-test"})
     assert_usage_error(run("%%llm gpt-4o-mni\nhi"), "no model, alias or preset named 'gpt-4o-mni'",
                        "did you mean 'gpt-4o-mini'")
-    assert_usage_error(run("%%llm claude-4.5-haiku --profile loopback\nhi"), "ANTHROPIC_API_KEY", "->")
-    assert_usage_error(run("%%llm --profile nowhere\nhi"), "routing profile 'nowhere' is not defined",
-                       "use one of")
+    assert_usage_error(run("%%llm claude-4.5-haiku --profile loopback\nhi"),
+                       "ANTHROPIC_API_KEY", "->")
+    assert_usage_error(run("%%llm --profile nowhere\nhi"),
+                       "routing profile 'nowhere' is not defined", "use one of")
     assert_usage_error(run("%%llm -p nothing\nhi"), "no preset named 'nothing'")
     assert_usage_error(run("%%llm --param novalue\nhi"), "KEY=VALUE")
     assert_usage_error(run("%%llm --param stream=true\nhi"), "not a generation parameter")
@@ -354,7 +367,8 @@ def test_user_errors_are_short_messages_with_a_hint(ip, run, session, assert_usa
         ip.run_cell_magic("llm", "", "  \n  \n")
 
 
-def test_a_failed_call_is_a_usage_error_naming_the_attempts(ip, run, fake_llm_server, assert_usage_error):
+def test_a_failed_call_is_a_usage_error_naming_the_attempts(ip, run, fake_llm_server,
+                                                            assert_usage_error):
     fake_llm_server.add_fault(status=401, times=None)
     ran = run("%%llm text-only --profile loopback\nhi")
     assert_usage_error(ran, "'text-only' failed after", "%llm_log")
@@ -381,8 +395,8 @@ def test_profile_lists_and_switches(ip, run, session, assert_usage_error):
     assert "* offline" in listing.stdout and "  loopback" in listing.stdout
     switched = run("%llm_profile loopback")
     assert switched.error is None and session.profile == "loopback"
-    assert switched.stdout.strip() == ("llmdeck: profile loopback; %%llm uses precise -> gpt-4o-mini "
-                                       "via openai")
+    assert switched.stdout.strip() == ("llmdeck: profile loopback; %%llm uses precise -> "
+                                       "gpt-4o-mini via openai")
     assert_usage_error(run("%llm_profile nowhere"), "use one of")
     assert session.profile == "loopback"
 
@@ -429,7 +443,8 @@ def test_log_shows_exports_and_summarizes(ip, run, tmp_path, assert_usage_error)
     summary = run("%llm_log --summary").value
     row = summary.iloc[0]
     assert (row.calls, row.cache_hits) == (4, 1)
-    assert {"p50_latency_s", "p95_latency_s", "cost_usd", "errors", "cache_hit_rate"} <= set(summary.columns)
+    assert ({"p50_latency_s", "p95_latency_s", "cost_usd", "errors", "cache_hit_rate"}
+            <= set(summary.columns))
     target = tmp_path / "log.csv"
     exported = run(f"%llm_log --export {target}")
     assert exported.stdout.splitlines()[0] == f"llmdeck: wrote 4 rows to {target}"
@@ -459,7 +474,8 @@ def test_check_probes_the_available_backends(ip, run):
 def test_cache_stats_clear_and_switch(ip, run, session, assert_usage_error):
     run("%%llm\ncache me")
     stats = run("%llm_cache")
-    assert stats.stdout.startswith("llmdeck: 0 hits, 1 miss (0%), ") and " KB used; 1 entry in the disk cache at " in stats.stdout
+    assert stats.stdout.startswith("llmdeck: 0 hits, 1 miss (0%), ")
+    assert " KB used; 1 entry in the disk cache at " in stats.stdout
     run("%%llm\ncache me")
     assert run("%llm_cache").stdout.startswith("llmdeck: 1 hit, 1 miss (50%), ")
     assert run("%llm_cache clear").stdout.strip() == "llmdeck: cleared 1 cached answers"
@@ -535,7 +551,8 @@ def test_top_level_lazy_exports():
     from llmdeck_nb.notebook.panel import panel
 
     assert llmdeck_nb.panel is panel
-    assert callable(llmdeck_nb.load_ipython_extension) and callable(llmdeck_nb.unload_ipython_extension)
+    assert (callable(llmdeck_nb.load_ipython_extension)
+            and callable(llmdeck_nb.unload_ipython_extension))
 
 
 # --- a real notebook, executed by nbval ------------------------------------------------------
@@ -545,7 +562,8 @@ NOTEBOOKS = Path(__file__).parent / "notebooks_magics"
 
 def test_the_magics_notebook_runs_under_nbval(tmp_path):
     pytest.importorskip("nbval")
-    env = {k: v for k, v in os.environ.items() if k != "LLMDECK_CONFIG_DIR"}  # the notebook sets the rest
+    # the notebook sets the rest
+    env = {k: v for k, v in os.environ.items() if k != "LLMDECK_CONFIG_DIR"}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
          "--nbval", "--nbval-current-env", str(NOTEBOOKS / "magics_tour.ipynb")],

@@ -8,7 +8,8 @@ pytest_plugins = ["notebooks_magics.shell_fixtures"]
 
 
 def test_llm_batch_runs_the_cell_over_the_frame(ip, run, session):
-    ip.user_ns["tickets"] = pd.DataFrame({"text": ["printer on fire", "password reset"]}, index=[10, 20])
+    ip.user_ns["tickets"] = pd.DataFrame({"text": ["printer on fire", "password reset"]},
+                                         index=[10, 20])
     ip.user_ns["tone"] = "politely"
     ran = run("""
         %%llm_batch tickets gpt-4o-mini -o labelled --no-progress --column label --tag triage
@@ -20,7 +21,8 @@ def test_llm_batch_runs_the_cell_over_the_frame(ip, run, session):
     assert frame["label"].str.contains("demo answer").all() and frame["backend"].eq("demo").all()
     assert "llmdeck: batch: 2 rows, 2 answered (0 from the cache), 0 errors" in ran.stdout
     log = session.calls()
-    assert log["tags"].eq("triage").all() and log["prompt_preview"].str.startswith("Answer politely:").all()
+    assert (log["tags"].eq("triage").all()
+            and log["prompt_preview"].str.startswith("Answer politely:").all())
 
 
 def test_llm_batch_errors_are_usage_errors(ip, run, assert_usage_error):
@@ -32,7 +34,8 @@ def test_llm_batch_errors_are_usage_errors(ip, run, assert_usage_error):
 
 def test_llm_budget_shows_and_sets_the_limits(ip, run, session, assert_usage_error):
     ran = run("%llm_budget")
-    assert ran.stdout.startswith("llmdeck budget: session: $0 spent, no limit; today: $0 spent, no limit")
+    assert ran.stdout.startswith("llmdeck budget: session: $0 spent, no limit; today: $0 spent, no "
+                                 "limit")
     ran = run("%llm_budget 5.00 --daily 20")
     assert "session: $0 spent of $5.00 ($0 left)" not in ran.stdout
     assert "session: $0 spent of $5.00" in ran.stdout and "today: $0 spent of $20.00" in ran.stdout
@@ -54,6 +57,7 @@ def test_llm_mode_switches_replay(ip, run, session, assert_usage_error):
     assert run("%llm_mode replay").stdout.strip() == "llmdeck: mode replay"
     assert session.mode == "replay"
     assert run("%%llm demo\nremember this").error is None
-    assert_usage_error(run("%%llm demo\nnever asked"), "replay mode: no cached answer", "'never asked'")
+    assert_usage_error(run("%%llm demo\nnever asked"), "replay mode: no cached answer",
+                       "'never asked'")
     assert_usage_error(run("%llm_mode sometimes"), "not a cache mode", "normal, replay, refresh")
     assert run("%llm_mode normal").stdout.strip() == "llmdeck: mode normal"

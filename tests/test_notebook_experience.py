@@ -42,7 +42,8 @@ SECOND_KERNEL = [
 
 def notebook(sources: list[str]) -> Any:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
     return nb
 
 
@@ -69,7 +70,8 @@ def kernels(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
     (root / "notebooks").mkdir()
     (root / "pyproject.toml").write_text("[project]\nname = 'analysis'\n")
-    (root / ".env").write_text(f"OPENAI_API_KEY={SENTINEL_KEY}\nANTHROPIC_API_KEY={SENTINEL_KEY}-a\n")
+    (root / ".env").write_text(f"OPENAI_API_KEY={SENTINEL_KEY}\n"
+                               f"ANTHROPIC_API_KEY={SENTINEL_KEY}-a\n")
     setting = runner.new_setting()
     try:
         with FakeLLMServer() as server:
@@ -77,7 +79,8 @@ def kernels(tmp_path_factory):
             env = setting.environment()
             first = runner.execute_notebook(notebook(FIRST_KERNEL), env=env, cwd=root / "notebooks",
                                             allow_errors=True)
-            second = runner.execute_notebook(notebook(SECOND_KERNEL), env=env, cwd=root / "notebooks")
+            second = runner.execute_notebook(notebook(SECOND_KERNEL), env=env,
+                                             cwd=root / "notebooks")
             requests = list(server.requests)
     finally:
         setting.remove()
@@ -95,10 +98,12 @@ def test_a_conversation_goes_on_and_survives_a_restart(kernels):
     first, second, requests = kernels
     assert "history 2 turns" in text(first.cells[3])
     chats = [r.json["messages"] for r in requests if r.path.endswith("/chat/completions")]
-    assert [m["content"] for m in chats[1]] == ["Plan a day in Lisbon", "echo: Plan a day in Lisbon", "And Porto?"]
+    assert [m["content"] for m in chats[1]] == ["Plan a day in Lisbon",
+                                                "echo: Plan a day in Lisbon", "And Porto?"]
     assert "**3. you**\n\nAnd Porto?" in mime(first.cells[4], "text/markdown")
     assert text(second.cells[1]).startswith("* trip ") and "4 turns" in text(second.cells[1])
-    assert "history 4 turns" in text(second.cells[2]) and "claude-4.5-haiku" in text(second.cells[2])
+    assert ("history 4 turns" in text(second.cells[2])
+            and "claude-4.5-haiku" in text(second.cells[2]))
     anthropic = [r.json for r in requests if r.path.endswith("/v1/messages")][-1]
     assert len(anthropic["messages"]) == 5
 
@@ -119,7 +124,8 @@ def test_an_image_is_sent_and_a_model_without_images_refuses_before_sending(kern
 def test_the_compare_grid_the_log_and_the_cache_views(kernels):
     first, _, _ = kernels
     grid = mime(first.cells[8], "text/html")
-    assert grid.startswith("<table><thead><tr><th></th>") and grid.index(">answer<") < grid.index(">cost_usd<")
+    assert (grid.startswith("<table><thead><tr><th></th>")
+            and grid.index(">answer<") < grid.index(">cost_usd<"))
     assert "echo: Say hi" in grid and "[demo answer" in grid
     log = mime(first.cells[9], "text/html")
     assert ">time (UTC)<" in log and ">call_id<" not in log and "gpt-4o-mini" in log
@@ -128,10 +134,12 @@ def test_the_compare_grid_the_log_and_the_cache_views(kernels):
 
 def test_the_panel_widget_models_show_the_header_status_and_calls(kernels):
     first, _, _ = kernels
-    views = [o for o in first.cells[12].outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    views = [o for o in first.cells[12].outputs
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert len(views) == 1
     states = first.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
-    html_values = [m["state"].get("value", "") for m in states.values() if m["model_name"] == "HTMLModel"]
+    html_values = [m["state"].get("value", "") for m in states.values()
+                   if m["model_name"] == "HTMLModel"]
     header = next(v for v in html_values if "<b>llmdeck</b>" in v)
     assert "deck ../.llmdeck/inference" in header and "profile <b>loopback</b>" in header
     assert "chat &#x27;trip&#x27; (4 turns)" in header and "this session: " in header

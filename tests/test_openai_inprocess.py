@@ -49,7 +49,8 @@ def test_the_client_is_the_real_sdk_and_answers_through_the_deck(client, session
     # the provider got the deck's key, not the SDK's placeholder
     assert fake_llm_server.requests[-1].headers["authorization"] == f"Bearer {SENTINEL_KEY}"
     row = session.calls().iloc[-1]
-    assert (row.status, row.model, row.backend, row.tags) == ("ok", "gpt-4o-mini", "openai", "openai-client")
+    assert (row.status, row.model, row.backend, row.tags) == ("ok", "gpt-4o-mini", "openai",
+                                                              "openai-client")
     assert row.call_id == served["call_id"]
 
 
@@ -66,7 +67,8 @@ def test_streaming_gives_the_same_text_in_pieces_and_usage(client, session):
         "llmdeck": {"cache": False}}).choices[0].message.content
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, stream=True,
                                                  stream_options={"include_usage": True}))
-    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices
+              and c.choices[0].delta.content]
     assert len(pieces) > 1 and "".join(pieces) == whole
     assert chunks[0].choices[0].delta.role == "assistant"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
@@ -81,7 +83,8 @@ def test_json_schema_response_format(client, fake_llm_server):
             "name": "City", "schema": City.model_json_schema(), "strict": True}})
     assert City.model_validate_json(answer.choices[0].message.content).population == 1
     sent = fake_llm_server.requests[-1].json["response_format"]
-    assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["required"] == ["city", "population"]
+    assert sent["type"] == "json_schema" and sent["json_schema"]["schema"]["required"] == ["city",
+                                                                                           "population"]
     parsed = client.chat.completions.parse(model="gpt-4o-mini", response_format=City,
                                            messages=[{"role": "user", "content": "another city"}])
     assert parsed.choices[0].message.parsed == City(city="dummy city", population=1)
@@ -94,16 +97,20 @@ def test_async_client_plain_and_streaming(session):
     async def calls():
         answer = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
         stream = await client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "streamed async"}], stream=True)
-        pieces = [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "streamed async"}],
+            stream=True)
+        pieces = [c.choices[0].delta.content async for c in stream if c.choices
+                  and c.choices[0].delta.content]
         many = await asyncio.gather(*(client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{i}"}]) for i in range(20)))
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"n{i}"}])
+                                      for i in range(20)))
         return answer, pieces, many
 
     answer, pieces, many = asyncio.run(calls())
     assert answer.choices[0].message.content == "echo: hello there"
     assert "".join(pieces) == "echo: streamed async"
-    assert sorted(m.choices[0].message.content for m in many) == sorted(f"echo: n{i}" for i in range(20))
+    assert sorted(m.choices[0].message.content for m in many) == sorted(f"echo: n{i}"
+                                                                        for i in range(20))
     assert (session.calls().tags == "openai-client").sum() == 22
 
 
@@ -153,16 +160,19 @@ def test_errors_before_the_first_chunk_are_plain_http_errors(client, tmp_path, f
         client.chat.completions.create(model="gpt-4o-mnii", messages=HELLO, stream=True)
     no_anthropic_key = {k: v for k, v in LOOPBACK_ENV.items() if not k.startswith("ANTHROPIC")}
     deck = load_deck(loopback_deck(tmp_path / "other", fake_llm_server.url), env=no_anthropic_key)
+    # 503: the deck cannot serve it now
     with Session(deck=deck, cache=False, log=False) as session, \
-            pytest.raises(openai.InternalServerError) as caught:  # 503: the deck cannot serve it now
+            pytest.raises(openai.InternalServerError) as caught:
         llmdeck_nb.openai_client(session).chat.completions.create(
             model="claude-4.5-haiku", messages=HELLO, stream=True)
     assert caught.value.status_code == 503 and "ANTHROPIC_API_KEY" in caught.value.body["message"]
     assert caught.value.response.headers["x-should-retry"] == "false"
 
 
-def test_backend_rate_limit_is_a_429_and_a_provider_error_never_shows_the_key(client, fake_llm_server):
-    fake_llm_server.add_fault(status=429, retry_after=90, model="text-only")  # longer than the engine waits
+def test_backend_rate_limit_is_a_429_and_a_provider_error_never_shows_the_key(client,
+                                                                              fake_llm_server):
+    # longer than the engine waits
+    fake_llm_server.add_fault(status=429, retry_after=90, model="text-only")
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="text-only", messages=HELLO)
     assert caught.value.response.headers["retry-after"] == "90"
@@ -170,7 +180,8 @@ def test_backend_rate_limit_is_a_429_and_a_provider_error_never_shows_the_key(cl
                               message=f"invalid api key {SENTINEL_KEY}")
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="text-only", messages=HELLO)
-    assert SENTINEL_KEY not in json.dumps(caught.value.body) and SENTINEL_KEY not in str(caught.value)
+    assert (SENTINEL_KEY not in json.dumps(caught.value.body)
+            and SENTINEL_KEY not in str(caught.value))
     assert "[redacted]" in caught.value.body["message"]
 
 
@@ -188,7 +199,8 @@ def test_tools_go_to_the_backend_and_its_tool_calls_come_back(client, fake_llm_s
     choice = answer.choices[0]
     assert choice.finish_reason == "tool_calls" and choice.message.content is None
     call = choice.message.tool_calls[0]
-    assert call.function.name == "weather" and json.loads(call.function.arguments) == {"city": "dummy city"}
+    assert (call.function.name == "weather"
+            and json.loads(call.function.arguments) == {"city": "dummy city"})
     streamed = list(client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "streamed tool"}], tools=WEATHER,
         tool_choice=FORCED, stream=True))
@@ -198,10 +210,12 @@ def test_tools_go_to_the_backend_and_its_tool_calls_come_back(client, fake_llm_s
     assert streamed[-1].choices[0].finish_reason == "tool_calls"
     again = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, tools=WEATHER,
                                            tool_choice=FORCED)  # from the cache: the same calls
-    assert again.model_extra["llmdeck"]["cached"] and again.choices[0].message.tool_calls == choice.message.tool_calls
+    assert (again.model_extra["llmdeck"]["cached"]
+            and again.choices[0].message.tool_calls == choice.message.tool_calls)
 
 
-def test_a_stream_cut_and_retried_midway_ends_in_an_error_not_a_garbled_answer(client, fake_llm_server):
+def test_a_stream_cut_and_retried_midway_ends_in_an_error_not_a_garbled_answer(client,
+                                                                               fake_llm_server):
     fake_llm_server.add_fault(cut_stream_after=2, model="gpt-4o-mini")
     stream = client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three four five"}],
@@ -209,15 +223,18 @@ def test_a_stream_cut_and_retried_midway_ends_in_an_error_not_a_garbled_answer(c
     with pytest.raises(openai.APIError, match="stream broke off"):
         list(stream)
     clean = client.chat.completions.create(  # the retried answer completed and was cached
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three four five"}], stream=True)
-    assert "".join(c.choices[0].delta.content or "" for c in clean if c.choices) == "echo: one two three four five"
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three four five"}],
+        stream=True)
+    assert ("".join(c.choices[0].delta.content or "" for c in clean if c.choices)
+            == "echo: one two three four five")
 
 
 def test_models_list_has_models_aliases_and_presets_with_their_backend(client):
     models = {m.id: m for m in client.models.list()}
     assert models["gpt-4o-mini"].owned_by == "openai"
     assert models["claude-4.5-haiku"].owned_by == "anthropic"
-    assert models["demo"].owned_by == "demo" and models["demo"].model_extra["llmdeck"]["kind"] == "alias"
+    assert (models["demo"].owned_by == "demo"
+            and models["demo"].model_extra["llmdeck"]["kind"] == "alias")
     assert models["precise"].owned_by == "openai" and models["sturdy"].owned_by == "openai"
     assert client.models.retrieve("precise").model_extra["llmdeck"]["kind"] == "preset"
 

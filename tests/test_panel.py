@@ -72,11 +72,13 @@ def test_the_calls_table_updates_after_each_call(panel, session):
     assert "demo-chat" in panel.calls.value and "<table" in panel.calls.value
     assert rows[1]["cost"] == "$0" and rows[1]["latency"].endswith(" s")
     panel.refresh_calls()  # what the panel does after each cell: the log read again
-    assert panel.recent_calls[:2] == [dict(r, time=panel.recent_calls[i]["time"]) for i, r in enumerate(rows)]
+    assert panel.recent_calls[:2] == [dict(r, time=panel.recent_calls[i]["time"])
+                                      for i, r in enumerate(rows)]
     assert "this session: 2 calls, $0" in panel.header.value
 
 
-def test_recent_calls_include_earlier_and_failed_calls_and_follow_cells(ip, run, session, fake_llm_server):
+def test_recent_calls_include_earlier_and_failed_calls_and_follow_cells(ip, run, session,
+                                                                        fake_llm_server):
     session.use_profile("loopback")
     session.complete("made before the panel opened", "gpt-4o-mini")
     fake_llm_server.add_fault(status=401, model="text-only", times=None)
@@ -86,9 +88,11 @@ def test_recent_calls_include_earlier_and_failed_calls_and_follow_cells(ip, run,
         rows = panel.recent_calls
         assert [r["status"] for r in rows] == ["error", "ok"]
         assert rows[0]["model"] == "text-only" and "401" in rows[0]["error"]
-        assert rows[1]["cost"].startswith("$0.0000") and rows[1]["cost"] != "$0"  # significant digits
+        # significant digits
+        assert rows[1]["cost"].startswith("$0.0000") and rows[1]["cost"] != "$0"
         assert "color:#b00020" in panel.calls.value and "401" in panel.calls.value
-        run("%%llm text-only\nfails again, after the panel opened")  # no Result: post_run_cell redraws
+        # no Result: post_run_cell redraws
+        run("%%llm text-only\nfails again, after the panel opened")
         assert [r["status"] for r in panel.recent_calls][:2] == ["error", "error"]
         assert "this session: 3 calls, $0.0000" in panel.header.value
     finally:
@@ -113,7 +117,8 @@ def test_models_are_grouped_and_filtered(panel, session):
     assert panel.model.value == "claude-4.5-haiku"
 
 
-def test_the_status_line_says_at_once_when_the_choice_cannot_be_served(tmp_path, session, fake_llm_server,
+def test_the_status_line_says_at_once_when_the_choice_cannot_be_served(tmp_path, session,
+                                                                       fake_llm_server,
                                                                         monkeypatch):
     from deck_folders import SENTINEL_KEY, loopback_deck
 
@@ -128,19 +133,24 @@ def test_the_status_line_says_at_once_when_the_choice_cannot_be_served(tmp_path,
         assert panel.key_button.layout.display == "none"
         panel.profile.value = "loopback"  # nothing sent yet: the panel says it now
         status = panel.status.value
-        assert "✗ &#x27;claude-4.5-haiku&#x27; cannot be served under profile &#x27;loopback&#x27;" in status
-        assert "missing ANTHROPIC_API_KEY" in status and "press &#x27;set ANTHROPIC_API_KEY&#x27; below" in status
+        assert ("✗ &#x27;claude-4.5-haiku&#x27; cannot be served under profile "
+                "&#x27;loopback&#x27;") in status
+        assert "missing ANTHROPIC_API_KEY" in status and ("press &#x27;set ANTHROPIC_API_KEY&#x27; "
+                                                          "below") in status
         assert labels(panel)["claude-4.5-haiku"].endswith("· missing ANTHROPIC_API_KEY")
-        assert panel.key_button.layout.display == "" and panel.key_button.description == "set ANTHROPIC_API_KEY"
+        assert (panel.key_button.layout.display == ""
+                and panel.key_button.description == "set ANTHROPIC_API_KEY")
         monkeypatch.setenv("ANTHROPIC_API_KEY", SENTINEL_KEY)
         panel.reload_button.click()  # the fix the status line names, in the panel
-        assert "✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic" in panel.status.value
+        assert ("✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic"
+                in panel.status.value)
         assert panel.key_button.layout.display == "none"
     finally:
         panel.close()
 
 
-def test_the_key_button_stores_the_key_without_it_entering_the_notebook(tmp_path, session, fake_llm_server,
+def test_the_key_button_stores_the_key_without_it_entering_the_notebook(tmp_path, session,
+                                                                        fake_llm_server,
                                                                         monkeypatch):
     import ipywidgets
     from deck_folders import SENTINEL_KEY, loopback_deck
@@ -164,7 +174,8 @@ def test_the_key_button_stores_the_key_without_it_entering_the_notebook(tmp_path
         boxes[-1].value = SENTINEL_KEY  # what pressing Enter in the box sends to the kernel
         assert boxes[-1].value == ""  # the value left the widget at once
         panel.reload_button.click()
-        assert "✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic" in panel.status.value
+        assert ("✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic"
+                in panel.status.value)
     finally:
         panel.close()
 
@@ -239,8 +250,10 @@ def test_an_unavailable_choice_is_marked_and_refused(tmp_path, session, fake_llm
     try:
         panel.profile.value = "loopback"
         marked = labels(panel)
-        assert marked["claude-4.5-haiku"] == "[models on anthropic] claude-4.5-haiku · missing ANTHROPIC_API_KEY"
-        assert marked["gpt-4o-mini"] == "[models on backup] gpt-4o-mini · available on backup"  # falls back
+        assert marked["claude-4.5-haiku"] == ("[models on anthropic] claude-4.5-haiku · missing "
+                                              "ANTHROPIC_API_KEY")
+        # falls back
+        assert marked["gpt-4o-mini"] == "[models on backup] gpt-4o-mini · available on backup"
         order = [value for _, value in panel.model.options]
         assert order.index("gpt-4o-mini") < order.index("claude-4.5-haiku")  # callable ones first
         panel.model.value = "claude-4.5-haiku"
@@ -248,7 +261,8 @@ def test_an_unavailable_choice_is_marked_and_refused(tmp_path, session, fake_llm
         assert panel.model.value == DEFAULT  # ...and the dropdown went back to it
         assert "not changed: " in panel.status.value and "ANTHROPIC_API_KEY" in panel.status.value
         panel.model.value = "demo"
-        assert session.default_model == "demo" and "✓ %%llm uses demo -&gt; demo-chat on demo" in panel.status.value
+        assert (session.default_model == "demo"
+                and "✓ %%llm uses demo -&gt; demo-chat on demo" in panel.status.value)
     finally:
         panel.close()
 

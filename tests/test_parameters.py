@@ -31,7 +31,8 @@ pytest_plugins = ["notebooks_magics.shell_fixtures"]
     ({"stop": 5}, "stop", "a string or a list of strings"),
     ({"logit_bias": {"50256": math.inf}}, "logit_bias", "plain JSON"),
 ])
-def test_bad_parameters_are_refused_before_sending(session, fake_llm_server, params, named, allowed):
+def test_bad_parameters_are_refused_before_sending(session, fake_llm_server, params,
+                                                   named, allowed):
     session.use_profile("loopback")
     with pytest.raises(InvalidParameterError) as bad:
         session.complete("hi", "gpt-4o-mini", **params)
@@ -88,3 +89,23 @@ def test_a_field_whose_format_raises_names_the_expression():
 def test_the_magic_reports_it_without_a_traceback(ip, run):
     ip.user_ns["thing"] = Grumpy()
     check_usage_error(run("%%llm\nDescribe {thing}"), "cannot format {thing}", "RuntimeError")
+
+
+def test_a_parameter_set_to_none_unsets_the_preset_value(session, fake_llm_server):
+    session.use_profile("loopback")  # preset precise: gpt-4o-mini, temperature 0.1, max_tokens 200
+    session.complete("hi", preset="precise", cache=False)
+    assert fake_llm_server.requests[-1].json["temperature"] == 0.1
+    session.complete("hi", preset="precise", temperature=None, cache=False)
+    body = fake_llm_server.requests[-1].json
+    assert "temperature" not in body and body["max_tokens"] == 200  # the rest of the preset stays
+    session.complete("hi", "gpt-4o-mini", preset="precise", max_tokens=None, cache=False)
+    body = fake_llm_server.requests[-1].json
+    assert "max_tokens" not in body and body["temperature"] == 0.1
+
+
+def test_the_magic_unsets_a_preset_parameter_with_null(ip, run, session, fake_llm_server):
+    session.use_profile("loopback")
+    ran = run("%%llm -p precise --param temperature=null --no-cache\nhi")
+    assert ran.error is None, ran.stderr
+    body = fake_llm_server.requests[-1].json
+    assert "temperature" not in body and body["max_tokens"] == 200

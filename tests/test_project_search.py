@@ -19,7 +19,8 @@ def project(root: Path, url: str) -> Path:
     """root/pyproject.toml, root/.env with both keys, root/.llmdeck/inference, root/notebooks/."""
     (root / "notebooks").mkdir(parents=True)
     (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    (root / ".env").write_text(f"OPENAI_API_KEY={SENTINEL_KEY}\nANTHROPIC_API_KEY={SENTINEL_KEY}-a\n")
+    (root / ".env").write_text(f"OPENAI_API_KEY={SENTINEL_KEY}\n"
+                               f"ANTHROPIC_API_KEY={SENTINEL_KEY}-a\n")
     loopback_deck(root / ".llmdeck" / "inference", url)
     return root
 
@@ -32,8 +33,8 @@ def load_line(cwd: Path, tmp_path: Path) -> str:
     env = {k: v for k, v in os.environ.items()
            if not (k.endswith("_API_KEY") or k.startswith("LLMDECK_"))}
     env["LLMDECK_CACHE_DIR"] = str(tmp_path / "state")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=60, check=False)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -41,12 +42,13 @@ def load_line(cwd: Path, tmp_path: Path) -> str:
 def test_a_kernel_in_notebooks_finds_the_root_env_and_deck(tmp_path, fake_llm_server):
     root = project(tmp_path / "proj", fake_llm_server.url)
     line = load_line(root / "notebooks", tmp_path)
-    assert line == ("llmdeck: profile loopback, 4 of 4 backends available (openai, backup, anthropic, demo), "
-                    "deck ../.llmdeck/inference, keys from ../.env")
+    assert line == ("llmdeck: profile loopback, 4 of 4 backends available (openai, backup, "
+                    "anthropic, demo), deck ../.llmdeck/inference, keys from ../.env")
     assert SENTINEL_KEY not in line
 
 
-def test_the_nearest_env_wins_and_the_search_stops_at_the_project_root(tmp_path, fake_llm_server, monkeypatch):
+def test_the_nearest_env_wins_and_the_search_stops_at_the_project_root(tmp_path, fake_llm_server,
+                                                                       monkeypatch):
     root = project(tmp_path / "outer" / "proj", fake_llm_server.url)
     (tmp_path / "outer" / ".env").write_text("OPENAI_API_KEY=from-outside-the-project\n")
     monkeypatch.chdir(root / "notebooks")
@@ -55,11 +57,14 @@ def test_the_nearest_env_wins_and_the_search_stops_at_the_project_root(tmp_path,
     (root / "notebooks" / ".env").write_text("ANTHROPIC_API_KEY=nearest\n")
     assert find_env_file() == root / "notebooks" / ".env"
     deck = load_deck()
-    assert deck.folder == root / ".llmdeck" / "inference" and deck.env_file == root / "notebooks" / ".env"
-    assert deck.available_backends == ["backup", "anthropic", "demo"]  # no OPENAI_API_KEY in the nearest .env
+    assert (deck.folder == root / ".llmdeck" / "inference"
+            and deck.env_file == root / "notebooks" / ".env")
+    # no OPENAI_API_KEY in the nearest .env
+    assert deck.available_backends == ["backup", "anthropic", "demo"]
 
 
-def test_the_search_stops_at_home_and_pipelex_folders_are_found_too(tmp_path, fake_llm_server, monkeypatch):
+def test_the_search_stops_at_home_and_pipelex_folders_are_found_too(tmp_path, fake_llm_server,
+                                                                    monkeypatch):
     home = tmp_path / "home"
     work = home / "a" / "b"
     work.mkdir(parents=True)

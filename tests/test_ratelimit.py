@@ -21,7 +21,8 @@ def limited_deck(root, url, limits: str, model_limits: str = ""):
     backends.write_text(backends.read_text().replace("[openai]\n", f"[openai]\n{limits}\n", 1))
     if model_limits:
         specs = folder / "backends" / "openai.toml"
-        specs.write_text(specs.read_text().replace("[gpt-4o-mini]\n", f"[gpt-4o-mini]\n{model_limits}\n", 1))
+        specs.write_text(specs.read_text().replace("[gpt-4o-mini]\n",
+                                                   f"[gpt-4o-mini]\n{model_limits}\n", 1))
     return load_deck(folder, env=LOOPBACK_ENV)
 
 
@@ -40,8 +41,8 @@ def most_in_any_window(times: list[float], width: float) -> int:
 def test_rpm_is_respected_at_the_server(tmp_path, fake_llm_server):
     deck = limited_deck(tmp_path / "deck", fake_llm_server.url, "rpm = 600")  # 10 a second
     with session_on(deck, tmp_path) as session:
-        frame = session.batch([f"q{i}" for i in range(25)], "{value}", "gpt-4o-mini", concurrency=16,
-                              progress=False)
+        frame = session.batch([f"q{i}" for i in range(25)], "{value}", "gpt-4o-mini",
+                              concurrency=16, progress=False)
     assert frame["error"].isna().all()
     times = arrivals(fake_llm_server)
     assert len(times) == 25
@@ -55,7 +56,8 @@ def test_max_concurrency_caps_requests_in_flight(tmp_path, fake_llm_server):
     fake_llm_server.default_delay = 0.1
     deck = limited_deck(tmp_path / "deck", fake_llm_server.url, "max_concurrency = 3")
     with session_on(deck, tmp_path) as session:
-        session.batch([f"q{i}" for i in range(15)], "{value}", "gpt-4o-mini", concurrency=16, progress=False)
+        session.batch([f"q{i}" for i in range(15)], "{value}", "gpt-4o-mini", concurrency=16,
+                      progress=False)
     assert fake_llm_server.max_in_flight == 3
 
 
@@ -64,7 +66,8 @@ def test_model_limits_apply_on_top_of_the_backend_ones(tmp_path, fake_llm_server
     deck = limited_deck(tmp_path / "deck", fake_llm_server.url, "max_concurrency = 4",
                         model_limits="max_concurrency = 2")
     with session_on(deck, tmp_path) as session:
-        session.batch([f"q{i}" for i in range(8)], "{value}", "gpt-4o-mini", concurrency=8, progress=False)
+        session.batch([f"q{i}" for i in range(8)], "{value}", "gpt-4o-mini", concurrency=8,
+                      progress=False)
     assert fake_llm_server.max_in_flight == 2
 
 
@@ -106,8 +109,10 @@ def test_a_burst_of_429s_slows_the_batch_down_instead_of_failing_rows(tmp_path, 
     assert time.perf_counter() - started >= 1.5
     throttled = log[log.http_status == 429]
     assert len(throttled) > 0 and set(throttled.status) == {"error"}
-    assert set(throttled.call_id) <= set(log[log.status == "ok"].call_id)  # each 429 is an attempt of a row that succeeded
-    assert len(chat_requests(fake_llm_server)) < 20 + 3 * len(throttled)  # they waited: not a retry storm
+    # each 429 is an attempt of a row that succeeded
+    assert set(throttled.call_id) <= set(log[log.status == "ok"].call_id)
+    # they waited: not a retry storm
+    assert len(chat_requests(fake_llm_server)) < 20 + 3 * len(throttled)
 
 
 def test_a_retry_after_too_long_moves_on_as_before(tmp_path, fake_llm_server):
@@ -118,7 +123,8 @@ def test_a_retry_after_too_long_moves_on_as_before(tmp_path, fake_llm_server):
     assert result.backend == "backup"  # the fallback answered; nobody waited two minutes
 
 
-@pytest.mark.parametrize("key, value", [("rpm", "0"), ("max_concurrency", "1.5"), ("tpm", '"lots"')])
+@pytest.mark.parametrize("key, value",
+                         [("rpm", "0"), ("max_concurrency", "1.5"), ("tpm", '"lots"')])
 def test_bad_limits_are_deck_errors_naming_the_key(tmp_path, fake_llm_server, key, value):
     from llmdeck_nb.errors import DeckError
 
@@ -133,8 +139,8 @@ def test_an_interrupted_batch_gives_its_slots_back(tmp_path, fake_llm_server):
     fake_llm_server.default_delay = 0.3
     deck = limited_deck(tmp_path / "deck", fake_llm_server.url, "max_concurrency = 2")
     with session_on(deck, tmp_path) as session:
-        run = BatchRun(session, [f"q{i}" for i in range(20)], "{value}", "gpt-4o-mini", concurrency=8,
-                       progress=False)
+        run = BatchRun(session, [f"q{i}" for i in range(20)], "{value}", "gpt-4o-mini",
+                       concurrency=8, progress=False)
         future = loop.submit(run.run())
         while len(chat_requests(fake_llm_server)) < 2:
             time.sleep(0.01)

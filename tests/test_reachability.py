@@ -10,7 +10,7 @@ import pytest
 from llmdeck_nb import load_deck
 from llmdeck_nb.cli import main as cli_main
 from llmdeck_nb.engine.session import Session
-from llmdeck_nb.notebook.extension import load_line
+from llmdeck_nb.notebook.display import load_line
 
 pytest_plugins = ["notebooks_magics.shell_fixtures"]
 

@@ -26,12 +26,14 @@ def deck(tmp_path, fake_llm_server):
 
 def test_replay_serves_hits_and_a_miss_sends_nothing(deck, tmp_path, fake_llm_server):
     with new_session(deck, tmp_path) as recording:
-        first = recording.complete("What is the capital of France? Answer in one word.", "gpt-4o-mini")
+        first = recording.complete("What is the capital of France? Answer in one word.",
+                                   "gpt-4o-mini")
     with new_session(deck, tmp_path, mode="replay") as replay:
         again = replay.complete("What is the capital of France? Answer in one word.", "gpt-4o-mini")
         assert again.cached and again.text == first.text
         with pytest.raises(ReplayMissError) as caught:
-            replay.complete("A question that was never asked before, with a long tail of words", "gpt-4o-mini")
+            replay.complete("A question that was never asked before, with a long tail of words",
+                            "gpt-4o-mini")
     assert len(chat_requests(fake_llm_server)) == 1
     message = str(caught.value)
     assert "'gpt-4o-mini'" in message and "A question that was never asked before" in message
@@ -87,7 +89,8 @@ def test_cassette_carries_answers_between_two_cache_folders(deck, tmp_path, fake
         untagged.complete("not part of the notebook", "gpt-4o-mini")
     sent = len(chat_requests(fake_llm_server))
 
-    with open_cache(tmp_path / "cache-a") as cache_a, new_session(deck, tmp_path, "cache-a", "a.sqlite") as s:
+    with open_cache(tmp_path / "cache-a") as cache_a, \
+            new_session(deck, tmp_path, "cache-a", "a.sqlite") as s:
         report = export_cassette(s.log, cache_a, tmp_path / "nb1.cassette.json", tag="nb1")
     assert report.entries == 6 and report.missing == 0
     text = (tmp_path / "nb1.cassette.json").read_text()
@@ -97,7 +100,8 @@ def test_cassette_carries_answers_between_two_cache_folders(deck, tmp_path, fake
     with open_cache(tmp_path / "cache-b") as cache_b:
         assert import_cassette(cache_b, tmp_path / "nb1.cassette.json").entries == 6
     with new_session(deck, tmp_path, cache="cache-b", log="b.sqlite", mode="replay") as elsewhere:
-        assert [elsewhere.complete(p, "gpt-4o-mini").text for p in prompts] == [f"echo: {p}" for p in prompts]
+        assert [elsewhere.complete(p, "gpt-4o-mini").text for p in prompts] == [f"echo: {p}"
+                                                                                for p in prompts]
         with pytest.raises(ReplayMissError):
             elsewhere.complete("not part of the notebook", "gpt-4o-mini")
     assert len(chat_requests(fake_llm_server)) == sent
@@ -111,25 +115,30 @@ def test_cassette_commands_export_and_import(deck, tmp_path, fake_llm_server):
     llmdeck = [sys.executable, "-m", "llmdeck_nb.cli", "cassette"]
     out = tmp_path / "eval.json"
     done = subprocess.run([*llmdeck, "export", str(out), "--tag", "eval", "--since", "1d",
-                           "--cache", str(tmp_path / "cache-a"), "--log", str(tmp_path / "a.sqlite")],
+                           "--cache", str(tmp_path / "cache-a"), "--log",
+                           str(tmp_path / "a.sqlite")],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("exported 2 cached answers")
-    done = subprocess.run([*llmdeck, "import", str(out)], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run([*llmdeck, "import", str(out)], capture_output=True, text=True,
+                          env=env, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("imported 2 cached answers"), done.stderr
-    with new_session(deck, tmp_path, cache="state/responses", log="c.sqlite", mode="replay") as replay:
+    with new_session(deck, tmp_path, cache="state/responses", log="c.sqlite",
+                     mode="replay") as replay:
         assert replay.complete("second", "gpt-4o-mini").cached
 
     (tmp_path / "bad.json").write_text(json.dumps({"format": "something else"}))
-    done = subprocess.run([*llmdeck, "import", str(tmp_path / "bad.json")], capture_output=True, text=True,
-                          env=env, timeout=60)
-    assert done.returncode == 1 and "is not an llmdeck cassette" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([*llmdeck, "import", str(tmp_path / "bad.json")],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert (done.returncode == 1 and "is not an llmdeck cassette" in done.stderr
+            and "Traceback" not in done.stderr)
 
 
 def test_a_damaged_cassette_imports_nothing(tmp_path):
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"format": "llmdeck-cassette", "version": 1, "cache_format": 1,
-                                "entries": [{"key": "a" * 64, "value": {"text": "ok"}}, {"key": "nope"}]}))
+                                "entries": [{"key": "a" * 64, "value": {"text": "ok"}},
+                                            {"key": "nope"}]}))
     with open_cache(tmp_path / "cache") as cache:
         with pytest.raises(CacheError, match="entry 2 is not a cache entry"):
             import_cassette(cache, path)

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from deck_folders import loopback_deck
 from llmdeck_nb import load_deck
 from llmdeck_nb.cli import main as cli_main
+from llmdeck_nb.deck.presentation import deck_summary
+from llmdeck_nb.deck.validation import validate_deck
 from llmdeck_nb.engine.retry import RetryPolicy
 from llmdeck_nb.engine.session import Session
 from llmdeck_nb.errors import LLMDeckError
@@ -99,7 +101,8 @@ def test_no_sentinel_in_any_output(tmp_path, env, fake_llm_server, capsys, caplo
     for thing in (deck, packaged, session, *deck.backends.values(), *packaged.backends.values(),
                   deck.resolve("sturdy"), *deck.resolve("sturdy").candidates):
         seen.append(repr(thing))
-    seen += [deck.summary(), packaged.summary(), deck.validate().to_text(), packaged.validate().to_json()]
+    seen += [deck_summary(deck), deck_summary(packaged), validate_deck(deck).to_text(),
+             validate_deck(packaged).to_json()]
     seen.append(session.check().to_string())
     seen.append(session.calls().to_string())
     seen.append(session.calls().to_json(date_format="iso"))

@@ -24,7 +24,8 @@ FORMS = {"full": KEY, "first 12": KEY[:12], "base64": base64.b64encode(KEY.encod
 CELLS = [
     "%load_ext llmdeck_nb",
     "%%llm gpt-4o-mini --stream -o streamed\nSay my key",
-    "from pydantic import BaseModel\n\nclass Answer(BaseModel):\n    city: str\n    notes: list[str]",
+    "from pydantic import BaseModel\n\nclass Answer(BaseModel):\n    city: str\n    notes: "
+    "list[str]",
     "%%llm gpt-4o-mini --schema Answer\nWhere?",
     "print(_llm.value, _llm.text)",
     "print(streamed.text, streamed.value)",
@@ -62,7 +63,8 @@ def run(tmp_path_factory) -> tuple[Any, list[dict[str, Any]], Path]:
                        LLMDECK_CONFIG_DIR=str(loopback_deck(root / "deck", server.url)))
             nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
             client = RecordingClient(nb, km=runner.kernel_manager(), timeout=runner.CELL_TIMEOUT,
-                                     allow_errors=True, resources={"metadata": {"path": str(setting.cwd)}})
+                                     allow_errors=True,
+                                     resources={"metadata": {"path": str(setting.cwd)}})
             client.messages = []
             # cells run one by one so each gets its faults just before it runs
             with client.setup_kernel(env=env):
@@ -88,7 +90,8 @@ def test_no_message_and_no_saved_byte_holds_the_key(run):
     nb, messages, saved = run
     assert any(m["msg_type"] == "update_display_data" for m in messages)  # it really streamed
     for i, message in enumerate(messages):
-        assert_clean(json.dumps(message.get("content", {})), f"kernel message #{i} ({message['msg_type']})")
+        assert_clean(json.dumps(message.get("content", {})),
+                     f"kernel message #{i} ({message['msg_type']})")
     assert_clean(saved.read_text(encoding="utf-8"), "the saved notebook")
     streamed = outputs_text(nb.cells[1])
     assert "your key is [redacted]" in streamed

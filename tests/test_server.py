@@ -78,10 +78,13 @@ def test_async_client_and_json_schema_through_the_server(served, fake):
 
     async def calls():
         parsed = await client.chat.completions.parse(
-            model="gpt-4o-mini", response_format=City, messages=[{"role": "user", "content": "a city"}])
+            model="gpt-4o-mini", response_format=City, messages=[{"role": "user",
+                                                                  "content": "a city"}])
         stream = await client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "async stream"}], stream=True)
-        pieces = [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "async stream"}],
+            stream=True)
+        pieces = [c.choices[0].delta.content async for c in stream if c.choices
+                  and c.choices[0].delta.content]
         await client.close()
         return parsed, pieces
 
@@ -102,7 +105,8 @@ def test_64_concurrent_clients_each_get_their_answer_and_a_log_row(served, fake)
         return answers
 
     answers = asyncio.run(calls())
-    assert [a.choices[0].message.content for a in answers] == [f"echo: client {i}" for i in range(64)]
+    assert [a.choices[0].message.content for a in answers] == [f"echo: client {i}"
+                                                               for i in range(64)]
     rows = api(served, "GET", "/api/calls", params={"model": "gpt-4o-mini"}).json()["data"]
     mine = [r for r in rows if tag in (r["tags"] or "")]
     assert len(mine) == 64 and {r["status"] for r in mine} == {"ok"}
@@ -147,7 +151,8 @@ def test_backend_failures_become_502_504_and_429(client, fake):
     assert caught.value.response.headers["retry-after"] == "120"
     fake.add_fault(delay=1.5, times=None, model="tiny")  # the server's --timeout is 1 s
     with pytest.raises(openai.APIStatusError) as caught:
-        client.chat.completions.create(model="tiny-context", messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(model="tiny-context",
+                                       messages=[{"role": "user", "content": "x"}])
     assert caught.value.status_code == 504 and caught.value.body["code"] == "backend_timeout"
 
 
@@ -183,7 +188,8 @@ def test_management_backends_and_live_test(served, fake):
     again = {b["name"]: b for b in api(served, "GET", "/api/backends").json()["data"]}
     assert again["openai"]["last_check"]["status"] == "ok"
     missing = api(served, "POST", "/api/backends/opnai/test")
-    assert missing.status_code == 404 and "did you mean 'openai'" in missing.json()["error"]["message"]
+    assert (missing.status_code == 404
+            and "did you mean 'openai'" in missing.json()["error"]["message"])
     skipped = api(served, "POST", "/api/backends/anthropic/test").json()
     assert skipped["status"] == "skipped" and "ANTHROPIC_API_KEY" in skipped["detail"]
 
@@ -193,15 +199,19 @@ def test_management_routes_resolve_and_calls(served, client):
     assert routes["profile"] == "offline"
     assert {r["backend"] for r in routes["routes"]} == {"demo"}
     default = {r["model"]: r for r in api(served, "GET", "/api/routes").json()["routes"]}
-    assert default["claude-4.5-haiku"]["available"] is False and "ANTHROPIC_API_KEY" in default["claude-4.5-haiku"]["problem"]
+    assert (default["claude-4.5-haiku"]["available"] is False
+            and "ANTHROPIC_API_KEY" in default["claude-4.5-haiku"]["problem"])
     bad = api(served, "GET", "/api/routes", params={"profile": "nope"})
     assert bad.status_code == 400 and "loopback" in bad.json()["error"]["message"]
-    resolved = api(served, "POST", "/api/resolve", json={"model": "sturdy", "temperature": 0.3}).json()
+    resolved = api(served, "POST", "/api/resolve",
+                   json={"model": "sturdy", "temperature": 0.3}).json()
     assert [c["backend"] for c in resolved["candidates"]] == ["openai", "backup"]
     assert resolved["candidates"][0]["params"] == {"temperature": 0.3}
     assert [s["model"] for s in resolved["skipped"]] == ["claude-4.5-haiku"]
-    client.chat.completions.create(model="text-only", messages=[{"role": "user", "content": "logged"}])
-    calls = api(served, "GET", "/api/calls", params={"model": "text-only", "since": "1h"}).json()["data"]
+    client.chat.completions.create(model="text-only",
+                                   messages=[{"role": "user", "content": "logged"}])
+    calls = api(served, "GET", "/api/calls",
+                params={"model": "text-only", "since": "1h"}).json()["data"]
     assert calls[-1]["prompt_preview"] == "logged" and calls[-1]["tags"] == "serve"
     assert api(served, "GET", "/api/calls", params={"since": "yesterday-ish"}).status_code == 400
 
@@ -211,7 +221,8 @@ def test_no_key_or_token_in_any_response_or_log_line(served, client, fake):
     with pytest.raises(openai.APIStatusError) as caught:
         client.chat.completions.create(model="text-only", messages=HELLO)
     assert SENTINEL_KEY not in json.dumps(caught.value.body)
-    everything = [api(served, "GET", path).text for path in ("/api/backends", "/api/calls", "/v1/models")]
+    everything = [api(served, "GET", path).text
+                  for path in ("/api/backends", "/api/calls", "/v1/models")]
     output = served.read_output()
     assert "Uvicorn running on" in output and "POST /v1/chat/completions" in output
     for text in [*everything, output]:

@@ -59,7 +59,8 @@ def failure(session: Session, model: str = "gpt-4o-mini", **options) -> str:
 def test_backend_and_model_timeouts_are_honoured_model_first(tmp_path, fake_llm_server):
     fake_llm_server.default_delay = 1.0
     deck = timeout_deck(tmp_path, fake_llm_server.url, "timeout = 0.4", "timeout = 0.2")
-    assert deck.backends["openai"].timeout == 0.4 and deck.specs["openai"]["gpt-4o-mini"].timeout == 0.2
+    assert (deck.backends["openai"].timeout == 0.4
+            and deck.specs["openai"]["gpt-4o-mini"].timeout == 0.2)
     with one_try(deck) as session:
         assert "gave no answer within 0.2s" in failure(session)  # the model's wins
         assert "gave no answer within 0.4s" in failure(session, "slowpoke")  # the backend's
@@ -129,3 +130,37 @@ def test_llm_magic_timeout_option_and_stream_reset(ip, run, session, fake_llm_se
     assert any("echo: alpha" in b.get("text/markdown", "") for b in bundles[:cleared])
     answers = [b["text/markdown"] for b in bundles[cleared:] if "text/markdown" in b]
     assert answers[-1] == "echo: alpha beta gamma delta"  # then the retried answer, once
+
+
+def test_a_call_timeout_of_none_lifts_the_deck_timeout_and_left_out_keeps_it(tmp_path,
+                                                                              fake_llm_server):
+    fake_llm_server.default_delay = 0.6
+    deck = timeout_deck(tmp_path, fake_llm_server.url, "timeout = 0.2")
+    with one_try(deck) as session:
+        assert "gave no answer within 0.2s" in failure(session)  # left out: the deck's
+        assert session.complete("slow", "gpt-4o-mini", timeout=None).text == "echo: slow"
+
+
+def test_the_session_timeout_is_the_fallback_and_none_means_no_limit(tmp_path, fake_llm_server):
+    deck = timeout_deck(tmp_path, fake_llm_server.url)  # no timeout in the deck
+    fake_llm_server.default_delay = 0.6
+    retry = RetryPolicy(attempts_per_candidate=1)
+    with Session(deck=deck, cache=False, log=False, retry=retry, timeout=0.2) as session:
+        assert "gave no answer within 0.2s" in failure(session)
+    with Session(deck=deck, cache=False, log=False, retry=retry, timeout=None) as session:
+        assert session.complete("slow", "gpt-4o-mini").text == "echo: slow"
+        fake_llm_server.default_delay = 0.0
+        assert session.check(["openai"])["status"].tolist() == ["ok"]  # probes keep their 15 s
+    with pytest.raises(InvalidParameterError, match="timeout"):
+        Session(deck=deck, cache=False, log=False, timeout=0)
+
+
+def test_llm_magic_timeout_none_means_no_limit(ip, run, session, fake_llm_server):
+    session.use_profile("loopback")
+    session.timeout = 0.2  # what calls get where the deck sets no timeout
+    fake_llm_server.default_delay = 0.6
+    check_usage_error(run("%%llm gpt-4o-mini --no-cache\nslow"), "gave no answer within 0.2s")
+    ran = run("%%llm gpt-4o-mini --timeout none --no-cache\nslow")
+    assert ran.error is None, ran.stderr
+    assert any("echo: slow" in o.data.get("text/markdown", "") for o in ran.outputs)
+    check_usage_error(run("%%llm gpt-4o-mini --timeout soon\nslow"), "--timeout", "or none")

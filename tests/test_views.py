@@ -17,7 +17,8 @@ def html_of(ip, frame) -> str:
 
 
 @pytest.mark.parametrize(("value", "shown"), [(0.000035123, "$0.000035"), (0.0123456, "$0.0123"),
-                                              (1.23456, "$1.23"), (0.0, "$0"), (None, ""), (float("nan"), "")])
+                                              (1.23456, "$1.23"), (0.0, "$0"), (None, ""),
+                                              (float("nan"), "")])
 def test_costs_keep_significant_digits(value, shown):
     assert views.usd(value) == shown
 
@@ -33,7 +34,8 @@ def test_compare_view_formats_costs_hides_empty_columns_and_keeps_names_whole(ip
     assert "white-space: nowrap" in html
     assert frame.cost_usd.dtype == "float64" and frame.cost_usd.iloc[0] == cost  # values untouched
     derived = frame[["target", "cost_usd"]]
-    assert html_of(ip, derived) == derived._repr_html_()  # a frame the user derives: pandas' own view
+    # a frame the user derives: pandas' own view
+    assert html_of(ip, derived) == derived._repr_html_()
     assert html_of(ip, frame.head()) == frame.head()._repr_html_()
 
 
@@ -43,14 +45,16 @@ def test_errors_come_right_after_the_target(ip, run, fake_llm_server):
     html = html_of(ip, frame)
     assert html.index(">error<") < html.index(">output<") < html.index(">latency_s<")
     assert "color: #b00020" in html and "HTTP 401" in html
-    assert list(frame.columns).index("error") == len(frame.columns) - 1  # the DataFrame keeps its order
+    # the DataFrame keeps its order
+    assert list(frame.columns).index("error") == len(frame.columns) - 1
 
 
 def test_grid_puts_targets_side_by_side(ip, run):
     ran = run("%%llm_compare demo,precise --grid\nCompare us")
     frame = ran.value
     html = html_of(ip, frame)
-    assert html.startswith("<table><thead><tr><th></th><th style='text-align:left;white-space:nowrap'>demo</th>")
+    assert html.startswith("<table><thead><tr><th></th><th "
+                           "style='text-align:left;white-space:nowrap'>demo</th>")
     assert html.index(">answer<") < html.index(">model<") < html.index(">cost_usd<")
     assert html.count("[demo answer") == 2 and "$0" in html
     assert isinstance(frame, pd.DataFrame) and ip.user_ns["_"] is frame
@@ -67,10 +71,14 @@ def test_repeat_plot_shows_every_run_titled_and_labelled_demo(ip, run, session):
     assert figure._suptitle.get_text() == title
     assert any("DEMO" in text.get_text() for text in figure.texts)
     assert [t.get_text() for t in latency.get_yticklabels()] == ["demo", "precise"]
-    runs, means = latency.collections[0::2], latency.collections[1::2]  # per target: the runs, the mean
-    assert [len(c.get_offsets()) for c in runs] == [3, 3] and [len(c.get_offsets()) for c in means] == [1, 1]
-    assert means[0].get_offsets()[0][0] == pytest.approx(frame.latency_s[frame.target == "demo"].mean())
-    assert chart_title("x " * 80, 1).endswith("…\"") and "runs per target" not in chart_title("x", 1)
+    # per target: the runs, the mean
+    runs, means = latency.collections[0::2], latency.collections[1::2]
+    assert ([len(c.get_offsets()) for c in runs] == [3, 3]
+            and [len(c.get_offsets()) for c in means] == [1, 1])
+    assert (means[0].get_offsets()[0][0]
+            == pytest.approx(frame.latency_s[frame.target == "demo"].mean()))
+    assert (chart_title("x " * 80, 1).endswith("…\"")
+            and "runs per target" not in chart_title("x", 1))
     assert not shows_demo(frame.assign(backend="openai"), session.deck)
 
 
@@ -111,4 +119,5 @@ def test_cache_line_says_hits_misses_and_size(ip, run):
     run("%%llm demo\ncache me")
     run("%%llm demo\ncache me")
     line = run("%llm_cache").stdout.strip()
-    assert line.startswith("llmdeck: 1 hit, 1 miss (50%), ") and " KB used; 1 entry in the disk cache" in line
+    assert line.startswith("llmdeck: 1 hit, 1 miss (50%), ") and (" KB used; 1 entry in the disk "
+                                                                  "cache") in line

@@ -17,7 +17,8 @@ import re
 import time
 from typing import Any, ClassVar
 
-from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback, part_data
+from llmdeck_nb.backends.base import (BackendRequest, BackendResponse, BackendStrategy,
+                                      TextCallback, part_data)
 
 DEMO_LABEL = ("[demo answer from llmdeck's offline demo backend — set an API key to get "
               "real answers]")
@@ -128,7 +129,8 @@ def _attachment_lines(content: Any) -> list[str]:
         if found is None:
             continue
         mime, data = found
-        kind = "PDF document" if mime == "application/pdf" else f"{mime.split('/')[-1].upper()} image"
+        kind = "PDF document" if mime == "application/pdf" else (f"{mime.split('/')[-1].upper()} "
+                                                                 "image")
         facts = [kind, _size(mime, data), f"{max(1, round(len(data) / 1024))} KB"]
         lines.append(f"- {', '.join(f for f in facts if f)}")
     return lines
@@ -170,8 +172,9 @@ def value_for_schema(schema: Any, name: str, digest: bytes, depth: int = 0) -> A
         return [value_for_schema(schema.get("items", {}), name, digest, depth + 1 + i)
                 for i in range(count)]
     if kind in ("integer", "number"):
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
-        high = schema.get("maximum", schema.get("exclusiveMaximum", low + 100))
+        low: float = schema["minimum"] if "minimum" in schema else schema.get("exclusiveMinimum", 0)
+        high: float = (schema["maximum"] if "maximum" in schema
+                       else schema.get("exclusiveMaximum", low + 100))
         value = low + (byte % max(1, int(high - low))) if high > low else low
         if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
             value = schema["exclusiveMinimum"] + 1

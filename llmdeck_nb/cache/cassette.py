@@ -49,7 +49,8 @@ class CassetteReport:
     missing: int = 0  # logged answers no longer in the cache (expired, cleared)
 
     def __str__(self) -> str:
-        missing = f" ({self.missing} logged answers were no longer in the cache)" if self.missing else ""
+        missing = (f" ({self.missing} logged answers were no longer in the cache)"
+                   if self.missing else "")
         way = "to" if self.action == "exported" else "from"
         return f"{self.action} {self.entries} cached answers {way} {self.path}{missing}"
 
@@ -69,8 +70,9 @@ def export_cassette(log: CallLog, cache: ResponseCache, path: str | Path, *, tag
         if value is None:
             missing += 1
             continue
-        entries.append(redact_value({"key": row.cache_key, "model": row.model, "backend": row.backend,
-                                     "prompt": row.prompt_preview, "value": value}))
+        entries.append(redact_value({"key": row.cache_key, "model": row.model,
+                                     "backend": row.backend, "prompt": row.prompt_preview,
+                                     "value": value}))
     document = {"format": CASSETTE_FORMAT, "version": CASSETTE_VERSION,
                 "cache_format": CACHE_FORMAT_VERSION,
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -96,27 +98,33 @@ def _entries(source: Path) -> list[dict[str, Any]]:
     try:
         document = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CacheError(f"no cassette at {where}", hint="give the file `llmdeck cassette export` wrote") from None
+        raise CacheError(f"no cassette at {where}",
+                         hint="give the file `llmdeck cassette export` wrote") from None
     except (OSError, ValueError) as exc:
         raise CacheError(f"{where} is not a cassette: {exc}",
                          hint="give the file `llmdeck cassette export` wrote") from None
     if not isinstance(document, dict) or document.get("format") != CASSETTE_FORMAT:
-        raise CacheError(f"{where} is not an llmdeck cassette (no \"format\": \"{CASSETTE_FORMAT}\")",
+        raise CacheError(f"{where} is not an llmdeck cassette (no \"format\": "
+                         f"\"{CASSETTE_FORMAT}\")",
                          hint="give the file `llmdeck cassette export` wrote")
-    if document.get("version") != CASSETTE_VERSION or document.get("cache_format") != CACHE_FORMAT_VERSION:
+    if (document.get("version") != CASSETTE_VERSION
+        or document.get("cache_format") != CACHE_FORMAT_VERSION):
         raise CacheError(
             f"{where} is cassette version {document.get('version')} for cache format "
-            f"{document.get('cache_format')}; this llmdeck_nb reads version {CASSETTE_VERSION} for cache "
-            f"format {CACHE_FORMAT_VERSION}",
+            f"{document.get('cache_format')}; this llmdeck_nb reads version {CASSETTE_VERSION} for "
+            f"cache format {CACHE_FORMAT_VERSION}",
             hint="export it again with this version of llmdeck_nb")
     entries = document.get("entries")
     if not isinstance(entries, list):
         raise CacheError(f"{where}: \"entries\" must be a list")
     for number, entry in enumerate(entries, 1):
-        if not (isinstance(entry, dict) and isinstance(entry.get("key"), str) and _KEY.match(entry["key"])
-                and isinstance(entry.get("value"), dict) and isinstance(entry["value"].get("text"), str)):
-            raise CacheError(f"{where}: entry {number} is not a cache entry (a 64-hex \"key\" and a "
-                             "\"value\" with \"text\")", hint="nothing was imported; export the cassette again")
+        if not (isinstance(entry, dict) and isinstance(entry.get("key"), str)
+                and _KEY.match(entry["key"])
+                and isinstance(entry.get("value"), dict)
+                and isinstance(entry["value"].get("text"), str)):
+            raise CacheError(f"{where}: entry {number} is not a cache entry (a 64-hex \"key\" and "
+                             "a \"value\" with \"text\")",
+                             hint="nothing was imported; export the cassette again")
     return entries
 
 

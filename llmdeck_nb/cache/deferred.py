@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
-from llmdeck_nb.cache.base import ResponseCache
+from llmdeck_nb.cache.base import CacheStats, ResponseCache
 from llmdeck_nb.errors import CacheUnavailableError
 
 RETRY_INTERVAL_S = 5.0
@@ -42,10 +43,13 @@ class DeferredCache(ResponseCache):
                     raise self._error
                 self._next_try = time.monotonic() + RETRY_INTERVAL_S
                 try:
-                    self._cache = self._opener()
+                    opened = self._opener()
                 except CacheUnavailableError as exc:
                     self._error = exc
                     raise
+                if opened is None:  # the spec names no cache: nothing will ever open
+                    raise self._error
+                self._cache = opened
             return self._cache
 
     @property
@@ -59,13 +63,13 @@ class DeferredCache(ResponseCache):
         return f"(not connected yet: {self._error.message})"
 
     # the real cache counts hits and misses once it is open
-    def get(self, key: str):  # type: ignore[override]
+    def get(self, key: str) -> dict[str, Any] | None:
         return self._inner().get(key)
 
-    def set(self, key: str, value):  # type: ignore[override]
+    def set(self, key: str, value: dict[str, Any]) -> None:
         self._inner().set(key, value)
 
-    def stats(self):  # type: ignore[override]
+    def stats(self) -> CacheStats:
         return self._inner().stats()
 
     def _load(self, key: str) -> str | bytes | None:
@@ -88,4 +92,4 @@ class DeferredCache(ResponseCache):
             self._cache.close()
 
 
-__all__ = ["DeferredCache", "RETRY_INTERVAL_S"]
+__all__ = ["RETRY_INTERVAL_S", "DeferredCache"]

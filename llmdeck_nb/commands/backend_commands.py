@@ -116,7 +116,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from llmdeck_nb.cli import format_table
+    from llmdeck_nb.commands.tables import format_table
     from llmdeck_nb.deck import load_deck
 
     deck = load_deck(args.deck, strict=False)
@@ -131,7 +131,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _test(args: argparse.Namespace) -> int:
-    from llmdeck_nb.cli import format_table
+    from llmdeck_nb.commands.tables import format_table
     from llmdeck_nb.engine.session import Session
 
     with Session(deck=args.deck, profile=args.profile, cache=False, log=False) as session:

@@ -46,7 +46,7 @@ def _set(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from llmdeck_nb.cli import format_table
+    from llmdeck_nb.commands.tables import format_table
     from llmdeck_nb.deck.locate import locate_deck
     from llmdeck_nb.keys.sources import deck_key_names, key_sources
 

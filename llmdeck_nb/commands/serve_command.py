@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from llmdeck_nb.engine.params import timeout_argument
 from llmdeck_nb.server.auth import TOKEN_VARIABLE
 
 
@@ -16,9 +17,11 @@ def register(commands: argparse._SubParsersAction,
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default 127.0.0.1; any other needs a token)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    serve.add_argument("--token", help=f"bearer token clients must send (default ${TOKEN_VARIABLE})")
-    serve.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                       help="per-attempt backend timeout (default 60)")
+    serve.add_argument("--token",
+                       help=f"bearer token clients must send (default ${TOKEN_VARIABLE})")
+    serve.add_argument("--timeout", type=timeout_argument, default=60.0, metavar="SECONDS",
+                       help="per-attempt backend timeout where the deck sets none "
+                       "(default 60; none: no limit)")
     serve.add_argument("--no-cache", action="store_true", help="do not use the response cache")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])

@@ -8,6 +8,7 @@ write). Keys are never written into the deck: ``api_key`` is a ``${VARIABLE}`` r
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -39,7 +40,7 @@ def _backend_table(edit: DeckEdit, name: str) -> Any:
 
 def add_backend(edit: DeckEdit, name: str, *, kind: str = OPENAI_COMPATIBLE,
                 endpoint: str | None = None, key_env: str | None = None,
-                models: list[str] = (), provider: str | None = None,
+                models: Sequence[str] = (), provider: str | None = None,
                 display_name: str | None = None, profile: str | None = None) -> list[str]:
     if not _NAME.match(name):
         raise DeckEditError(f"'{name}' is not a usable backend name",
@@ -76,7 +77,7 @@ def add_backend(edit: DeckEdit, name: str, *, kind: str = OPENAI_COMPATIBLE,
     return done
 
 
-def _add_models(edit: DeckEdit, name: str, models: list[str], profile: str | None) -> list[str]:
+def _add_models(edit: DeckEdit, name: str, models: Sequence[str], profile: str | None) -> list[str]:
     specs = edit.document(spec_file(name))
     if not specs.body:
         specs.add(tomlkit.comment(f"Models of backend '{name}' (llmdeck backend add). model_id is "

@@ -9,21 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from llmdeck_nb.backends.catalog import DEMO
 from llmdeck_nb.deck.deck_sections import NO_OVERRIDE, OtherDeck
-from llmdeck_nb.deck.loader import DeckContent, DeckProblem, read_deck, warn_problems
+from llmdeck_nb.deck.loader import DeckContent, read_deck, warn_problems
+from llmdeck_nb.deck.problems import DeckProblem
 from llmdeck_nb.deck.references import ReferenceKind, parse_reference, spelled
 from llmdeck_nb.deck.resolution import Candidate, HandleKind, Resolution, frozen_params
 from llmdeck_nb.deck.routing import RouteMatch, Router
-from llmdeck_nb.deck.specs import BackendConfig, BudgetSettings, Costs, ModelSpec, Preset, RoutingProfile
+from llmdeck_nb.deck.specs import (
+    BackendConfig,
+    BudgetSettings,
+    Costs,
+    ModelSpec,
+    Preset,
+    RoutingProfile,
+)
+from llmdeck_nb.deck.verdict import Reason, Unservable, dormant_phrase, serving_verdict
 from llmdeck_nb.errors import (
     AliasCycleError,
     AliasDepthError,
     CredentialsMissingError,
-    DeckError,
     HandleNotFoundError,
+    LLMDeckError,
     NotAnLLMError,
     PresetNotFoundError,
     RoutingError,
@@ -32,9 +41,6 @@ from llmdeck_nb.errors import (
 )
 
 FIXED_TEMPERATURE = {"temperature_must_be_1": 1.0}
-# Why one model of a chain cannot be called (Deck.leaf); validation words its report by it.
-LeafStatus = Literal["unknown", "dormant", "remote", "no_route", "no_backend", "unavailable",
-                     "not_callable", "no_spec", "disabled"]
 # Alias chains are walked iteratively; these bounds turn a runaway deck into one message.
 MAX_CHAIN_DEPTH = 64  # aliases within aliases
 MAX_CHAIN_ENTRIES = 10_000  # models a waterfall of waterfalls may expand to
@@ -85,7 +91,11 @@ class Deck:
         """Every name ``resolve`` accepts: models, aliases, presets."""
         return [*self.model_names, *self.aliases, *self.presets]
 
-    def profile(self, name: str | None = None) -> RoutingProfile:
+    def defines(self, model: str) -> bool:
+        """True when a backends/*.toml file (of an enabled backend) lists ``model``."""
+        return model in self._model_set
+
+    def routing_profile(self, name: str | None = None) -> RoutingProfile:
         name = name or self.active_profile
         try:
             return self.profiles[name]
@@ -96,7 +106,7 @@ class Deck:
         name = profile or self.active_profile
         router = self._routers.get(name)
         if router is None:
-            router = self._routers[name] = Router(self.profile(name), self._available)
+            router = self._routers[name] = Router(self.routing_profile(name), self._available)
         return router
 
     def route(self, model: str, profile: str | None = None) -> RouteMatch:
@@ -122,21 +132,27 @@ class Deck:
     def resolve(self, handle: str, profile: str | None = None, **params: Any) -> Resolution:
         """Resolve a model name, alias or preset under ``profile`` (default: the active one).
 
-        Keyword ``params`` override the preset's generation parameters for this call.
+        Keyword ``params`` override the preset's generation parameters for this call; a
+        parameter set to ``None`` is not sent (it unsets the preset's or the deck's value).
         """
         key = (handle, profile or self.active_profile)
         resolution = self._resolved.get(key)
         if resolution is None:
             resolution = self._resolved[key] = self._resolve(handle, key[1])
-        overrides = {k: v for k, v in params.items() if v is not None}
-        if not overrides:
+        if not params:
             return resolution
-        return _with_params(resolution, overrides)
+        return _with_params(resolution, params)
 
-    def resolve_preset(self, preset: str, profile: str | None = None, **params: Any) -> Resolution:
+    def resolve_preset(self, preset: str, profile: str | None = None, *, model: str | None = None,
+                       **params: Any) -> Resolution:
+        """A preset by name; with ``model``, that model with the preset's parameters.
+        Keyword ``params`` override the preset's for this call."""
         if preset not in self.presets:
             raise PresetNotFoundError(preset, self.presets)
-        return self.resolve(preset, profile, **params)
+        if model is None:
+            return self.resolve(preset, profile, **params)
+        merged = {**self.presets[preset].generation_params(), **params}
+        return self.resolve(model, profile, **merged)
 
     def default_handle(self, *, structured: bool = False) -> str:
         """The deck's choice: ``for_object`` when structured output is wanted, from the
@@ -156,23 +172,24 @@ class Deck:
         return handle
 
     def _resolve(self, handle: str, profile: str) -> Resolution:
-        self.profile(profile)  # unknown profile -> clear error first
+        self.routing_profile(profile)  # unknown profile -> clear error first
         kind, target, preset = self._classify(handle, profile)
         params = preset.generation_params() if preset else {}
         if self.default_temperature is not None:
             params.setdefault("temperature", self.default_temperature)
         chain = self.expand(target)
         candidates: list[Candidate] = []
-        skipped: list[tuple[str, str]] = []
+        unservable: list[Unservable] = []
         seen: set[tuple[str, str]] = set()
-        blocked: list[tuple[str, BackendConfig]] = []
         for model, via in chain:
-            found = self._candidate(model, via, profile, params, skipped, blocked)
-            if found and (found.model, found.backend.name) not in seen:
-                seen.add((found.model, found.backend.name))
-                candidates.append(found)
+            found = serving_verdict(self, model, profile)
+            if isinstance(found, Unservable):
+                unservable.append(found)
+            elif (model, found.backend.name) not in seen:
+                seen.add((model, found.backend.name))
+                candidates.append(_candidate(model, found.spec, found.backend, params, via))
         for model, _ in chain:  # then the profile's fallback_order, for the same models
-            for backend_name in self.profile(profile).fallback_order:
+            for backend_name in self.routing_profile(profile).fallback_order:
                 backend = self.backends.get(backend_name)
                 if backend is None or not backend.available or (model, backend_name) in seen:
                     continue
@@ -181,7 +198,7 @@ class Deck:
                     seen.add((model, backend_name))
                     candidates.append(_candidate(model, spec, backend, params, "fallback_order"))
         if not candidates:
-            raise self._no_candidate_error(handle, profile, chain, skipped, blocked)
+            raise self._no_candidate_error(handle, profile, chain, unservable)
         # The offline demo stands in only when no real backend can serve this handle: once a
         # real candidate exists, a failure of it is an error, never a canned demo answer.
         real = [c for c in candidates if c.backend.strategy != DEMO]
@@ -189,7 +206,7 @@ class Deck:
             candidates = real
         candidates.sort(key=lambda c: c.spec.mirrored)
         return Resolution(handle, kind, profile, preset.name if preset else None,
-                          tuple(candidates), tuple(skipped))
+                          tuple(candidates), tuple((u.model, u.text) for u in unservable))
 
     def _classify(self, handle: str, profile: str) -> tuple[HandleKind, str, Preset | None]:
         """What a handle names: (kind, what to expand, the preset if it is one)."""
@@ -252,11 +269,7 @@ class Deck:
                 if name in names:
                     return f"{'an' if deck.kind[0] in 'aeiou' else 'a'} {deck.kind} {what} ({deck.source.get(name)})"
         backends = self.dormant.get(name)
-        if backends:
-            which = ", ".join(f"'{b}'" for b in backends)
-            return (f"defined only in backend {which}, which is disabled" if len(backends) == 1
-                    else f"defined only in backends {which}, which are disabled")
-        return None
+        return dormant_phrase(backends) if backends else None
 
     def expand(self, target: str) -> list[tuple[str, str]]:
         """Flatten aliases, waterfalls and preset references into ordered (model, via)
@@ -302,91 +315,17 @@ class Deck:
             return name, self.presets[name].model, f"preset '{name}'"
         return name, None, ""
 
-    def _candidate(self, model: str, via: str, profile: str, params: Mapping[str, Any],
-                   skipped: list[tuple[str, str]],
-                   blocked: list[tuple[str, BackendConfig]]) -> Candidate | None:
-        found = self.leaf(model, profile)
-        if isinstance(found, Candidate):
-            return _candidate(model, found.spec, found.backend, params, via)
-        status, reason = found
-        skipped.append((model, reason))
-        backend = self.backends.get(self.route(model, profile).backend or "")
-        if status in ("unavailable", "not_callable") and backend is not None:
-            blocked.append((model, backend))
-        return None
-
-    def leaf(self, model: str, profile: str | None = None) -> Candidate | tuple[LeafStatus, str]:
-        """One model name of a chain under ``profile``: a bare Candidate (no parameters)
-        when it can be called, else (status, why not)."""
-        profile = profile or self.active_profile
-        match = self.route(model, profile)
-        backend = self.backends.get(match.backend) if match.backend else None
-        if model not in self._model_set:
-            where = str(self._what(model)) if model in self.dormant else "not listed in any backends/*.toml file"
-            if backend is not None and backend.remote_catalogue:
-                return "remote", (f"{where}; profile '{profile}' routes it to backend '{backend.name}', "
-                                  f"which is {backend.unavailable_reason}")
-            if model in self.dormant:
-                return "dormant", where
-            return "unknown", "not a model in any backends/*.toml file"
-        if match.backend is None:
-            return "no_route", f"no route in profile '{profile}' reaches it"
-        if backend is None:
-            return "no_backend", (f"routed ({match.rule}) to backend '{match.backend}', "
-                                  "which is not defined in backends.toml")
-        if not backend.available:
-            reason = f"backend '{backend.name}' is {backend.unavailable_reason}"
-            if backend.not_callable:
-                return "not_callable", reason + self._switch_hint(model)
-            return "unavailable", reason
-        spec = self.spec_on(model, backend)
-        if spec is None:
-            return "no_spec", f"backend '{backend.name}' has no spec for it (backends/{backend.name}.toml)"
-        if not spec.enabled:
-            return "disabled", f"disabled in {spec.source}"
-        return Candidate(model, spec, backend, frozen_params({}), "direct")
-
-    def _switch_hint(self, model: str) -> str:
-        """"; profile 'all_openai' serves it": a profile under which ``model`` is callable."""
-        for name in self.profiles:
-            backend = self.backends.get(self.route(model, name).backend or "")
-            if backend is not None and backend.available and self.spec_on(model, backend) is not None:
-                return f"; switch profile: '{name}' serves it (LLMDECK_PROFILE={name})"
-        serving = [b for b, specs in self.specs.items() if model in specs and not self.backends[b].not_callable]
-        if serving:
-            return f"; set up backend '{serving[0]}' and switch to a profile that routes to it"
-        return "; enable a backend that lists it and switch to a profile that routes to it"
-
     def _no_candidate_error(self, handle: str, profile: str, chain: list[tuple[str, str]],
-                            skipped: list[tuple[str, str]],
-                            blocked: list[tuple[str, BackendConfig]]) -> DeckError | CredentialsMissingError:
-        missing = [(m, b) for m, b in blocked if b.enabled and b.missing]
+                            unservable: list[Unservable]) -> LLMDeckError:
+        missing = [u for u in unservable if u.reason is Reason.MISSING_KEY]
         if missing:
-            model, backend = missing[0]
-            return CredentialsMissingError(handle, backend.name, backend.missing)
-        if all(reason.startswith("not a model") for _, reason in skipped) and len(chain) == 1:
+            return CredentialsMissingError(handle, str(missing[0].backend), missing[0].missing)
+        if len(chain) == 1 and all(u.reason is Reason.UNKNOWN for u in unservable):
             return HandleNotFoundError(chain[0][0], self.handles(), profile=profile)
-        reasons = "; ".join(f"{m}: {r}" for m, r in skipped)
+        reasons = "; ".join(f"{u.model}: {u.text}" for u in unservable)
         return RoutingError(f"'{handle}' cannot be served under profile '{profile}': {reasons}",
                             hint="run `llmdeck validate` to see routing for every model, "
                                  "or switch profile")
-
-    # --- presentation --------------------------------------------------------------------
-
-    def summary(self, profile: str | None = None) -> str:
-        from llmdeck_nb.deck.presentation import deck_summary
-
-        return deck_summary(self, profile)
-
-    def models_table(self, profile: str | None = None) -> list[dict[str, Any]]:
-        from llmdeck_nb.deck.presentation import models_table
-
-        return models_table(self, profile)
-
-    def validate(self, profile: str | None = None):
-        from llmdeck_nb.deck.validation import validate_deck
-
-        return validate_deck(self, profile)
 
     def __repr__(self) -> str:
         return (f"Deck({self.source}, profile={self.active_profile!r}, "
@@ -426,11 +365,17 @@ def apply_constraints(spec: ModelSpec, params: Mapping[str, Any]) -> tuple[dict[
 
 def _with_params(resolution: Resolution, overrides: Mapping[str, Any]) -> Resolution:
     candidates = tuple(
-        _candidate(c.model, c.spec, c.backend, {**(c.asked or c.params), **overrides}, c.via)
+        _candidate(c.model, c.spec, c.backend, _merged(c.asked or c.params, overrides), c.via)
         for c in resolution.candidates
     )
     return Resolution(resolution.requested, resolution.kind, resolution.profile, resolution.preset,
                       candidates, resolution.skipped)
+
+
+def _merged(params: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with ``overrides`` applied; an override of ``None`` removes the parameter."""
+    merged = {**params, **overrides}
+    return {name: value for name, value in merged.items() if value is not None}
 
 
 def load_deck(path: str | Path | None = None, *, env: Mapping[str, str] | None = None,

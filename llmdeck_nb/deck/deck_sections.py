@@ -170,7 +170,7 @@ class DeckFileReader:
         settings = self.substitute(value, "cache", missing)
         if missing:
             for name in missing:
-                self.log.problem("warning", "files", f"{file}: [cache] needs {name}; using the default "
+                self.log.report("warning", "files", f"{file}: [cache] needs {name}; using the default "
                                  "disk cache", file=file, key="cache")
             return
         try:

@@ -120,15 +120,16 @@ def _new_errors(folder: Path, changes: dict[str, str | None]) -> list[str]:
 
 def _errors(folder: Path) -> list[str]:
     from llmdeck_nb.deck import load_deck
+    from llmdeck_nb.deck.validation import validate_deck
 
     try:
         deck = load_deck(folder, strict=False)
     except DeckError as exc:
         return [exc.message]
-    except Exception as exc:  # a value the loader does not expect at all: refuse it too
+    except Exception as exc:  # noqa: BLE001 - a value the loader does not expect at all: refuse it
         return [f"the deck does not load ({type(exc).__name__}: {exc})"]
     messages: dict[str, None] = {}
     for profile in deck.profiles or [deck.active_profile]:
-        for problem in deck.validate(profile).errors:
+        for problem in validate_deck(deck, profile).errors:
             messages[problem.message] = None
     return list(messages)

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
 from llmdeck_nb.deck.deck_sections import DeckChoices, DeckFileReader
-from llmdeck_nb.deck.envsubst import Substituted, deck_environment, substitute
+from llmdeck_nb.deck.envsubst import Substituted, deck_environment, substitute, supplying_variable
 from llmdeck_nb.deck.locate import PROFILE_VARIABLE, locate_deck
 from llmdeck_nb.deck.project import find_env_file
 from llmdeck_nb.deck.problems import DeckProblem, DeckWarning, ProblemLog
@@ -104,7 +104,7 @@ class _Reader(ProblemLog):
                 error = DeckNotFoundError(f"{self.label(path)} is missing",
                                           hint="a deck folder needs backends.toml and routing_profiles.toml; "
                                           "`llmdeck init` writes a complete one")
-                self.problem("error", "files", error.message, file=self.label(path), error=error)
+                self.report("error", "files", error.message, file=self.label(path), error=error)
             return None
         label = self.label(path)
         try:
@@ -113,7 +113,7 @@ class _Reader(ProblemLog):
                 self.plain.add(label)
             return parse_toml(text, label=label)
         except DeckError as exc:
-            self.problem("error", "files", exc.message, file=self.label(path), error=exc)
+            self.report("error", "files", exc.message, file=self.label(path), error=exc)
             return None
 
     def substitute_tree(self, value: Any, key: str, missing: list[str]) -> Any:
@@ -161,7 +161,7 @@ class _Reader(ProblemLog):
                 "provider": defaults.provider if defaults else name}
         if wrong:
             self.errors(wrong, "backends")
-            return BackendConfig(**base, strategy="none", problem="misconfigured: " + wrong[0].message)
+            return BackendConfig(**base, strategy="none", misconfigured="misconfigured: " + wrong[0].message)
         if defaults is not None and defaults.not_callable and "strategy" not in table:
             return BackendConfig(**base, strategy="none", not_callable=defaults.not_callable,
                                  remote_catalogue=defaults.remote_catalogue)
@@ -182,29 +182,32 @@ class _Reader(ProblemLog):
         api_key = values.get("api_key")
         if isinstance(api_key, str):  # a literal or an unresolved reference
             api_key = Secret(api_key) if "${" not in api_key else None
-        problem = None
+        raw_key = table.get("api_key")
+        key_variable = supplying_variable(raw_key, self.env) if isinstance(raw_key, str) else None
+        misconfigured = None
         if wrong:
             self.errors(wrong, "backends")
-            problem = "misconfigured: " + wrong[0].message
+            misconfigured = "misconfigured: " + wrong[0].message
         try:
             strategy = strategy_for(name, values.get("strategy"), endpoints[0] if endpoints else None)
         except DeckError as exc:  # unknown provider without endpoint, or unknown strategy
-            strategy, problem = "none", problem or exc.message
+            strategy, misconfigured = "none", misconfigured or exc.message
             if enabled:
-                self.problem("warning", "backends", f"{file}: backend '{name}' is {exc.message} ({exc.hint})",
+                self.report("warning", "backends", f"{file}: backend '{name}' is {exc.message} ({exc.hint})",
                              file=file, key=name)
         extra = {k: v for k, v in values.items() if k not in BACKEND_OWN_KEYS}
         try:
             return BackendConfig(**{**base, "provider": str(values.get("provider") or base["provider"])},
-                                 strategy=strategy, endpoints=tuple(endpoints), api_key=api_key, extra=extra,
-                                 missing=tuple(missing), problem=problem,
+                                 strategy=strategy, endpoints=tuple(endpoints), api_key=api_key,
+                                 key_variable=key_variable, extra=extra,
+                                 missing=tuple(missing), misconfigured=misconfigured,
                                  serves_any_model=values.get("serves_any_model", False),
                                  timeout=values.get("timeout"),
                                  **{k: values[k] for k in RATE_LIMIT_KEYS if k in values})
         except ValidationError as exc:  # a value out of range (rpm = 0...)
             wrong = from_validation_error(exc, file, name)
             self.errors(wrong, "backends")
-            return BackendConfig(**base, strategy="none", problem="misconfigured: " + wrong[0].message)
+            return BackendConfig(**base, strategy="none", misconfigured="misconfigured: " + wrong[0].message)
 
     # --- backends/<name>.toml ----------------------------------------------------------
 
@@ -218,7 +221,7 @@ class _Reader(ProblemLog):
                 continue
             if not path.is_file():
                 if not backend.serves_any_model and not backend.not_callable:
-                    self.problem("note", "backends", f"backend '{backend.name}' has no model file "
+                    self.report("note", "backends", f"backend '{backend.name}' has no model file "
                                  f"backends/{backend.name}.toml: it serves no model", file=self.label(path))
                 continue
             data = self.read(path, required=False)
@@ -227,7 +230,7 @@ class _Reader(ProblemLog):
         if spec_dir.is_dir():
             for path in sorted(spec_dir.glob("*.toml")):
                 if path.stem not in self.content.backends:
-                    self.problem("note", "backends", f"{self.label(path)}: no backend named "
+                    self.report("note", "backends", f"{self.label(path)}: no backend named "
                                  f"'{path.stem}' in backends.toml, file ignored", file=self.label(path))
 
     def dormant_names(self, backend: str, path: Path) -> None:
@@ -330,7 +333,7 @@ class _Reader(ProblemLog):
             for pattern in table.get(section) or {}:
                 why = pattern_problem(pattern)
                 if why:
-                    self.problem("warning", "routing", f"{file}: profile '{name}', {section} pattern "
+                    self.report("warning", "routing", f"{file}: profile '{name}', {section} pattern "
                                  f"'{pattern}' {why}", file=file, key=f"{where}.{section}")
         try:
             self.content.profiles[name] = RoutingProfile(
@@ -352,10 +355,10 @@ class _Reader(ProblemLog):
         try:
             files = deck_files(self.content.folder, label=label)
         except DeckError as exc:
-            self.problem("error", "files", exc.message, file=label, error=exc)
+            self.report("error", "files", exc.message, file=label, error=exc)
             return
         if not files:
-            self.problem("warning", "files", f"{label}: no deck files: no aliases or presets")
+            self.report("warning", "files", f"{label}: no deck files: no aliases or presets")
         reader = DeckFileReader(self, self.substitute_tree)
         for path in files:
             data = self.read(path, required=False)

@@ -39,7 +39,8 @@ def _checked(folder: Path, origin: str) -> Path:
     if folder.is_dir() and (folder / "backends.toml").is_file():
         return folder.resolve()
     if folder.is_dir() and (folder / "inference" / "backends.toml").is_file():
-        return (folder / "inference").resolve()  # e.g. ".pipelex" given instead of ".pipelex/inference"
+        # e.g. ".pipelex" given instead of ".pipelex/inference"
+        return (folder / "inference").resolve()
     what = "does not exist" if not folder.exists() else "has no backends.toml"
     raise DeckNotFoundError(
         f"deck folder {folder} (from {origin}) {what}",

@@ -1,18 +1,19 @@
 """Plain-data views of a deck: routing rows, the models table, the summary text.
 
-The CLI, ``validate`` and the notebook front end all read these; none re-derives them.
+The CLI, ``validate``, the server's /api/routes and the notebook front end read these; why
+a model cannot be called comes from :func:`~llmdeck_nb.deck.verdict.serving_verdict`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from llmdeck_nb.deck.deck import Deck
+from llmdeck_nb.deck.specs import ModelSpec
+from llmdeck_nb.deck.verdict import Unservable, serving_verdict
 from llmdeck_nb.errors import LLMDeckError
-
-if TYPE_CHECKING:
-    from llmdeck_nb.deck.deck import Deck
-    from llmdeck_nb.deck.specs import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -20,34 +21,29 @@ class RoutingRow:
     model: str
     backend: str | None  # where the profile routes it
     rule: str  # which route decided
-    spec: ModelSpec | None
-    problem: str | None  # why it cannot be called, None when it can
+    spec: ModelSpec | None  # the routed backend's spec, even when it cannot be called
+    unservable: Unservable | None  # why it cannot be called, None when it can
 
     @property
     def callable(self) -> bool:
-        return self.problem is None
+        return self.unservable is None
+
+    @property
+    def why_not(self) -> str | None:
+        return self.unservable.text if self.unservable else None
 
 
 def routing_rows(deck: Deck, profile: str | None = None) -> list[RoutingRow]:
     """Every model name, where ``profile`` routes it, and whether it can be called."""
+    name = profile or deck.active_profile
     rows = []
     for model in deck.model_names:
-        match = deck.route(model, profile)
+        match = deck.route(model, name)
         backend = deck.backends.get(match.backend) if match.backend else None
         spec = deck.spec_on(model, backend) if backend else None
-        if match.backend is None:
-            problem = "no route reaches it"
-        elif backend is None:
-            problem = f"routed to unknown backend '{match.backend}'"
-        elif not backend.available:
-            problem = f"backend {backend.unavailable_reason}"
-        elif spec is None:
-            problem = f"backend '{backend.name}' has no spec for it"
-        elif not spec.enabled:
-            problem = "disabled in its spec"
-        else:
-            problem = None
-        rows.append(RoutingRow(model, match.backend, match.rule, spec, problem))
+        found = serving_verdict(deck, model, name)
+        unservable = found if isinstance(found, Unservable) else None
+        rows.append(RoutingRow(model, match.backend, match.rule, spec, unservable))
     return rows
 
 
@@ -103,16 +99,14 @@ def models_table(deck: Deck, profile: str | None = None) -> list[dict[str, Any]]
 def _served(deck: Deck, row: RoutingRow, profile: str | None) -> tuple[str | None, ModelSpec | None, str]:
     """(backend, its spec, note) for one routing row."""
     if row.spec is not None:  # the routed backend lists it: callable, or why not
-        return row.backend, row.spec, row.problem or ""
-    for name in deck.profile(profile).fallback_order:
+        return row.backend, row.spec, row.why_not or ""
+    for name in deck.routing_profile(profile).fallback_order:
         backend = deck.backends.get(name)
         spec = deck.spec_on(row.model, backend) if backend is not None and backend.available else None
         if spec is not None and spec.enabled:
-            return name, spec, f"served by fallback_order ({row.problem} at '{row.backend}')"
+            return name, spec, f"served by fallback_order ({row.why_not})"
     own = _own_spec(deck, row.model)
-    routed = deck.backends.get(row.backend or "")
-    why = (f"routed to '{row.backend}' ({row.rule}), which does not list it" if routed is not None
-           else row.problem)
+    why = row.why_not
     return (own.backend if own else None), None, f"not served under this profile: {why}"
 
 
@@ -162,7 +156,7 @@ def deck_summary(deck: Deck, profile: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def _preview(names: Any, limit: int = 6) -> str:
+def _preview(names: Iterable[str], limit: int = 6) -> str:
     names = list(names)
     shown = ", ".join(names[:limit])
     return shown + (", ..." if len(names) > limit else "")

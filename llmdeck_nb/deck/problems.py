@@ -38,7 +38,7 @@ class ProblemLog:
     def __init__(self, problems: list[DeckProblem]) -> None:
         self.problems = problems
 
-    def problem(self, severity: Severity, section: str, message: str, *, file: str | None = None,
+    def report(self, severity: Severity, section: str, message: str, *, file: str | None = None,
                 key: str | None = None, error: DeckError | None = None) -> None:
         self.problems.append(DeckProblem(severity, section, message, file, key, error))
 
@@ -46,11 +46,11 @@ class ProblemLog:
         """Record schema errors; True when there was at least one."""
         found = False
         for error in errors:
-            self.problem("error", section, error.message, file=error.file, key=error.key, error=error)
+            self.report("error", section, error.message, file=error.file, key=error.key, error=error)
             found = True
         return found
 
     def unknown_key(self, file: str, key: str, where: str, known: Iterable[str] = ()) -> None:
         leaf = key.rsplit(".", 1)[-1]
         message = f"{file}: unknown key '{key}' in {where} (ignored){suggestion(leaf, known)}"
-        self.problem("warning", "unknown_keys", message, file=file, key=key)
+        self.report("warning", "unknown_keys", message, file=file, key=key)

@@ -22,7 +22,8 @@ class Candidate:
     params: Mapping[str, Any]  # merged generation parameters (read-only)
     via: str  # how the chain reached it: "direct", "alias 'x'", "waterfall 'cheap' #2"...
     adjustments: tuple[str, ...] = ()  # constraints applied, e.g. "temperature 0.2 -> 1"
-    asked: Mapping[str, Any] | None = None  # the parameters before constraints (re-applied per call)
+    # the parameters before constraints (re-applied per call)
+    asked: Mapping[str, Any] | None = None
 
     @property
     def label(self) -> str:

@@ -41,7 +41,8 @@ NUMBER = Expect("a number", _is_number)
 INTEGER = Expect("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
 TABLE = Expect("a table", lambda v: isinstance(v, dict))
 STRINGS = Expect("a list of strings", _strings)
-STRING_OR_STRINGS = Expect("a string or a list of strings", lambda v: isinstance(v, str) or _strings(v))
+STRING_OR_STRINGS = Expect("a string or a list of strings", lambda v: isinstance(v, str)
+                           or _strings(v))
 STRING_TABLE = Expect("a table of string values",
                       lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()))
 CACHE = Expect("a table such as { url = \"redis://...\" } or { directory = \"...\" }, "
@@ -67,10 +68,13 @@ SPEC_FILE_FIELDS: dict[str, Expect] = {
     "defaults": TABLE, "default_sdk": STRING, "default_prompting_target": STRING,
     "default_model_type": STRING, "models": TABLE,
 }
-ALIASES = Expect("a model name (a string) or a list of names", lambda v: isinstance(v, str) or _strings(v))
-CHOICE_FIELDS: dict[str, Expect] = {"for_text": STRING, "for_object": STRING, "default_temperature": NUMBER}
+ALIASES = Expect("a model name (a string) or a list of names", lambda v: isinstance(v, str)
+                 or _strings(v))
+CHOICE_FIELDS: dict[str, Expect] = {"for_text": STRING, "for_object": STRING,
+                                    "default_temperature": NUMBER}
 # Sections of a deck file that hold a table of names; [llm] nests the same ones.
-DECK_TABLES = ("aliases", "waterfalls", "fallbacks", "presets", "choice_defaults", "choice_overrides")
+DECK_TABLES = ("aliases", "waterfalls", "fallbacks", "presets", "choice_defaults",
+               "choice_overrides")
 
 
 def got(value: Any) -> str:
@@ -89,7 +93,8 @@ def got(value: Any) -> str:
     return type(value).__name__
 
 
-def type_error(file: str, key: str, expect: Expect | str, value: Any, *, hint: str | None = None) -> DeckSchemaError:
+def type_error(file: str, key: str, expect: Expect | str, value: Any, *,
+               hint: str | None = None) -> DeckSchemaError:
     expected = expect.description if isinstance(expect, Expect) else expect
     return DeckSchemaError(file, key, f"expected {expected}, got {got(value)}", hint=hint)
 
@@ -100,7 +105,8 @@ def check_fields(table: Mapping[str, Any], fields: Mapping[str, Expect], file: s
     errors = []
     for key, expect in fields.items():
         if key in table and not expect.accepts(table[key]):
-            errors.append(type_error(file, f"{prefix}.{key}" if prefix else key, expect, table[key]))
+            errors.append(type_error(file, f"{prefix}.{key}" if prefix else key, expect,
+                                     table[key]))
     return errors
 
 

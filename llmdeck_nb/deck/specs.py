@@ -176,9 +176,10 @@ class BackendConfig(RateLimits):
     provider: str
     endpoints: tuple[str, ...] = ()
     api_key: Secret | None = None
+    key_variable: str | None = None  # the environment variable api_key was read from
     extra: dict[str, Any] = Field(default_factory=dict)  # api_version, aws_region... (secrets wrapped)
     missing: tuple[str, ...] = ()  # variables that were not set
-    problem: str | None = None  # why it cannot be used although configured
+    misconfigured: str | None = None  # why its table cannot be used (a wrong value, no strategy)
     not_callable: str | None = None  # e.g. "Pipelex-internal": llmdeck has no way to call it
     remote_catalogue: bool = False  # its model list lives on the provider's servers, not in files
     serves_any_model: bool = False
@@ -187,7 +188,7 @@ class BackendConfig(RateLimits):
 
     @property
     def available(self) -> bool:
-        return self.enabled and not self.missing and not self.problem and not self.not_callable
+        return self.enabled and not self.missing and not self.misconfigured and not self.not_callable
 
     @property
     def unavailable_reason(self) -> str | None:
@@ -198,7 +199,7 @@ class BackendConfig(RateLimits):
             return f"not callable from llmdeck ({self.not_callable})"
         if self.missing:
             return "missing " + ", ".join(self.missing)
-        return self.problem
+        return self.misconfigured
 
     @property
     def endpoint(self) -> str | None:
@@ -208,7 +209,7 @@ class BackendConfig(RateLimits):
     def endpoint_host(self) -> str | None:
         return host_of(self.endpoint)
 
-    def __repr_args__(self):  # keep reprs short: no extra values
+    def __repr_args__(self) -> list[tuple[str, object]]:  # keep reprs short: no extra values
         return [("name", self.name), ("strategy", self.strategy), ("available", self.available)]
 
 

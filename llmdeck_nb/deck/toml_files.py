@@ -60,5 +60,6 @@ def deck_files(folder: Path, *, label: str = "deck") -> list[Path]:
         entries = list(deck_dir.iterdir())
     except OSError as exc:
         raise unreadable(label + "/", exc, "folder") from None
-    files = sorted((p for p in entries if p.suffix == ".toml" and p.is_file()), key=lambda p: p.name)
+    files = sorted((p for p in entries if p.suffix == ".toml" and p.is_file()),
+                   key=lambda p: p.name)
     return sorted(files, key=lambda p: p.name == "overrides.toml")

@@ -8,17 +8,23 @@ without its key is not an error (it is reported as unavailable, with the variabl
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmdeck_nb.deck.availability import backend_state, latency_text
-from llmdeck_nb.deck.problems import DeckProblem
+from llmdeck_nb.deck.deck import Deck
 from llmdeck_nb.deck.presentation import routing_rows
-from llmdeck_nb.deck.resolution import Candidate
-from llmdeck_nb.errors import AliasCycleError, AliasDepthError, LLMDeckError, WrongReferenceKindError
+from llmdeck_nb.deck.problems import DeckProblem, Severity
+from llmdeck_nb.deck.verdict import Reason, Unservable, serving_verdict
+from llmdeck_nb.errors import (
+    AliasCycleError,
+    AliasDepthError,
+    LLMDeckError,
+    WrongReferenceKindError,
+)
 
-if TYPE_CHECKING:
-    from llmdeck_nb.deck.deck import Deck
+AddProblem = Callable[[DeckProblem], None]
 
 
 @dataclass
@@ -77,7 +83,7 @@ class ValidationReport:
                     f"under '{self.profile}')"]
         for r in self.routing:
             mark = "ok" if r["callable"] else "--"
-            tail = "" if r["callable"] else f"  ({r['problem']})"
+            tail = "" if r["callable"] else f"  ({r['why_not']})"
             out.append(f"  {mark} {r['model']:<28} -> {r['backend'] or '-':<14} by {r['rule']}{tail}")
         out += ["", "ALIASES"]
         for a in self.aliases:
@@ -110,33 +116,34 @@ class ValidationReport:
 def validate_deck(deck: Deck, profile: str | None = None) -> ValidationReport:
     name = profile or deck.active_profile
     report = ValidationReport(source=deck.source, profile=name, problems=list(deck.problems))
-    problem = report.problems.append
+    add = report.problems.append
     for b in deck.backends.values():
         report.backends.append({
             "name": b.name, "enabled": b.enabled, "available": b.available,
             "reason": b.unavailable_reason, "state": backend_state(b), "strategy": b.strategy,
             "endpoint_host": b.endpoint_host, "models": len(deck.specs.get(b.name, {})),
         })
-    _check_profiles(deck, problem, name)
+    _check_profiles(deck, add, name)
     if name not in deck.profiles:
-        problem(DeckProblem("error", "routing", f"profile '{name}' is not defined; available: "
-                            + ", ".join(deck.profiles) if deck.profiles else
-                            "routing_profiles.toml defines no usable profile", key=name))
+        add(DeckProblem("error", "routing", f"profile '{name}' is not defined; available: "
+                        + ", ".join(deck.profiles) if deck.profiles else
+                        "routing_profiles.toml defines no usable profile", key=name))
         return report
-    for row in routing_rows(deck, name):
-        report.routing.append({"model": row.model, "backend": row.backend, "rule": row.rule,
-                               "callable": row.callable, "problem": row.problem})
+    for routed in routing_rows(deck, name):
+        report.routing.append({"model": routed.model, "backend": routed.backend,
+                               "rule": routed.rule, "callable": routed.callable,
+                               "why_not": routed.why_not})
     blocked: dict[str, set[str]] = {}  # not-callable backend -> handles it stops
     for alias in deck.aliases:
-        report.aliases.append(_resolution_row(deck, alias, name, "alias", problem, blocked))
+        report.aliases.append(_resolution_row(deck, alias, name, "alias", add, blocked))
     for preset in deck.presets.values():
-        row = _resolution_row(deck, preset.name, name, "preset", problem, blocked)
+        row = _resolution_row(deck, preset.name, name, "preset", add, blocked)
         row["model"] = preset.model
         report.presets.append(row)
-        _check_preset(deck, preset.name, name, row, problem)
+        _check_preset(deck, preset.name, name, row, add)
     for where, choices in (("choice default", deck.choice_defaults), ("choice override", deck.choice_overrides)):
         for key, handle in choices.items():
-            _resolution_row(deck, deck.choice_handle(handle), name, where, problem, blocked,
+            _resolution_row(deck, deck.choice_handle(handle), name, where, add, blocked,
                             label=f"{where} {key} = '{handle}'")
     for cause, handles in blocked.items():
         count = f"{len(handles)} alias(es), preset(s) or choice(s)"
@@ -147,19 +154,19 @@ def validate_deck(deck: Deck, profile: str | None = None) -> ValidationReport:
             message = (f"profile '{name}' sends {count} to backend '{cause}', which is "
                        f"{deck.backends[cause].unavailable_reason}: switch profile to call them from "
                        f"llmdeck{_profile_hint(deck, name)}")
-        problem(DeckProblem("warning", "routing", message, key=cause))
+        add(DeckProblem("warning", "routing", message, key=cause))
     return report
 
 
 DISABLED_ONLY = "<disabled backends>"
 
 
-def _summary_cause(status: str, backend: str) -> str | None:
+def _summary_cause(unservable: Unservable) -> str | None:
     """Causes reported once for the profile rather than once per alias or preset: a
     backend llmdeck cannot call, or models listed only by disabled backends."""
-    if status in ("not_callable", "remote"):
-        return backend
-    return DISABLED_ONLY if status == "dormant" else None
+    if unservable.reason in (Reason.NOT_CALLABLE, Reason.REMOTE):
+        return unservable.backend or ""
+    return DISABLED_ONLY if unservable.reason is Reason.DORMANT else None
 
 
 def _profile_hint(deck: Deck, current: str) -> str:
@@ -179,7 +186,7 @@ def _profile_hint(deck: Deck, current: str) -> str:
     return " (enable a provider's backend in backends.toml and pick a profile that routes to it)"
 
 
-def _check_profiles(deck: Deck, problem, active: str) -> None:
+def _check_profiles(deck: Deck, add: AddProblem, active: str) -> None:
     """Routes to backends that do not exist are errors; to disabled ones, a warning for
     the profile in use (others are options a Pipelex folder ships: a note)."""
     for profile in deck.profiles.values():
@@ -191,15 +198,15 @@ def _check_profiles(deck: Deck, problem, active: str) -> None:
             config = deck.backends.get(backend)
             where = f"{profile.source}: profile '{profile.name}', {what}"
             if config is None:
-                problem(DeckProblem("error", "routing", f"{where} -> backend '{backend}' is not "
-                                    "defined in backends.toml", file=profile.source, key=what))
+                add(DeckProblem("error", "routing", f"{where} -> backend '{backend}' is not "
+                                "defined in backends.toml", file=profile.source, key=what))
             elif not config.enabled:
-                problem(DeckProblem("warning" if profile.name == active else "note", "routing",
-                                    f"{where} -> backend '{backend}' is disabled", file=profile.source,
-                                    key=what))
+                add(DeckProblem("warning" if profile.name == active else "note", "routing",
+                                f"{where} -> backend '{backend}' is disabled", file=profile.source,
+                                key=what))
 
 
-def _resolution_row(deck: Deck, handle: str, profile: str, kind: str, problem,
+def _resolution_row(deck: Deck, handle: str, profile: str, kind: str, add: AddProblem,
                     blocked: dict[str, set[str]], *, label: str | None = None) -> dict[str, Any]:
     """Resolve one alias, preset or choice; report what stops it, worded by its cause:
     a broken reference is an error, a name found nowhere an error (a warning in an alias
@@ -211,45 +218,45 @@ def _resolution_row(deck: Deck, handle: str, profile: str, kind: str, problem,
         resolution = deck.resolve(handle, profile)
     except (AliasCycleError, AliasDepthError, WrongReferenceKindError) as exc:
         row["error"] = exc.message
-        problem(DeckProblem("error", section, f"{label}: {exc.message}", key=handle))
+        add(DeckProblem("error", section, f"{label}: {exc.message}", key=handle))
         return row
     except LLMDeckError as exc:
         row["error"] = exc.message
-        statuses = _leaf_statuses(deck, handle, profile)
-        causes = [_summary_cause(status, backend) for status, backend in statuses]
-        if statuses and None not in causes:
+        leaves = _unservable_leaves(deck, handle, profile)
+        causes = [_summary_cause(leaf) for leaf in leaves]
+        if leaves and None not in causes:
             for cause in causes:
                 blocked.setdefault(str(cause), set()).add(handle)
             return row
-        unknown = not statuses or all(status == "unknown" for status, _ in statuses)
-        severity = "error" if unknown and kind != "alias" else "warning"
-        problem(DeckProblem(severity, section, f"{label}: {exc.message}", key=handle))
+        unknown = not leaves or all(leaf.reason is Reason.UNKNOWN for leaf in leaves)
+        severity: Severity = "error" if unknown and kind != "alias" else "warning"
+        add(DeckProblem(severity, section, f"{label}: {exc.message}", key=handle))
         return row
     row["resolves_to"] = list(resolution.chain)
     row["skipped"] = [list(s) for s in resolution.skipped]
-    for model, why in resolution.skipped:
-        if why.startswith("not a model"):
-            problem(DeckProblem("warning", "aliases", f"{label} lists '{model}', which "
-                                "is neither a model nor an alias", key=handle))
+    for model, _ in resolution.skipped:
+        found = serving_verdict(deck, model, profile)
+        if isinstance(found, Unservable) and found.reason is Reason.UNKNOWN:
+            add(DeckProblem("warning", "aliases", f"{label} lists '{model}', which "
+                            "is neither a model nor an alias", key=handle))
     return row
 
 
-def _leaf_statuses(deck: Deck, handle: str, profile: str) -> list[tuple[str, str]]:
-    """(status, backend) of each model a handle expands to; [] if it is not a known name."""
+def _unservable_leaves(deck: Deck, handle: str, profile: str) -> list[Unservable]:
+    """The verdict of each model a handle expands to that cannot be served; [] if it is not
+    a known name."""
     try:
-        target = deck.presets[handle].model if handle in deck.presets and handle not in deck.aliases else handle
+        preset = handle in deck.presets and handle not in deck.aliases
+        target = deck.presets[handle].model if preset else handle
         leaves = deck.expand(target)
     except LLMDeckError:
         return []
-    out = []
-    for model, _ in leaves:
-        found = deck.leaf(model, profile)
-        if not isinstance(found, Candidate):
-            out.append((found[0], deck.route(model, profile).backend or ""))
-    return out
+    found = [serving_verdict(deck, model, profile) for model, _ in leaves]
+    return [verdict for verdict in found if isinstance(verdict, Unservable)]
 
 
-def _check_preset(deck: Deck, preset: str, profile: str, row: dict[str, Any], problem) -> None:
+def _check_preset(deck: Deck, preset: str, profile: str, row: dict[str, Any],
+                  add: AddProblem) -> None:
     row["notes"] = []
     if not row["resolves_to"]:
         return
@@ -260,6 +267,6 @@ def _check_preset(deck: Deck, preset: str, profile: str, row: dict[str, Any], pr
             message = (f"preset '{preset}': max_tokens {limit} exceeds {candidate.label}'s "
                        f"limit of {cap} output tokens (it will be lowered)")
             row["notes"].append(message)
-            problem(DeckProblem("warning", "presets", message, key=preset))
+            add(DeckProblem("warning", "presets", message, key=preset))
         row["notes"] += [f"{candidate.label}: {note}" for note in candidate.adjustments
                          if not note.startswith("max_tokens")]

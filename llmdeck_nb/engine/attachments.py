@@ -60,8 +60,9 @@ def attachment_bytes(value: Any, what: str = "the attachment") -> tuple[bytes, s
         data = bytes(value)
         mime = sniff(data[:16])
         if mime is None:
-            raise RequestRejectedError(f"{what} holds bytes that are not PNG, JPEG, GIF, WebP or PDF",
-                                       hint="pass the file's bytes, a path, a PIL image or a figure")
+            raise RequestRejectedError(
+                f"{what} holds bytes that are not PNG, JPEG, GIF, WebP or PDF",
+                hint="pass the file's bytes, a path, a PIL image or a figure")
         return data, mime, None
     if isinstance(value, (str, os.PathLike)):
         return _file(Path(value).expanduser(), what)
@@ -81,7 +82,8 @@ def attachment_bytes(value: Any, what: str = "the attachment") -> tuple[bytes, s
 def _file(path: Path, what: str) -> tuple[bytes, str, str]:
     if not path.is_file():
         raise RequestRejectedError(f"{what}: no file {path}",
-                                   hint="give a path to an image or PDF file, or a variable holding one")
+                                   hint="give a path to an image or PDF file, or a variable "
+                                        "holding one")
     data = path.read_bytes()
     mime = sniff(data[:16]) or SUFFIXES.get(path.suffix.lower())
     if mime is None:
@@ -101,7 +103,8 @@ def attachment_part(value: Any, what: str = "the attachment") -> Part:
 def pdf_part(value: Any, what: str = "--pdf") -> Part:
     part = attachment_part(value, what)
     if part["type"] != "file":
-        raise RequestRejectedError(f"{what} takes a PDF document, not an image", hint="use --image for images")
+        raise RequestRejectedError(f"{what} takes a PDF document, not an image",
+                                   hint="use --image for images")
     return part
 
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from llmdeck_nb.engine.result import Result
-    from llmdeck_nb.engine.session import Session
+    from llmdeck_nb.engine.caller import Caller
 
 logger = logging.getLogger("llmdeck_nb")
 
@@ -89,7 +89,7 @@ class BatchRun:
     """One batch: build it in the calling thread (the progress bar shows there), then
     ``await run.run()`` on any event loop; :meth:`interrupt` from any thread."""
 
-    def __init__(self, session: Session, rows: Any, template: str, model: str | None = None, *,
+    def __init__(self, session: Caller, rows: Any, template: str, model: str | None = None, *,
                  concurrency: int = 16, on_error: str = "record", progress: bool = True,
                  column: str = "output", budget_usd: float | None = None,
                  variables: Mapping[str, Any] | None = None, **options: Any) -> None:
@@ -282,13 +282,13 @@ def _progress_bar(total: int) -> Any:
                 dynamic_ncols=True)
 
 
-async def abatch(session: Session, rows: Any, template: str, model: str | None = None,
+async def abatch(session: Caller, rows: Any, template: str, model: str | None = None,
                  **options: Any) -> pd.DataFrame:
     """Run ``template`` over ``rows`` on the running event loop (see the module docstring)."""
     return await BatchRun(session, rows, template, model, **options).run()
 
 
-def run_batch(session: Session, rows: Any, template: str, model: str | None = None,
+def run_batch(session: Caller, rows: Any, template: str, model: str | None = None,
               **options: Any) -> pd.DataFrame:
     """Synchronous :func:`abatch` (works in a notebook); KeyboardInterrupt returns the rows
     done so far, the others marked ``"not run: interrupted"``."""

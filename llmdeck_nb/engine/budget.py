@@ -18,6 +18,7 @@ limit is set, unless ``allow_unknown_prices``.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from contextvars import ContextVar
@@ -46,7 +47,8 @@ _HINTS = {
     "batch": "raise the batch's budget_usd=, or run the remaining rows later",
     "session": "raise it with %llm_budget 10 (or Session(budget_usd=...), [budget] session_usd in "
                "the deck), or lower max_tokens",
-    "daily": "raise [budget] daily_usd in the deck (%llm_budget --daily 50), or wait until tomorrow",
+    "daily": "raise [budget] daily_usd in the deck (%llm_budget --daily 50), or wait until "
+             "tomorrow",
 }
 
 
@@ -55,7 +57,8 @@ def worst_case_usd(spec: ModelSpec, request: BackendRequest) -> float | None:
     if spec.costs is None:
         return None
     max_tokens = request.params.get("max_tokens")
-    output = max_tokens if isinstance(max_tokens, int) else spec.output_token_limit or DEFAULT_MAX_OUTPUT_TOKENS
+    output = (max_tokens if isinstance(max_tokens, int) else spec.output_token_limit
+              or DEFAULT_MAX_OUTPUT_TOKENS)
     return call_cost(spec, estimate_tokens(text_of(request.messages)), output).usd
 
 
@@ -67,6 +70,11 @@ class Allowance:
     limit: float | None
     spent: float = 0.0
     reserved: float = 0.0
+
+    @property
+    def unreserved(self) -> float:
+        """What a new reservation may still take (no limit: unbounded)."""
+        return math.inf if self.limit is None else self.limit - self.spent - self.reserved
 
     @property
     def left(self) -> float | None:
@@ -115,11 +123,12 @@ class Budget:
         return self._others_today + self.session.spent
 
     def _refresh_daily(self, force: bool = False) -> None:
-        if self._log is None or self.daily.limit is None and not force:
+        if self._log is None or (self.daily.limit is None and not force):
             return
         now = time.monotonic()
         if force or now - self._read_at > DAILY_REFRESH_S:
-            midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
+            midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0,
+                                                           microsecond=0)
             self._others_today = self._log.cost_since(midnight, exclude_session=self._session_id)
             self._read_at = now
         self.daily.spent = self._others_today + self.session.spent
@@ -130,7 +139,8 @@ class Budget:
                 max_cost_usd: float | None = None) -> Reservation:
         """Book this attempt's worst case against every limit, or refuse it (nothing sent)."""
         allowances = [a for a in (Allowance("call", max_cost_usd), batch_allowance.get(),
-                                  self.session, self.daily) if a is not None and a.limit is not None]
+                                  self.session, self.daily) if a is not None
+                      and a.limit is not None]
         if not allowances:
             return Reservation()
         worst = worst_case_usd(candidate.spec, request)
@@ -141,8 +151,7 @@ class Budget:
         with self._lock:
             self._refresh_daily()
             for allowance in allowances:
-                left = allowance.limit - allowance.spent - allowance.reserved
-                if worst > left + 1e-12:
+                if worst > allowance.unreserved + 1e-12:
                     raise _exceeded(candidate, allowance, worst)
             for allowance in allowances:
                 allowance.reserved += worst
@@ -176,12 +185,14 @@ def _line(label: str, spent: float, limit: float | None) -> str:
 
 
 def _exceeded(candidate: Candidate, allowance: Allowance, worst: float) -> BudgetExceededError:
-    left = max(0.0, allowance.limit - allowance.spent - allowance.reserved)
-    in_flight = f", {format_cost(allowance.reserved)} reserved by calls in flight" if allowance.reserved else ""
+    left = max(0.0, allowance.unreserved)
+    in_flight = (f", {format_cost(allowance.reserved)} reserved by calls in flight"
+                 if allowance.reserved else "")
     return BudgetExceededError(
-        f"budget: this call to {candidate.label} could cost up to {format_cost(worst)}, more than the "
-        f"{format_cost(left)} left of the {allowance.kind} budget of {format_cost(allowance.limit)} "
-        f"({format_cost(allowance.spent)} spent{in_flight}); nothing was sent",
+        f"budget: this call to {candidate.label} could cost up to {format_cost(worst)}, more than "
+        f"the {format_cost(left)} left of the {allowance.kind} budget of "
+        f"{format_cost(allowance.limit)} ({format_cost(allowance.spent)} spent{in_flight}); "
+        "nothing was sent",
         limit=allowance.kind, spent=allowance.spent, left=left, worst_case=worst,
         hint=_HINTS[allowance.kind])
 
@@ -205,7 +216,8 @@ class BudgetedStrategy(BackendStrategy):
 
     def __init__(self, inner: BackendStrategy, budget: Budget, candidate: Candidate,
                  max_cost_usd: float | None) -> None:
-        self.inner, self.budget, self.candidate, self.max_cost_usd = inner, budget, candidate, max_cost_usd
+        self.inner, self.budget, self.candidate, self.max_cost_usd = (inner, budget, candidate,
+                                                                      max_cost_usd)
 
     async def complete(self, request: BackendRequest) -> BackendResponse:
         reservation = self.budget.reserve(self.candidate, request, self.max_cost_usd)

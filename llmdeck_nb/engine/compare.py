@@ -11,13 +11,13 @@ from llmdeck_nb.errors import LLMDeckError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from llmdeck_nb.engine.session import Session
+    from llmdeck_nb.engine.caller import Caller, Prompt
 
 COLUMNS = ["target", "profile", "backend", "model", "output", "latency_s", "ttft_s", "input_tokens",
            "cached_tokens", "output_tokens", "reasoning_tokens", "cost_usd", "cached", "error"]
 
 
-def targets(session: Session, models: Sequence[str] | None,
+def targets(session: Caller, models: Sequence[str] | None,
             profiles: Sequence[str] | None) -> list[tuple[str | None, str]]:
     """(model or None for the current choice, profile) pairs, in the order asked."""
     chosen_profiles = list(profiles) if profiles else [session.profile]
@@ -25,7 +25,7 @@ def targets(session: Session, models: Sequence[str] | None,
     return [(m, p) for m in chosen_models for p in chosen_profiles]
 
 
-async def compare(session: Session, prompt: Any, models: Sequence[str] | None,
+async def compare(session: Caller, prompt: Prompt, models: Sequence[str] | None,
                   profiles: Sequence[str] | None, repeat: int = 1, **options: Any) -> pd.DataFrame:
     import pandas as pd
 
@@ -43,8 +43,8 @@ async def compare(session: Session, prompt: Any, models: Sequence[str] | None,
                          "reasoning_tokens": "Int64", "cached": "boolean"})
 
 
-async def _one(session: Session, prompt: Any, model: str | None, profile: str, label_profile: bool,
-               options: dict[str, Any]) -> dict[str, Any]:
+async def _one(session: Caller, prompt: Prompt, model: str | None, profile: str,
+               label_profile: bool, options: dict[str, Any]) -> dict[str, Any]:
     name = model or session.default_model or "(default)"
     row: dict[str, Any] = {"target": f"{name} [{profile}]" if label_profile else name, "profile": profile}
     try:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.calllog.conversations import ConversationInfo, ConversationStore, StoredTurn
 from llmdeck_nb.engine.messages import Messages, build_messages, estimate_tokens, text_of
+from llmdeck_nb.engine.result import History
 from llmdeck_nb.errors import ConversationError
 
 if TYPE_CHECKING:
@@ -52,22 +54,6 @@ class Conversation:
 
     def __repr__(self) -> str:
         return f"Conversation({self.name!r}, {len(self.turns)} turns, ~{self.tokens:,} tokens)"
-
-
-@dataclass(frozen=True, slots=True)
-class History:
-    """What history went with one call: shown in the footer."""
-
-    conversation: str
-    turns: int
-    tokens: int
-    dropped: int = 0
-
-    def describe(self) -> str:
-        if not self.turns:
-            return f"new conversation '{self.conversation}'"
-        turns = "1 turn" if self.turns == 1 else f"{self.turns} turns"
-        return f"history {turns}, ~{self.tokens:,} tokens ('{self.conversation}')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,24 +184,24 @@ def finish(conversations: Conversations, prepared: Prepared, result: Result) -> 
 
 
 @functools.cache
-def call_options() -> frozenset[str]:
-    """The named options of :meth:`Session.acomplete` (the rest of its keywords are
-    generation parameters), read from its signature so a new option is never sent as one."""
+def call_options(call: Callable[..., object]) -> frozenset[str]:
+    """The named options of ``call`` (:meth:`Session.acomplete`; the rest of its keywords
+    are generation parameters), read from its signature so a new option is never sent as
+    one. The session passes its method in, so this module does not import it."""
     import inspect
 
-    from llmdeck_nb.engine.session import Session
-
-    named = inspect.signature(Session.acomplete).parameters.values()
+    named = inspect.signature(call).parameters.values()
     return frozenset(p.name for p in named if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)) - {
         "self", "prompt", "model"}
 
 
-def split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(call options, generation parameters) of Session.acomplete keyword arguments."""
-    named = call_options()
+def split_options(options: dict[str, Any],
+                  call: Callable[..., object]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(call options, generation parameters) of ``call``'s (Session.acomplete) keywords."""
+    named = call_options(call)
     return ({k: v for k, v in options.items() if k in named},
             {k: v for k, v in options.items() if k not in named})
 
 
-__all__ = ["DEFAULT_NAME", "Conversation", "Conversations", "History", "Prepared", "finish", "prepare",
+__all__ = ["DEFAULT_NAME", "Conversation", "Conversations", "Prepared", "finish", "prepare",
            "split_options"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from llmdeck_nb.backends.base import content_text
 from llmdeck_nb.errors import RequestRejectedError
@@ -14,15 +14,20 @@ Messages = list[dict[str, Any]]
 CHARS_PER_TOKEN = 4
 
 
+def _is_message_list(value: object) -> TypeGuard[Sequence[dict[str, Any]]]:
+    return isinstance(value, Sequence) and all(isinstance(m, dict) and "role" in m for m in value)
+
+
 def build_messages(prompt: str | Sequence[dict[str, Any]], system: str | None = None) -> Messages:
     """A prompt string or an OpenAI-style message list, with ``system`` put first."""
     if isinstance(prompt, str):
         messages: Messages = [{"role": "user", "content": prompt}]
-    elif isinstance(prompt, Sequence) and all(isinstance(m, dict) and "role" in m for m in prompt):
+    elif _is_message_list(prompt):
         messages = [dict(m) for m in prompt]
     else:
         raise RequestRejectedError(
-            "the prompt must be a string or a list of messages like {'role': 'user', 'content': '...'}",
+            "the prompt must be a string or a list of messages like {'role': 'user', 'content': "
+            "'...'}",
             hint="pass a string, or messages in the OpenAI chat format",
         )
     if system:

@@ -9,6 +9,7 @@ what is allowed; nothing is sent and nothing is logged as sent.
 from __future__ import annotations
 
 import math
+from argparse import ArgumentTypeError
 from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any
@@ -56,9 +57,10 @@ def _fits(kind: str, value: Any, low: float | None, high: float | None) -> bool:
             isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value))
     if isinstance(value, bool) or not isinstance(value, Integral if kind == "int" else Real):
         return False
-    if not math.isfinite(value):
+    number = float(value)
+    if not math.isfinite(number):
         return False
-    return (low is None or value >= low) and (high is None or value <= high)
+    return (low is None or number >= low) and (high is None or number <= high)
 
 
 def _plain_json(value: Any) -> bool:
@@ -89,7 +91,7 @@ def check_params(params: Mapping[str, Any]) -> None:
 
 
 def check_timeout(timeout: Any, where: str = "timeout") -> float | None:
-    """A timeout in seconds: None, or a finite number > 0."""
+    """A timeout in seconds: None (no limit), or a finite number > 0."""
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, Real) or not math.isfinite(timeout) \
@@ -98,4 +100,19 @@ def check_timeout(timeout: Any, where: str = "timeout") -> float | None:
     return float(timeout)
 
 
-__all__ = ["check_params", "check_timeout"]
+#: what ``--timeout`` takes for "no limit" (a magic's, ``llmdeck serve``'s)
+NO_LIMIT_WORDS = frozenset({"none", "off"})
+
+
+def timeout_argument(text: str) -> float | None:
+    """``--timeout S`` (argparse ``type=``): seconds, or ``none`` / ``off`` for no limit."""
+    if text.strip().lower() in NO_LIMIT_WORDS:
+        return None
+    try:
+        return check_timeout(float(text))
+    except (ValueError, InvalidParameterError):
+        raise ArgumentTypeError(f"give a number of seconds greater than 0, or none for no "
+                                f"limit, not {text!r}") from None
+
+
+__all__ = ["NO_LIMIT_WORDS", "check_params", "check_timeout", "timeout_argument"]

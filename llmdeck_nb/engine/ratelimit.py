@@ -158,16 +158,17 @@ _registry_lock = threading.Lock()
 def limiters_for(candidate: Candidate) -> list[RateLimiter]:
     """The process-wide limiters a call to ``candidate`` goes through (backend, then model)."""
     backend, spec = candidate.backend, candidate.spec
-    keys = [(backend.name, backend.endpoints, *backend.rate_limits)]
+    backend_key: tuple[object, ...] = (backend.name, backend.endpoints)
+    wanted = [(backend_key, backend.name, backend.rate_limits)]
     if any(spec.rate_limits):
-        keys.append((backend.name, backend.endpoints, spec.name, *spec.rate_limits))
+        wanted.append(((backend.name, backend.endpoints, spec.name), f"{backend.name}/{spec.name}",
+                       spec.rate_limits))
     found = []
-    for key in keys:
+    for where, name, limits in wanted:
+        key = (*where, *limits)
         limiter = _limiters.get(key)
         if limiter is None:
             with _registry_lock:
-                limits = key[-3:]
-                name = backend.name if len(key) == 5 else f"{backend.name}/{spec.name}"
                 limiter = _limiters.setdefault(key, RateLimiter(name, *limits))
         found.append(limiter)
     return found
@@ -211,7 +212,7 @@ class LimitedStrategy(BackendStrategy):
                 wait = self.retry.delay(throttled, exc.retry_after)
                 for limiter in self.limiters:
                     limiter.pause(wait)
-                if (exc.retry_after is not None and exc.retry_after > self.retry.max_retry_after_s
+                if ((exc.retry_after is not None and exc.retry_after > self.retry.max_retry_after_s)
                         or time.perf_counter() - first_429 + wait > self.retry.total_budget_s):
                     raise
                 self.on_throttled(exc, time.perf_counter() - began)

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from llmdeck_nb.engine.conversation import History
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What history went with one call: shown in the footer."""
+
+    conversation: str
+    turns: int
+    tokens: int
+    dropped: int = 0
+
+    def describe(self) -> str:
+        if not self.turns:
+            return f"new conversation '{self.conversation}'"
+        turns = "1 turn" if self.turns == 1 else f"{self.turns} turns"
+        return f"history {turns}, ~{self.tokens:,} tokens ('{self.conversation}')"
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,9 +48,9 @@ from llmdeck_nb.errors import (
     CacheError,
     CacheUnavailableError,
     LLMDeckError,
-    PresetNotFoundError,
     RequestRejectedError,
 )
+from llmdeck_nb.not_given import NOT_GIVEN, NotGiven, given_or
 from llmdeck_nb.paths import call_log_path, responses_dir
 from llmdeck_nb.redaction import redact, redact_value
 from llmdeck_nb.stream_redaction import StreamRedactor
@@ -77,6 +77,9 @@ class Session:
     for off (the log then lives in memory), or an instance. ``budget_usd`` limits what the
     session may spend (the deck's ``[budget]`` otherwise, see :mod:`.budget`); ``mode`` is
     ``"normal"``, ``"replay"`` or ``"refresh"`` (see :mod:`.modes`; default ``$LLMDECK_MODE``).
+    ``timeout`` (seconds per attempt) applies where neither the model nor its backend sets
+    one; ``None``: no limit there. ``budget_usd=None`` means no session limit, even if the
+    deck sets one (left out: the deck's).
     """
 
     def __init__(
@@ -86,10 +89,10 @@ class Session:
         log: CallLog | str | Path | bool | None = None,
         *,
         profile: str | None = None,
-        timeout: float = 60.0,
+        timeout: float | None = 60.0,
         retry: RetryPolicy | None = None,
         tags: Sequence[str] = (),
-        budget_usd: float | None = None,
+        budget_usd: float | NotGiven | None = NOT_GIVEN,
         allow_unknown_prices: bool | None = None,
         mode: str | None = None,
     ) -> None:
@@ -100,17 +103,17 @@ class Session:
         self._deck_path = self.deck.folder if self.deck.origin == "argument" else None
         self.profile = profile or self.deck.active_profile
         if profile is not None:
-            self.deck.profile(profile)  # an unknown profile fails here, not at the first call
+            self.deck.routing_profile(profile)  # an unknown profile fails here, not at the first call
         if cache is None and self.deck.cache_settings:
             cache = self.deck.cache_settings
         self.cache: ResponseCache | None = _open_or_defer(cache)
         self.log = log if isinstance(log, CallLog) else CallLog(_log_path(log))
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout)
         self.retry = retry or RetryPolicy()
         self.tags = tuple(tags)
         self.id = uuid.uuid4().hex[:12]
         limits = self.deck.budget
-        self.budget = Budget(limits.session_usd if budget_usd is None else budget_usd, limits.daily_usd,
+        self.budget = Budget(given_or(budget_usd, limits.session_usd), limits.daily_usd,
                              allow_unknown_prices=limits.allow_unknown_prices if allow_unknown_prices is None
                              else allow_unknown_prices, log=self.log, session_id=self.id)
         # what the notebook front end switches (one source of truth for magics and panel)
@@ -126,7 +129,7 @@ class Session:
     # --- switching ---------------------------------------------------------------------
 
     def use_profile(self, name: str) -> None:
-        self.deck.profile(name)  # raises UnknownProfileError listing the profiles
+        self.deck.routing_profile(name)  # raises UnknownProfileError listing the profiles
         self.profile = name
 
     def use_model(self, handle: str | None) -> None:
@@ -151,11 +154,7 @@ class Session:
         profile = profile or self.profile
         overrides = {**self.params, **params}
         if preset is not None:
-            if preset not in self.deck.presets:
-                raise PresetNotFoundError(preset, self.deck.presets)
-            if model is None:
-                return self.deck.resolve(preset, profile, **overrides)
-            overrides = {**self.deck.presets[preset].generation_params(), **overrides}
+            return self.deck.resolve_preset(preset, profile, model=model, **overrides)
         handle = model or self.default_model or self.deck.default_handle(structured=structured)
         return self.deck.resolve(handle, profile, **overrides)
 
@@ -185,7 +184,7 @@ class Session:
         refresh: bool = False,
         tags: Sequence[str] = (),
         on_text: TextCallback | None = None,
-        timeout: float | None = None,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         max_cost_usd: float | None = None,
         on_reset: ResetCallback | None = None,
         sample: int | None = None,
@@ -196,16 +195,17 @@ class Session:
         ``model`` is a model name, alias or preset; none means the panel's choice or the
         deck's choice default (``for_object`` when a ``schema`` is given). ``max_cost_usd``
         refuses the call (nothing sent) if its worst-case cost is higher. ``timeout``
-        (seconds) overrides the model's and the backend's. Streamed text reaches
-        ``on_text`` redacted; when an attempt that already showed text fails and the call
-        goes on, ``on_reset`` is called first: the consumer clears what it showed.
+        (seconds per attempt) overrides the model's and the backend's; ``None``: no limit
+        (the call's total budget, ``RetryPolicy.total_budget_s``, still applies). Streamed
+        text reaches ``on_text`` redacted; when an attempt that already showed text fails and
+        the call goes on, ``on_reset`` is called first: the consumer clears what it showed.
         ``sample`` (2, 3, ...) names one of several repeats of the same request
         (``compare(repeat=N)``): each has its own cache entry, so the first run really sends
         every repeat (identical calls in flight would otherwise go out once) and a rerun
         replays them all.
         """
         deadline = Deadline(self.retry.total_budget_s)
-        timeout = check_timeout(timeout)
+        timeout = timeout if isinstance(timeout, NotGiven) else check_timeout(timeout)
         messages = build_messages(prompt, system)
         wanted = schema_spec(schema)
         resolution = self.resolve(model, preset, profile, structured=wanted is not None, **params)
@@ -327,9 +327,9 @@ class Session:
         return usable
 
     def _request(self, candidate: Candidate, messages: Messages, wanted: SchemaSpec | None,
-                 timeout: float | None) -> BackendRequest:
-        """The request for one candidate. ``timeout``: the call's; else the model's, the
-        backend's, the session's."""
+                 timeout: float | NotGiven | None) -> BackendRequest:
+        """The request for one candidate. ``timeout``: the call's (``None``: no limit);
+        else the model's, the backend's, the session's."""
         backend = candidate.backend
         endpoint = backend.endpoint
         if len(backend.endpoints) > 1:  # round-robin across the backend's endpoints
@@ -342,8 +342,9 @@ class Session:
         return BackendRequest(
             backend=backend.name, provider=backend.provider, model_id=candidate.spec.model_id,
             messages=messages, params=params, endpoint=endpoint, api_key=backend.api_key,
+            key_variable=backend.key_variable,
             extra=backend.extra, schema=wanted.json_schema if wanted else None,
-            timeout=timeout or candidate.spec.timeout or backend.timeout or self.timeout,
+            timeout=given_or(timeout, candidate.spec.timeout or backend.timeout or self.timeout),
             prompt_cache=prompt_cache,
         )
 
@@ -428,7 +429,7 @@ class Session:
                       options: dict[str, Any]) -> Prepared:
         from llmdeck_nb.engine.conversation import prepare, split_options
 
-        call, params = split_options(options)
+        call, params = split_options(options, Session.acomplete)
         resolution = self.resolve(model, call.get("preset"), call.get("profile"),
                                   structured=call.get("schema") is not None, **params)
         chat = self.conversations.get(conversation) if conversation else self.conversations.current
@@ -467,9 +468,9 @@ class Session:
 
     def check(self, backends: Iterable[str] | None = None) -> pd.DataFrame:
         """One live probe per available backend (or the ones named): status and latency."""
-        from llmdeck_nb.engine.probe import check_backends
+        from llmdeck_nb.engine.probe import check_backends, probe_timeout
 
-        frame = loop.run(check_backends(self, backends, timeout=min(self.timeout, 15.0)))
+        frame = loop.run(check_backends(self.deck, backends, timeout=probe_timeout(self.timeout)))
         for row in frame.to_dict("records"):  # what %llm_reload and the load line show now
             self.reachability[row["backend"]] = row
         return frame
@@ -477,12 +478,11 @@ class Session:
     def compare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                 profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
         """Send one prompt to several targets at once; one row per target (and repeat)."""
-        from llmdeck_nb.engine.compare import compare
-
-        return loop.run(compare(self, prompt, models, profiles, repeat, **options))
+        return loop.run(self.acompare(prompt, models, profiles, repeat, **options))
 
     async def acompare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                        profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
+        """:meth:`compare` on the running event loop (``await`` it in a notebook or a script)."""
         from llmdeck_nb.engine.compare import compare
 
         return await compare(self, prompt, models, profiles, repeat, **options)

@@ -8,7 +8,8 @@ cryptography or keyring) only when a ``${VAR}`` names a key that is in it.
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import cast
 
 from llmdeck_nb.keys.store import KEYRING_INDEX, STORE_FILE, keys_dir, read_names
 
@@ -59,4 +60,5 @@ def with_key_store(environment: dict[str, str]) -> Mapping[str, str]:
     names = stored_names()
     if not names:
         return environment
-    return ChainMap(environment, KeyStoreView(names))
+    # ChainMap writes only to its first map: the key store view is read, never written
+    return ChainMap(environment, cast("MutableMapping[str, str]", KeyStoreView(names)))

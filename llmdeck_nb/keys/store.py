@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -235,7 +236,7 @@ class KeyringStore(KeyStore):
         self._save_index(set(self.names()) - {name})
         return True
 
-    def _save_index(self, names: set[str]) -> None:
+    def _save_index(self, names: Iterable[str]) -> None:
         write_private(self.index, (json.dumps({"names": sorted(names)}) + "\n").encode())
 
     def _call(self, method, *args):
@@ -244,8 +245,9 @@ class KeyringStore(KeyStore):
         try:
             return method(*args)
         except KeyringError as exc:
-            raise KeyStoreError(f"the OS keyring failed: {type(exc).__name__}",
-                                hint=f"use the encrypted file instead: {STORE_VARIABLE}=file") from None
+            raise KeyStoreError(
+                f"the OS keyring failed: {type(exc).__name__}",
+                hint=f"use the encrypted file instead: {STORE_VARIABLE}=file") from None
 
 
 def keyring_usable() -> bool:

@@ -13,13 +13,16 @@ from typing import Any, TypeVar
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument
 
+from llmdeck_nb.engine.params import timeout_argument
+from llmdeck_nb.not_given import NOT_GIVEN, NotGiven
 from llmdeck_nb.notebook.display import FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: keyword arguments of Session.acomplete that --param must not shadow
-RESERVED_PARAMS = frozenset({"prompt", "model", "preset", "profile", "system", "schema", "stream", "cache",
-                             "refresh", "tags", "on_text", "timeout", "max_cost_usd", "conversation"})
+RESERVED_PARAMS = frozenset({"prompt", "model", "preset", "profile", "system", "schema",
+                             "stream", "cache", "refresh", "tags", "on_text", "timeout",
+                             "max_cost_usd", "conversation"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
 _TOKEN = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|\S+")
 
@@ -43,14 +46,16 @@ call_options = _stack(
     argument("-s", "--system", help="system prompt"),
     argument("-t", "--temperature", type=float, help="sampling temperature"),
     argument("--max-tokens", type=int, dest="max_tokens", help="maximum tokens in the answer"),
-    argument("--timeout", type=float, metavar="S", help="seconds to wait for the server (to "
-             "answer, and between stream chunks); overrides the deck's `timeout`"),
+    argument("--timeout", type=timeout_argument, default=NOT_GIVEN, metavar="S",
+             help="seconds to wait for the server (to answer, and between stream chunks); "
+             "overrides the deck's `timeout`; none: no limit"),
     argument("--param", action="append", default=[], metavar="KEY=VALUE",
              help="any other generation parameter, repeatable; VALUE is read as JSON when it can "
              "be (--param top_p=0.9 --param stop='[\"##\"]'), else as text"),
     argument("--schema", metavar="NAME", help="a pydantic model (or JSON-schema dict) in the "
              "notebook: the answer is parsed into it"),
-    argument("--no-cache", action="store_true", dest="no_cache", help="do not use the response cache"),
+    argument("--no-cache", action="store_true", dest="no_cache",
+             help="do not use the response cache"),
     argument("--refresh", action="store_true", help="call the model even if the answer is cached "
              "(and cache the new answer)"),
     argument("--prompt-cache", action="store_true", dest="prompt_cache",
@@ -59,7 +64,8 @@ call_options = _stack(
     argument("--tag", action="append", default=[], help="label the call in the log, repeatable"),
     argument("--image", action="append", default=[], metavar="PATH_OR_VAR",
              help="send an image with the prompt, repeatable: a file path, or a notebook variable "
-             "holding a PIL image, a matplotlib figure or PNG/JPEG bytes ({var} in the cell works too)"),
+             "holding a PIL image, a matplotlib figure or PNG/JPEG bytes ({var} in the cell works "
+             "too)"),
     argument("--pdf", action="append", default=[], metavar="PATH_OR_VAR",
              help="send a PDF document with the prompt, repeatable (models whose inputs list pdf)"),
     argument("--max-cost", type=float, dest="max_cost_usd", metavar="USD",
@@ -160,7 +166,8 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
         if not sep or not _IDENTIFIER.match(key):
             raise UsageError(f"--param takes KEY=VALUE, got {pair!r}")
         if key in RESERVED_PARAMS:
-            raise UsageError(f"--param {key}=... is not a generation parameter; use the {key} option")
+            raise UsageError(f"--param {key}=... is not a generation parameter; use the {key} "
+                             "option")
         try:
             params[key] = json.loads(raw)
         except ValueError:
@@ -172,11 +179,12 @@ def call_kwargs(args: Namespace, namespace: Mapping[str, Any]) -> dict[str, Any]
     """The keyword arguments for ``Session.complete`` / ``compare`` (only what was given,
     so the panel's temperature is not overridden by an unset option)."""
     kwargs: dict[str, Any] = {**parse_params(args.param)}
-    for name in ("preset", "profile", "system", "temperature", "max_tokens", "max_cost_usd",
-                 "timeout"):
+    for name in ("preset", "profile", "system", "temperature", "max_tokens", "max_cost_usd"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value
+    if not isinstance(args.timeout, NotGiven):  # None is given: `--timeout none`, no limit
+        kwargs["timeout"] = args.timeout
     if args.schema:
         from llmdeck_nb.notebook.interpolation import evaluate
 
@@ -198,7 +206,8 @@ def attachment_parts(args: Namespace, namespace: Mapping[str, Any]) -> list[dict
     from llmdeck_nb.engine.attachments import attachment_part, pdf_part
 
     parts = []
-    for option, values, make in (("--image", args.image, attachment_part), ("--pdf", args.pdf, pdf_part)):
+    for option, values, make in (("--image", args.image, attachment_part),
+                                 ("--pdf", args.pdf, pdf_part)):
         for value in values:
             held = namespace.get(value) if value.isidentifier() else None
             parts.append(make(value if held is None else held, f"{option} {value}"))
@@ -232,6 +241,6 @@ def names_list(text: str | None) -> list[str] | None:
     return names or None
 
 
-__all__ = ["ALL_ROWS", "attachment_parts", "call_kwargs", "call_options", "chat_options", "log_rows", "names_list", "output_options", "parse_line", "parse_params",
-           "split_line",
+__all__ = ["ALL_ROWS", "attachment_parts", "call_kwargs", "call_options", "chat_options",
+           "log_rows", "names_list", "output_options", "parse_line", "parse_params", "split_line",
            "variable_name"]

@@ -53,10 +53,11 @@ def runs_chart(frame: pd.DataFrame, title: str, *, demo: bool = False) -> Figure
     targets = list(dict.fromkeys(str(t) for t in frame["target"]))
     figure = Figure(figsize=(10, 0.55 * len(targets) + 1.9))
     axes = figure.subplots(1, 2, sharey=True)
-    for ax, column, label, colour in zip(axes, ("latency_s", "cost_usd"), ("latency (s)", "cost per call (USD)"),
-                                         POINT_COLOURS):
+    for ax, column, label, colour in zip(axes, ("latency_s", "cost_usd"),
+                                         ("latency (s)", "cost per call (USD)"), POINT_COLOURS):
         for row, target in enumerate(targets):
-            values = frame.loc[frame["target"].astype(str) == target, column].astype(float).dropna().tolist()
+            chosen = frame.loc[frame["target"].astype(str) == target, column]
+            values = chosen.astype(float).dropna().tolist()
             if not values:
                 continue
             offsets = [0.0] if len(values) == 1 else [
@@ -76,8 +77,8 @@ def runs_chart(frame: pd.DataFrame, title: str, *, demo: bool = False) -> Figure
     axes[1].legend(loc="lower right", fontsize="small")
     figure.suptitle(title, fontsize="medium")
     if demo:
-        figure.text(0.99, 0.01, "DEMO answers (offline demo backend, no API key)", ha="right", va="bottom",
-                    fontsize="small", color="#b00020")
+        figure.text(0.99, 0.01, "DEMO answers (offline demo backend, no API key)", ha="right",
+                    va="bottom", fontsize="small", color="#b00020")
     figure.tight_layout(rect=(0, 0.03 if demo else 0, 1, 1))
     return figure
 

@@ -57,7 +57,8 @@ def listing(infos: Sequence[ConversationInfo], current: str) -> str:
         mark = "*" if info.name == current else " "
         when = (datetime.fromtimestamp(info.last_used_us / 1e6, timezone.utc).astimezone()
                 .strftime("last used %Y-%m-%d %H:%M:%S") if info.last_used_us else "empty")
-        lines.append(f"{mark} {info.name:<{width}}  {_turns(info.turns):>9}  ~{info.tokens:>6,} tokens  {when}")
+        lines.append(f"{mark} {info.name:<{width}}  {_turns(info.turns):>9}  ~{info.tokens:>6,} "
+                     f"tokens  {when}")
     return "\n".join(lines)
 
 
@@ -71,7 +72,8 @@ def _content_text(content: str | list[dict[str, Any]]) -> str:
         elif part.get("type") == "image_url":
             pieces.append("[image]")
         else:
-            pieces.append(f"[document {part.get('file', {}).get('filename', '')}]".replace(" ]", "]"))
+            filename = part.get("file", {}).get("filename", "")
+            pieces.append(f"[document {filename}]".replace(" ]", "]"))
     return "\n".join(pieces)
 
 
@@ -81,8 +83,8 @@ def show(conversation: Conversation) -> None:
 
     if not conversation.turns:
         text = f"conversation '{conversation.name}' has no turns yet; {CONTINUE}"
-        display({"text/plain": text, "text/html": f'<div style="{FOOTER_STYLE}">{html.escape(text)}</div>'},
-                 raw=True)
+        display({"text/plain": text,
+                 "text/html": f'<div style="{FOOTER_STYLE}">{html.escape(text)}</div>'}, raw=True)
         return
     plain, markdown = [], []
     for number, turn in enumerate(conversation.turns, 1):
@@ -93,7 +95,8 @@ def show(conversation: Conversation) -> None:
     summary = (f"conversation '{conversation.name}': {_turns(len(conversation))}, "
                f"~{conversation.tokens:,} tokens")
     display({"text/plain": "\n\n".join([*plain, summary]),
-             "text/markdown": "\n\n---\n\n".join(markdown) + f"\n\n<sub>{html.escape(summary)}</sub>"},
+             "text/markdown": "\n\n---\n\n".join(markdown)
+             + f"\n\n<sub>{html.escape(summary)}</sub>"},
             raw=True)
 
 

@@ -1,7 +1,9 @@
 """What the notebook offers to choose from: handles under a profile, and how each resolves.
 
 Plain data for the panel's dropdown, ``%llm_presets``, ``%llm_aliases`` and the
-``%llm_use`` / ``%llm_profile`` messages; nothing here decides routing (the deck does).
+``%llm_use`` / ``%llm_profile`` messages. Nothing here decides routing: a handle is resolved
+by the deck, and why a model cannot be called is the deck's verdict
+(:func:`~llmdeck_nb.deck.verdict.serving_verdict`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from llmdeck_nb.deck.verdict import Unservable, serving_verdict
 from llmdeck_nb.errors import CredentialsMissingError, LLMDeckError
 
 if TYPE_CHECKING:
+    from llmdeck_nb.deck.deck import Deck
     from llmdeck_nb.engine.session import Session
 
 
@@ -21,12 +25,12 @@ class Choice:
     kind: str  # model | alias | preset
     model: str | None  # the first candidate, when callable
     backend: str | None
-    problem: str | None  # why it cannot be called under the profile
+    why_not: str | None  # why it cannot be called under the profile
     routed: str | None = None  # the backend the profile sends a model to, even when unavailable
 
     @property
     def callable(self) -> bool:
-        return self.problem is None
+        return self.why_not is None
 
     @property
     def group(self) -> str:
@@ -38,14 +42,14 @@ class Choice:
 
     @property
     def target(self) -> str | None:
-        return f"{self.model} on {self.backend}" if self.problem is None else None
+        return f"{self.model} on {self.backend}" if self.why_not is None else None
 
     @property
     def label(self) -> str:
         """``precise  (preset, gpt-4o-mini on openai)``, ``gpt-4o-mini  (on openai)``,
         ``claude-x  (unavailable: missing ANTHROPIC_API_KEY)``."""
-        if self.problem:
-            return f"{self.handle}  (unavailable: {self.problem})"
+        if self.why_not:
+            return f"{self.handle}  (unavailable: {self.why_not})"
         if self.kind == "model" and self.model == self.handle:
             return f"{self.handle}  (on {self.backend})"
         kind = "" if self.kind == "model" else f"{self.kind}, "
@@ -64,15 +68,26 @@ def describe(session: Session, handle: str | None = None, profile: str | None = 
 
 
 def choice(session: Session, handle: str, kind: str, profile: str | None = None) -> Choice:
+    name = profile or session.profile
     try:
-        resolution = session.deck.resolve(handle, profile or session.profile)
-    except CredentialsMissingError as exc:
-        return Choice(handle, kind, None, None, "missing " + ", ".join(exc.variables),
-                      _routed(session, handle, kind, profile))
+        resolution = session.deck.resolve(handle, name)
     except LLMDeckError as exc:
-        return Choice(handle, kind, None, None, _short(exc.message), _routed(session, handle, kind, profile))
+        return Choice(handle, kind, None, None, _why_not(session.deck, handle, kind, name, exc),
+                      _routed(session, handle, kind, profile))
     primary = resolution.primary
     return Choice(handle, kind, primary.model, primary.backend.name, None)
+
+
+def _why_not(deck: Deck, handle: str, kind: str, profile: str, exc: LLMDeckError) -> str:
+    """A model: the deck's verdict, without the backend (its group names it); an alias or a
+    preset: the variables to set, or the resolution error."""
+    if kind == "model" and deck.defines(handle) and profile in deck.profiles:
+        found = serving_verdict(deck, handle, profile)
+        if isinstance(found, Unservable):
+            return found.short
+    if isinstance(exc, CredentialsMissingError):
+        return "missing " + ", ".join(exc.variables)
+    return _short(exc.message)
 
 
 def _routed(session: Session, handle: str, kind: str, profile: str | None) -> str | None:
@@ -119,10 +134,10 @@ def serving_status(session: Session, unreachable: dict[str, str | None] | None =
         return Serving(False, f"{name} cannot be served {where}: {exc.message}. "
                               "Fix it here: choose another profile or model above.")
     primary = resolution.primary
-    problem = (unreachable or {}).get(primary.backend.name)
+    failure = (unreachable or {}).get(primary.backend.name)
     target = f"{resolution.requested} -> {primary.model} on {primary.backend.name}"
-    if problem:
-        return Serving(False, f"{target}, which did not answer the last check ({_short(problem)}). "
+    if failure:
+        return Serving(False, f"{target}, which did not answer the last check ({_short(failure)}). "
                               "Fix it here: choose another profile or model above, or press check again.")
     demo = " (offline demo answers: no key for its provider)" if primary.backend.provider == "demo" else ""
     return Serving(True, f"%%llm uses {target}{demo}")
@@ -134,7 +149,7 @@ def presets_rows(session: Session) -> list[dict[str, Any]]:
         found = choice(session, name, "preset")
         rows.append({"preset": name, "model": preset.model, "temperature": preset.temperature,
                      "max_tokens": preset.max_tokens, "params": dict(preset.params) or None,
-                     "resolves_to": found.target, "note": found.problem or "",
+                     "resolves_to": found.target, "note": found.why_not or "",
                      "description": preset.description})
     return rows
 
@@ -145,7 +160,7 @@ def aliases_rows(session: Session) -> list[dict[str, Any]]:
         found = choice(session, name, "alias")
         chain = value if isinstance(value, str) else " | ".join(value)
         rows.append({"alias": name, "kind": "alias" if isinstance(value, str) else "waterfall",
-                     "targets": chain, "resolves_to": found.target, "note": found.problem or ""})
+                     "targets": chain, "resolves_to": found.target, "note": found.why_not or ""})
     return rows
 
 

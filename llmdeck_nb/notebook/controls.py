@@ -90,7 +90,8 @@ class Controls:
         frame = self.session.check(backends)
         for row in frame.itertuples():
             if row.status in ("ok", "error"):
-                self.unreachable[row.backend] = None if row.status == "ok" else (row.detail or "no answer")
+                self.unreachable[row.backend] = None if row.status == "ok" else (row.detail
+                                                                                 or "no answer")
         self._changed("checks")
         return frame
 

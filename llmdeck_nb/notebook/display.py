@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -22,6 +24,7 @@ from llmdeck_nb.errors import LLMDeckError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from llmdeck_nb.deck import Deck
     from llmdeck_nb.engine.result import Result
 
 FORMATS = ("markdown", "text", "code", "json", "html")
@@ -279,15 +282,64 @@ def calls_table_html(rows: Iterable[dict[str, Any]]) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
+# --- the deck status line (%load_ext, %llm_reload, %llm_check, the panel) ----------------
+
+
+def load_line(deck: Deck, profile: str, live: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """``llmdeck: profile auto, 4 of 12 backends available (demo, openai; configured (not
+    checked): ollama), deck ../.llmdeck/inference, keys from ../.env``; after a live check,
+    what it found (``live``: its rows)."""
+    from llmdeck_nb.deck.availability import NOT_CHECKED, backend_state, has_nothing_to_check
+
+    available = deck.available_backends
+    groups: dict[str, list[str]] = {"": [], NOT_CHECKED: [], "unreachable": []}
+    for name in available:
+        state = backend_state(deck.backends[name], (live or {}).get(name))
+        if state.startswith("unreachable"):
+            groups["unreachable"].append(name)
+        elif state == NOT_CHECKED and has_nothing_to_check(deck.backends[name]):
+            groups[NOT_CHECKED].append(name)
+        else:
+            groups[""].append(name)
+    listing = "; ".join(f"{label}: {', '.join(names)}" if label else ", ".join(names)
+                        for label, names in groups.items() if names)
+    parts = [f"profile {profile}",
+             f"{len(available)} of {len(deck.backends)} backends available ({listing or 'none'})",
+             deck_location(deck)]
+    if deck.env_file is not None:
+        parts.append(f"keys from {_shown(deck.env_file)}")
+    return "llmdeck: " + ", ".join(parts)
+
+
+def deck_location(deck: Deck) -> str:
+    """``deck .llmdeck/inference``, ``deck /x/deck (from $LLMDECK_CONFIG_DIR)``, or
+    ``packaged default deck``."""
+    if deck.origin == "packaged default":
+        return "packaged default deck"
+    shown = _shown(Path(deck.folder))
+    return f"deck {shown}" if deck.origin == "project" else f"deck {shown} (from {deck.origin})"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is near (``../.env``), else whole."""
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if shown.startswith(".." + os.sep + "..") else shown
+
+
 __all__ = [
     "FORMATS",
     "StreamView",
     "answer_bundle",
     "cache_line",
     "calls_table_html",
+    "deck_location",
     "extract_code",
     "footer_bundle",
     "frame_html",
+    "load_line",
     "mark_compare",
     "one_line",
     "savings_line",

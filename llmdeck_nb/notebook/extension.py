@@ -6,17 +6,15 @@ registered so the user can fix the file and run ``%llm_reload``.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-from pathlib import Path
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.errors import LLMDeckError
 from llmdeck_nb.keys import magic as key_magic
 from llmdeck_nb.notebook import load_lines
 from llmdeck_nb.notebook.display import (
+    load_line,
     one_line,
     register_frame_formatter,
     say,
@@ -24,7 +22,6 @@ from llmdeck_nb.notebook.display import (
 )
 
 if TYPE_CHECKING:
-    from llmdeck_nb.deck import Deck
     from llmdeck_nb.engine.session import Session
 
 MAGICS_NAME = "LLMDeckMagics"
@@ -117,48 +114,4 @@ def keep_question_marks(lines: list[str]) -> list[str]:
     return out
 
 
-def load_line(deck: Deck, profile: str, live: Mapping[str, Mapping[str, Any]] | None = None) -> str:
-    """``llmdeck: profile auto, 4 of 12 backends available (demo, openai; configured (not
-    checked): ollama), deck ../.llmdeck/inference, keys from ../.env``; after a live check,
-    what it found (``live``: its rows)."""
-    from llmdeck_nb.deck.availability import NOT_CHECKED, backend_state, has_nothing_to_check
-
-    available = deck.available_backends
-    groups: dict[str, list[str]] = {"": [], NOT_CHECKED: [], "unreachable": []}
-    for name in available:
-        state = backend_state(deck.backends[name], (live or {}).get(name))
-        if state.startswith("unreachable"):
-            groups["unreachable"].append(name)
-        elif state == NOT_CHECKED and has_nothing_to_check(deck.backends[name]):
-            groups[NOT_CHECKED].append(name)
-        else:
-            groups[""].append(name)
-    listing = "; ".join(f"{label}: {', '.join(names)}" if label else ", ".join(names)
-                        for label, names in groups.items() if names)
-    parts = [f"profile {profile}",
-             f"{len(available)} of {len(deck.backends)} backends available ({listing or 'none'})",
-             deck_location(deck)]
-    if deck.env_file is not None:
-        parts.append(f"keys from {_shown(deck.env_file)}")
-    return "llmdeck: " + ", ".join(parts)
-
-
-def deck_location(deck: Deck) -> str:
-    """``deck .llmdeck/inference``, ``deck /x/deck (from $LLMDECK_CONFIG_DIR)``, or
-    ``packaged default deck``."""
-    if deck.origin == "packaged default":
-        return "packaged default deck"
-    shown = _shown(Path(deck.folder))
-    return f"deck {shown}" if deck.origin == "project" else f"deck {shown} (from {deck.origin})"
-
-
-def _shown(path: Path) -> str:
-    """``path`` relative to the working directory when it is near (``../.env``), else whole."""
-    try:
-        shown = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
-    return str(path) if shown.startswith(".." + os.sep + "..") else shown
-
-
-__all__ = ["deck_location", "load_ipython_extension", "load_line", "unload_ipython_extension"]
+__all__ = ["load_ipython_extension", "unload_ipython_extension"]

@@ -86,7 +86,7 @@ def evaluate(expression: str, namespace: Mapping[str, Any], *, what: str | None 
             f"cannot fill {label}: '{name}' is not defined in the notebook",
             hint="define it in a cell above, " + _HINT,
         ) from None
-    except Exception as exc:  # noqa: BLE001 (IndexError from In[99], KeyError from Out[5]...)
+    except Exception as exc:  # noqa: BLE001 - IndexError from In[99], KeyError from Out[5]...
         raise PromptTemplateError(f"cannot fill {label}: {type(exc).__name__}: {exc}",
                                   hint=_HINT) from None
 
@@ -157,12 +157,14 @@ def _field(text: str, line: int) -> Field:
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError:
-        raise PromptTemplateError(f"line {line}: {text} is not a Python expression", hint=_HINT) from None
+        raise PromptTemplateError(f"line {line}: {text} is not a Python expression",
+                                  hint=_HINT) from None
     if isinstance(tree.body, ast.Constant):  # {"a": 1} in a prompt is JSON, not a field
         raise PromptTemplateError(f"line {line}: {text} looks like literal braces, not a field",
                                   hint=_HINT)
     if conversion not in (None, "r", "s", "a"):
-        raise PromptTemplateError(f"line {line}: {text}: unknown conversion !{conversion}", hint=_HINT)
+        raise PromptTemplateError(f"line {line}: {text}: unknown conversion !{conversion}",
+                                  hint=_HINT)
     return Field(text, expression, conversion, spec, line)
 
 
@@ -213,9 +215,12 @@ def _render(field: Field, namespace: Mapping[str, Any]) -> str:
     return _formatted(field, value, namespace)
 
 
+_CONVERSIONS: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": ascii}
+
+
 def _formatted(field: Field, value: Any, namespace: Mapping[str, Any]) -> str:
     spec = fill(field.spec, namespace) if "{" in field.spec else field.spec
-    convert = {"r": repr, "s": str, "a": ascii}.get(field.conversion or "")
+    convert = _CONVERSIONS.get(field.conversion or "")
     try:
         return format(convert(value) if convert else value, spec)
     except Exception as exc:  # noqa: BLE001 - the object's own __format__/__str__/__repr__

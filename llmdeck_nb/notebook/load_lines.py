@@ -4,7 +4,8 @@ Loading the deck (pydantic, every TOML file, validation) is most of what ``%load
 would cost, yet the line it prints depends only on: the deck folder the search order
 finds, the bytes of its TOML files, the nearest ``.env`` file, the names in the key store
 (``llmdeck keys``), the environment variables the files name, ``$LLMDECK_PROFILE``, the
-working directory (the folder is shown relative to it) and this package's code. Each time ``%load_ext`` really loads the deck, the line is
+working directory (the folder is shown relative to it) and this package's code. Each time
+``%load_ext`` really loads the deck, the line is
 stored under a fingerprint of all of these; a later ``%load_ext`` whose fingerprint
 matches prints the stored line, and the deck is loaded by the first magic that needs it.
 

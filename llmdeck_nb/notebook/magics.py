@@ -407,10 +407,12 @@ class LLMDeckMagics(Magics):
     def llm_models(self, line: str) -> pd.DataFrame:
         """The deck's models as a DataFrame: where the profile routes each one, whether it
         can be called (and why not), costs per 1M tokens, limits, aliases and presets."""
+        from llmdeck_nb.deck.presentation import models_table
+
         args = parse_argstring(self.llm_models, line)
         session = self.session
         with user_errors():
-            rows = session.deck.models_table(args.profile or session.profile)
+            rows = models_table(session.deck, args.profile or session.profile)
         if args.backend:
             rows = [r for r in rows if r["backend"] == args.backend]
         if args.available:
@@ -439,9 +441,7 @@ class LLMDeckMagics(Magics):
         if had_session:
             with user_errors():
                 self.controls.reload()
-        from llmdeck_nb.notebook.extension import load_line
-
-        say(load_line(session.deck, session.profile, session.reachability))
+        say(display.load_line(session.deck, session.profile, session.reachability))
 
     # --- the log, the cache, live checks -------------------------------------------------------
 
@@ -484,9 +484,7 @@ class LLMDeckMagics(Magics):
         session = self.session
         with user_errors():
             frame = self.controls.check(args.backend)
-        from llmdeck_nb.notebook.extension import load_line
-
-        say(load_line(session.deck, session.profile, session.reachability))
+        say(display.load_line(session.deck, session.profile, session.reachability))
         return frame
 
     @magic_arguments()

@@ -19,7 +19,7 @@ from llmdeck_nb.calllog.schema import TABLE
 from llmdeck_nb.errors import LLMDeckError
 from llmdeck_nb.notebook.choices import Choice, choices, serving_status
 from llmdeck_nb.notebook.controls import controls_for
-from llmdeck_nb.notebook.display import calls_table_html, one_line
+from llmdeck_nb.notebook.display import calls_table_html, deck_location, one_line
 
 if TYPE_CHECKING:
     from llmdeck_nb.engine.result import Result
@@ -151,8 +151,8 @@ class Panel:
     def _label(self, c: Choice) -> str:
         """``[presets] precise -> gpt-4o-mini on openai · available``."""
         target = "" if c.kind == "model" and c.model == c.handle else f" -> {c.model}" if c.model else ""
-        if c.problem:
-            state = c.problem
+        if c.why_not:
+            state = c.why_not
         elif self.controls.unreachable.get(c.backend or ""):
             state = f"{c.backend} not reachable (last check)"
         else:
@@ -178,7 +178,6 @@ class Panel:
         self.status.value = f'<span style="{style}">{mark} {html.escape(text)}</span>'
 
     def _show_header(self) -> None:
-        from llmdeck_nb.notebook.extension import deck_location
         from llmdeck_nb.notebook.views import usd
 
         session = self.session

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 COMPARE, GRID, LOG, SUMMARY = "compare", "grid", "log", "summary"
 #: %llm_log's default columns, in order (``--all`` gives every column)
-LOG_COLUMNS = ("started_at", "model", "backend", "status", "latency_s", "input_tokens", "output_tokens",
-               "cached_tokens", "reasoning_tokens", "cost_usd", "cache_hit", "error_message", "tags")
+LOG_COLUMNS = ("started_at", "model", "backend", "status", "latency_s", "input_tokens",
+               "output_tokens", "cached_tokens", "reasoning_tokens", "cost_usd", "cache_hit",
+               "error_message", "tags")
 NAME_COLUMNS = ("target", "profile", "backend", "model", "requested")
 NOWRAP = {"white-space": "nowrap"}
 TEXT_CELL = {"white-space": "pre-wrap", "text-align": "left", "vertical-align": "top"}
@@ -152,15 +153,17 @@ def grid_html(frame: pd.DataFrame) -> str:
     """Targets as columns, the answers next to each other, the metrics below."""
     labels = [str(t) if "run" not in frame.columns else f"{t} #{r}" for t, r in
               zip(frame["target"], frame["run"] if "run" in frame.columns else frame["target"])]
-    head = "".join(f"<th style='text-align:left;white-space:nowrap'>{html.escape(label)}</th>" for label in labels)
+    head = "".join(f"<th style='text-align:left;white-space:nowrap'>{html.escape(label)}</th>"
+                   for label in labels)
     answers = []
     for _, row in frame.iterrows():
         if isinstance(row.get("error"), str):
             answers.append(f"<td style='vertical-align:top;color:#b00020;white-space:pre-wrap;"
                            f"max-width:40em'>{html.escape(row['error'])}</td>")
         else:
+            output = html.escape(str(row.get("output") or ""))
             answers.append(f"<td style='vertical-align:top;text-align:left;white-space:pre-wrap;"
-                           f"min-width:16em;max-width:40em'>{html.escape(str(row.get('output') or ''))}</td>")
+                           f"min-width:16em;max-width:40em'>{output}</td>")
     metrics = []
     for name, render in (("model", str), ("backend", str), ("latency_s", seconds), ("tokens", None),
                          ("cost_usd", usd), ("cached", lambda v: "yes" if v is True else "")):
@@ -198,8 +201,9 @@ def log_html(frame: pd.DataFrame) -> str:
         shown.insert(min(5, len(shown.columns)), "tokens", tokens)
     if "cache_hit" in shown.columns:
         shown["cache_hit"] = ["yes" if hit else "" for hit in shown["cache_hit"]]
-    shown = shown.rename(columns={"started_at": "time (UTC)", "latency_s": "latency (s)", "cost_usd": "cost",
-                                  "cache_hit": "cached", "error_message": "error"})
+    shown = shown.rename(columns={"started_at": "time (UTC)", "latency_s": "latency (s)",
+                                  "cost_usd": "cost", "cache_hit": "cached",
+                                  "error_message": "error"})
     return _styled(shown, {"latency (s)": seconds, "cost": usd}).to_html()
 
 
@@ -210,10 +214,10 @@ def summary_html(frame: pd.DataFrame) -> str:
     return _styled(frame, formats).to_html()
 
 
-_RENDERERS: dict[str, Callable[[Any], str]] = {COMPARE: compare_html, GRID: grid_html, LOG: log_html,
-                                               SUMMARY: summary_html}
+_RENDERERS: dict[str, Callable[[Any], str]] = {COMPARE: compare_html, GRID: grid_html,
+                                               LOG: log_html, SUMMARY: summary_html}
 
 
-__all__ = ["COMPARE", "GRID", "LOG", "LOG_COLUMNS", "SUMMARY", "compare_html", "grid_html", "kind_of",
-           "log_frame", "log_html", "mark", "percent", "seconds", "significant", "size", "summary_html", "usd",
-           "view_html"]
+__all__ = ["COMPARE", "GRID", "LOG", "LOG_COLUMNS", "SUMMARY", "compare_html",
+           "grid_html", "kind_of", "log_frame", "log_html", "mark", "percent", "seconds",
+           "significant", "size", "summary_html", "usd", "view_html"]

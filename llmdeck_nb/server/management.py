@@ -34,11 +34,11 @@ def backends(session: Session, checks: dict[str, dict[str, Any]]) -> list[dict[s
 
 async def test_backend(session: Session, name: str, checks: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One live probe (as ``llmdeck validate --live``): status and latency; remembered."""
-    from llmdeck_nb.engine.probe import check_backends
+    from llmdeck_nb.engine.probe import check_backends, probe_timeout
 
     if name not in session.deck.backends:
         raise not_found("backend", name, session.deck.backends)
-    frame = await check_backends(session, [name], timeout=min(session.timeout, 15.0))
+    frame = await check_backends(session.deck, [name], timeout=probe_timeout(session.timeout))
     row = json.loads(frame.to_json(orient="records"))[0]
     checks[name] = {"status": row["status"], "latency_s": row["latency_s"],
                     "detail": row["detail"], "model": row["model"], "checked_at": time.time()}
@@ -49,9 +49,9 @@ def routes(session: Session, profile: str | None) -> dict[str, Any]:
     from llmdeck_nb.deck.presentation import routing_rows
 
     profile = profile or session.profile
-    session.deck.profile(profile)  # an unknown profile: 400 listing the profiles
+    session.deck.routing_profile(profile)  # an unknown profile: 400 listing the profiles
     rows = [{"model": r.model, "backend": r.backend, "rule": r.rule, "available": r.callable,
-             "model_id": r.spec.model_id if r.spec else None, "problem": r.problem}
+             "model_id": r.spec.model_id if r.spec else None, "problem": r.why_not}
             for r in routing_rows(session.deck, profile)]
     return {"profile": profile, "routes": rows}
 

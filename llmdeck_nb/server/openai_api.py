@@ -11,7 +11,7 @@ import asyncio
 import logging
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ class WireResponse:
 
     status: int
     content: bytes = b""
-    stream: AsyncIterator[bytes] | None = None
+    stream: AsyncGenerator[bytes, None] | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -86,7 +86,7 @@ async def dispatch(session: Session, method: str, path: str, body: bytes,
                                        f"{', '.join(handlers)})", code="method_not_allowed"))
     try:
         return await handler(session, argument, body, tags)
-    except Exception as exc:  # every failure is an OpenAI error body, never a traceback
+    except Exception as exc:  # noqa: BLE001 - every failure is an OpenAI error body, not a traceback
         return error_response(exc)
 
 
@@ -109,11 +109,13 @@ async def _streamed(session: Session, request: ChatRequest, tags: tuple[str, ...
                                                    **request.session_arguments(tags)))
     task.add_done_callback(lambda _: queue.put_nowait(_END))
     first = await queue.get()
-    if first is _END and task.exception() is not None:
-        return error_response(task.exception())
+    if first is _END:
+        error = task.exception()
+        if error is not None:
+            return error_response(error)
     writer = ChunkWriter("chatcmpl-" + uuid.uuid4().hex, request.model)
 
-    async def events() -> AsyncIterator[bytes]:
+    async def events() -> AsyncGenerator[bytes, None]:
         sent: list[str] = []
         try:
             item = first

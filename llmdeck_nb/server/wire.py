@@ -149,7 +149,8 @@ def parse_chat_request(body: bytes) -> ChatRequest:
             raise bad_request(f"unrecognized request argument supplied: {key}", key)
     max_cost = options.get("max_cost_usd")
     if max_cost is not None and not (_number(max_cost) and max_cost >= 0):
-        raise bad_request("'llmdeck.max_cost_usd' must be a number of dollars", "llmdeck.max_cost_usd")
+        raise bad_request("'llmdeck.max_cost_usd' must be a number of dollars",
+                          "llmdeck.max_cost_usd")
     tags = options.get("tags") or ()
     if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
         raise bad_request("'llmdeck.tags' must be a list of strings", "llmdeck.tags")
@@ -176,8 +177,8 @@ def _messages(value: Any) -> list[dict[str, Any]]:
     messages = []
     for index, message in enumerate(value):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
-            raise bad_request(f"messages[{index}] needs a 'role' among: " + ", ".join(sorted(ROLES)),
-                              f"messages[{index}].role")
+            raise bad_request(f"messages[{index}] needs a 'role' among: "
+                              + ", ".join(sorted(ROLES)), f"messages[{index}].role")
         if message["role"] == "developer":  # OpenAI's newer name; every backend knows "system"
             message = {**message, "role": "system"}
         messages.append(message)
@@ -275,10 +276,12 @@ class ChunkWriter:
         self.model = result.model
         calls = b""
         if result.tool_calls:
-            delta = {"tool_calls": [{"index": i, **call} for i, call in enumerate(result.tool_calls)]}
+            delta: dict[str, object] = {
+                "tool_calls": [{"index": i, **call} for i, call in enumerate(result.tool_calls)]}
             if not self.started:
                 delta["role"], self.started = "assistant", True
-            calls = self.chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+            calls = self.chunk([{"index": 0, "delta": delta, "logprobs": None,
+                                 "finish_reason": None}])
         choice = {"index": 0, "delta": {} if self.started else {"role": "assistant", "content": ""},
                   "logprobs": None, "finish_reason": finish_reason_of(result)}
         return calls + self.chunk([choice], llmdeck=extension_of(result))

@@ -30,7 +30,8 @@ CELLS = [
     ("code", IGNORE + "%%llm -o again\nWhat is {x}?"),
     ("code", "print(again.cached, again.text == answer.text)  # noqa: F821"),
     ("code", "log = %llm_log\nprint(len(log), list(log.status))"),
-    ("code", "summary = %llm_log --summary\nprint(summary.loc[0, 'calls'], summary.loc[0, 'cache_hits'])"),
+    ("code", "summary = %llm_log --summary\nprint(summary.loc[0, 'calls'], summary.loc[0, "
+             "'cache_hits'])"),
     ("code", IGNORE + "%%llm --stream -f text\nStream this answer, please"),
     ("code", "print(_llm.text.startswith('[demo answer'))  # noqa: F821"),
     ("code", IGNORE + "%%llm_compare cheap-gpt,best-gpt,no-such-model\nSay hi"),
@@ -73,5 +74,6 @@ if __name__ == "__main__":
         if cell.cell_type == "code":
             print("----", cell.source.splitlines()[-1][:70])
             for output in cell.outputs:
-                text = output.get("text") or output.get("data", {}).get("text/plain") or output.get("evalue")
+                text = (output.get("text") or output.get("data", {}).get("text/plain")
+                        or output.get("evalue"))
                 print("   ", output.get("output_type"), str(text)[:120])

@@ -43,8 +43,8 @@ def deck(tmp_path, fake_llm_server):
 
 @pytest.fixture
 def session(deck, tmp_path, state_dir):
-    with Session(deck=deck, cache=tmp_path / "cache", log=tmp_path / "calls.sqlite", profile="offline",
-                 retry=FAST_RETRY, timeout=5) as s:
+    with Session(deck=deck, cache=tmp_path / "cache", log=tmp_path / "calls.sqlite",
+                 profile="offline", retry=FAST_RETRY, timeout=5) as s:
         set_default_session(s)
         yield s
     set_default_session(None)
