@@ -6,7 +6,6 @@ The loopback fake server records every request, so the tests read the messages s
 
 from __future__ import annotations
 
-import pytest
 
 from llmdeck_nb.engine.session import Session
 
@@ -110,7 +109,7 @@ def test_llm_chat_new_show_list_switch_drop(ip, run, session, assert_usage_error
     assert listing[1].startswith("  first ") and "4 turns" in listing[1]
     assert run("%llm_chat switch first").stdout.startswith("llmdeck: conversation 'first' is current (4 turns")
     assert run("%llm_chat drop").stdout.strip() == "llmdeck: forgot the last 2 turns of 'first'; 2 turns left"
-    assert [t.content for t in session.conversations.current.turns][0] == "alpha question"
+    assert session.conversations.current.turns[0].content == "alpha question"
     assert "started over: 2 turns forgotten" in run("%llm_chat new first").stdout
     assert_usage_error(run("%llm_chat switch nowhere"), "no conversation named 'nowhere'",
                        "%llm_chat new nowhere")
