@@ -179,7 +179,7 @@ def dummy_for_schema(schema: Any, name: str = "value") -> Any:
     """A value of the schema's type; objects get their required properties filled."""
     if not isinstance(schema, dict):
         return "echo"
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return schema["enum"][0]
     if "const" in schema:
         return schema["const"]
@@ -259,7 +259,7 @@ def _make_answer(texts: list[str], last_user: str, model: str, max_tokens: Any,
 
 
 _RESPONSE_HEADERS: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
-    "response_headers", default={})
+    "response_headers", default={})  # noqa: B039 - read only; each request sets its own
 # the request's API key when the server quotes it back in answers (``quote_key``)
 _QUOTED_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar("quoted_key", default=None)
 # characters per stream chunk (None: one word per chunk)
@@ -561,7 +561,7 @@ class FakeLLMServer:
                 except _Cut:
                     writer.transport.abort()
                     return
-                except Exception as exc:  # a bug here: say so instead of hanging the client
+                except Exception as exc:  # noqa: BLE001 - a bug here: say so, do not hang the client
                     error = {"error": {"message": f"fake server bug: {exc!r}", "type": "bug"}}
                     await self._send(writer, 500, json.dumps(error).encode(), False)
                     break

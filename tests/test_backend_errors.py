@@ -7,9 +7,10 @@ from email.utils import formatdate
 
 import pytest
 
+from llmdeck_nb.backends.base import BackendRequest
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
 from llmdeck_nb.backends.errors import error_from_status, parse_retry_after, provider_message
-from llmdeck_nb.backends.registry import get_strategy
+from llmdeck_nb.backends.registry import aclose_all, get_strategy
 from llmdeck_nb.errors import BackendError, BackendTimeoutError, DeckError
 from llmdeck_nb.redaction import Secret
 
@@ -54,7 +55,7 @@ def test_provider_message_shapes():
 
 def test_hints_and_key_never_in_message():
     key = Secret("sk-test-SENTINEL-0123456789abcdef")
-    body = '{"error": {"message": "Incorrect API key provided: %s"}}' % key.get()
+    body = f'{{"error": {{"message": "Incorrect API key provided: {key.get()}"}}}}'
     exc = error_from_status(401, backend="openai", body=body, key_variable="OPENAI_API_KEY")
     assert "OPENAI_API_KEY" in exc.hint
     assert key.get() not in str(exc) and key.get() not in repr(exc)
@@ -94,3 +95,18 @@ def test_registry_shares_instances_and_lists_kinds_on_error():
     with pytest.raises(DeckError) as info:
         get_strategy("carrier_pigeon")
     assert "demo, litellm, openai_compatible" in str(info.value)
+
+
+async def test_aclose_all_closes_the_pooled_connections_and_calls_go_on(fake_llm_server):
+    strategy = get_strategy("openai_compatible")
+    request = BackendRequest(backend="local", provider="openai", model_id="m",
+                             messages=[{"role": "user", "content": "hi"}],
+                             endpoint=fake_llm_server.url + "/v1", timeout=5)
+    await strategy.complete(request)
+    clients = list(strategy._pool().clients)
+    assert clients and not any(client.is_closed for client in clients)
+    await aclose_all()  # what the server does when it shuts down
+    assert all(client.is_closed for client in clients)
+    assert (await strategy.complete(request)).text == "echo: hi"  # on a new connection
+    assert strategy._pool().clients[0] not in clients
+    await aclose_all()

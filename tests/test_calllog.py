@@ -542,7 +542,7 @@ def test_two_processes_append_concurrently(tmp_path):
         time.sleep(0.01)
     (tmp_path / "go").touch()
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
         assert "locked" not in err
     (a_first, a_last), (b_first, b_last) = (map(float, out.split()) for out, _ in outputs)
@@ -586,7 +586,7 @@ def test_threads_share_one_log(tmp_path):
                 log.append(CallRecord(call_id=f"t{k}-{i}"))
                 if i % 10 == 0:
                     log.frame(last=5)
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001  # pragma: no cover - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
@@ -715,7 +715,7 @@ def test_file_from_a_newer_version_is_a_clear_error(tmp_path):
 def test_not_a_call_log_is_a_clear_error(tmp_path):
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(LLMDeckError, match="junk.sqlite"):
+    with pytest.raises(LLMDeckError, match=r"junk\.sqlite"):
         CallLog(junk)
     other = tmp_path / "other.sqlite"
     conn = sqlite3.connect(other)

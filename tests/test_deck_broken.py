@@ -90,7 +90,7 @@ def _unprivileged(run) -> str:
             os.setgid(65534)
             os.setuid(65534)
             text = run()
-        except BaseException as exc:  # report it to the parent, whatever it is
+        except BaseException as exc:  # noqa: BLE001 - report it to the parent, whatever it is
             text = f"{type(exc).__name__}: {exc}"
         os.write(write_end, text.encode())
         os._exit(0)

@@ -70,7 +70,8 @@ def test_seed_aliases_presets_and_overrides(folder):
     extract = deck.resolve("llm_to_extract", profile="mixed")
     assert extract.primary.model == "gpt-4o-mini"
     assert dict(extract.primary.params) == {"temperature": 0.2}
-    assert deck.resolve("my_custom_model", profile="mixed").primary.spec.model_id == "claude-3-sonnet-20240229"
+    assert (deck.resolve("my_custom_model", profile="mixed").primary.spec.model_id
+            == "claude-3-sonnet-20240229")
     # choice defaults name presets
     assert deck.default_handle() == "cheap_llm_for_text"
     assert deck.default_handle(structured=True) == "cheap_llm_for_object"

@@ -17,7 +17,8 @@ import re
 import time
 from typing import Any, ClassVar
 
-from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback, part_data
+from llmdeck_nb.backends.base import (BackendRequest, BackendResponse, BackendStrategy,
+                                      TextCallback, part_data)
 
 DEMO_LABEL = ("[demo answer from llmdeck's offline demo backend — set an API key to get "
               "real answers]")

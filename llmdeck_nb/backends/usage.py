@@ -24,9 +24,17 @@ A count the provider does not report is ``None`` (not 0). Shapes read:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
-UsageFields = dict[str, int | None]
+
+class UsageFields(TypedDict, total=False):
+    """The token-count keywords of :class:`~llmdeck_nb.backends.base.BackendResponse`."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_tokens: int | None
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None
 
 
 def _count(value: Any) -> int | None:

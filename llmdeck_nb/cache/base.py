@@ -74,6 +74,18 @@ def decode_value(raw: str | bytes | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def check_ttl(ttl: float | None) -> float | None:
+    """``ttl`` as float seconds (None: entries never expire); CacheError if not positive."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+        raise CacheError(
+            f"cache ttl must be a positive number of seconds, got {ttl!r}",
+            hint="e.g. ttl = 86400 for one day; leave it out to keep entries until evicted",
+        )
+    return float(ttl)
+
+
 class ResponseCache(ABC):
     """Where answers are kept so that a rerun does not pay twice.
 

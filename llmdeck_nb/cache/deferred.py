@@ -92,4 +92,4 @@ class DeferredCache(ResponseCache):
             self._cache.close()
 
 
-__all__ = ["DeferredCache", "RETRY_INTERVAL_S"]
+__all__ = ["RETRY_INTERVAL_S", "DeferredCache"]

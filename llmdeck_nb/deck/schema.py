@@ -93,7 +93,8 @@ def got(value: Any) -> str:
     return type(value).__name__
 
 
-def type_error(file: str, key: str, expect: Expect | str, value: Any, *, hint: str | None = None) -> DeckSchemaError:
+def type_error(file: str, key: str, expect: Expect | str, value: Any, *,
+               hint: str | None = None) -> DeckSchemaError:
     expected = expect.description if isinstance(expect, Expect) else expect
     return DeckSchemaError(file, key, f"expected {expected}, got {got(value)}", hint=hint)
 

@@ -60,9 +60,9 @@ def attachment_bytes(value: Any, what: str = "the attachment") -> tuple[bytes, s
         data = bytes(value)
         mime = sniff(data[:16])
         if mime is None:
-            raise RequestRejectedError(f"{what} holds bytes that are not PNG, JPEG, GIF, WebP or "
-                                       "PDF",
-                                       hint="pass the file's bytes, a path, a PIL image or a figure")
+            raise RequestRejectedError(
+                f"{what} holds bytes that are not PNG, JPEG, GIF, WebP or PDF",
+                hint="pass the file's bytes, a path, a PIL image or a figure")
         return data, mime, None
     if isinstance(value, (str, os.PathLike)):
         return _file(Path(value).expanduser(), what)

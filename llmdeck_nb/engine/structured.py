@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from llmdeck_nb.errors import RequestRejectedError, SchemaMismatchError
+from llmdeck_nb.backends.errors import schema_mismatch_error
+from llmdeck_nb.errors import RequestRejectedError
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
@@ -24,11 +25,7 @@ class SchemaSpec:
                 return self.model.model_validate_json(body)
             return json.loads(body)
         except ValueError as exc:  # json.JSONDecodeError and pydantic.ValidationError
-            raise SchemaMismatchError(
-                f"{backend} returned text that does not match the schema: {str(exc)[:300]}",
-                backend=backend,
-                hint="try a model with reliable structured output, or a simpler schema",
-            ) from None
+            raise schema_mismatch_error(backend, str(exc)) from None
 
 
 def schema_spec(schema: Any) -> SchemaSpec | None:
