@@ -170,8 +170,8 @@ class DeckFileReader:
         settings = self.substitute(value, "cache", missing)
         if missing:
             for name in missing:
-                self.log.report("warning", "files", f"{file}: [cache] needs {name}; using the default "
-                                 "disk cache", file=file, key="cache")
+                self.log.report("warning", "files", f"{file}: [cache] needs {name}; using the "
+                                "default disk cache", file=file, key="cache")
             return
         try:
             check_cache_setting(settings)
