@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import time
 from email.utils import formatdate
+from typing import get_args
 
 import pytest
 
 from llmdeck_nb.backends.base import BackendRequest
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
-from llmdeck_nb.backends.errors import error_from_status, parse_retry_after, provider_message
+from llmdeck_nb.backends.errors import (
+    Failure,
+    error_from_status,
+    is_retryable,
+    parse_retry_after,
+    provider_message,
+)
 from llmdeck_nb.backends.registry import aclose_all, get_strategy
-from llmdeck_nb.errors import BackendError, BackendTimeoutError, DeckError
+from llmdeck_nb.errors import BackendError, BackendTimeoutError, UnknownStrategyError
 from llmdeck_nb.redaction import Secret
 
 
@@ -24,6 +31,13 @@ def test_status_decides_retryable(status, retryable):
     assert isinstance(exc, BackendError)
     assert (exc.status, exc.retryable) == (status, retryable)
     assert f"HTTP {status}" in str(exc)
+
+
+def test_every_failure_kind_has_a_verdict():
+    verdicts = {kind: is_retryable(kind) for kind in get_args(Failure)}
+    assert {kind for kind, retried in verdicts.items() if retried} == \
+        {"connection", "timeout", "malformed", "cut"}
+    assert [s for s in range(400, 600) if is_retryable(s)] == [408, 429, 500, 502, 503, 504, 529]
 
 
 def test_timeouts_statuses_are_timeout_errors():
@@ -83,16 +97,16 @@ def test_catalog_strategies_and_unknown_names():
     assert strategy_for("anthropic", None, None) == "litellm"
     assert strategy_for("my_box", None, "http://10.0.0.5:8000/v1") == "openai_compatible"
     assert strategy_for("openai", "litellm", None) == "litellm"
-    with pytest.raises(DeckError, match="not a known provider"):
+    with pytest.raises(UnknownStrategyError, match="not a known provider"):
         strategy_for("my_box", None, None)
-    with pytest.raises(DeckError, match="unknown strategy"):
+    with pytest.raises(UnknownStrategyError, match="unknown strategy"):
         strategy_for("openai", "grpc", None)
 
 
 def test_registry_shares_instances_and_lists_kinds_on_error():
     assert get_strategy("demo") is get_strategy("demo")
     assert get_strategy("openai_compatible").kind == "openai_compatible"
-    with pytest.raises(DeckError) as info:
+    with pytest.raises(UnknownStrategyError) as info:
         get_strategy("carrier_pigeon")
     assert "demo, litellm, openai_compatible" in str(info.value)
 
