@@ -256,13 +256,14 @@ _WINDOW_INDEXES = [(COLUMNS.index(name), limit) for name, limit in _WINDOWS.item
 
 def _redact_texts(columns: list[Sequence[Any]]) -> None:
     """Every string of a call row passes here (conversation turns: conversations.py). One
-    scan of each text column (:func:`suspects`); :func:`redact` on the values it points at."""
+    scan of each text column's distinct values (:func:`suspects`: model names, hosts,
+    params... repeat row after row); :func:`redact` on the values it points at."""
     for index in _TEXT_INDEXES:
-        found = suspects(columns[index])
+        distinct = list(dict.fromkeys(columns[index]))
+        found = suspects(distinct)
         if found:
-            column = columns[index] = list(columns[index])
-            for row in found:
-                column[row] = redact(column[row]) if column[row] else column[row]
+            flagged = {distinct[i] for i in found}
+            columns[index] = [redact(v) if v in flagged else v for v in columns[index]]
 
 
 def _may_hold_secret(texts: Iterable[Any]) -> bool:
