@@ -237,7 +237,8 @@ class CallLog:
             self._retry_locked(lambda: schema.migrate(conn, self._where))
             columns = conn.execute(f"PRAGMA table_info({schema.TABLE})").fetchall()
             self._nullable = frozenset(
-                name for _, name, _, not_null, default, _ in columns if not not_null and default is None
+                name for _, name, _, not_null, default, _ in columns
+                if not not_null and default is None
             )
         except BaseException as exc:
             conn.close()
