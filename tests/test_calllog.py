@@ -27,7 +27,12 @@ from llmdeck_nb.calllog import (
     truncate,
 )
 from llmdeck_nb.calllog import schema
-from llmdeck_nb.errors import BackendTimeoutError, LLMDeckError
+from llmdeck_nb.errors import (
+    BackendTimeoutError,
+    CallLogError,
+    CallLogFilterError,
+    CallLogFormatError,
+)
 from llmdeck_nb.redaction import REDACTED, register_secret
 
 REPO = Path(__file__).resolve().parents[1]
@@ -360,12 +365,12 @@ def test_since_relative_to_now(tmp_path):
 @pytest.mark.parametrize("since", ["yesterday-ish", 12, timedelta(hours=-1)])
 def test_bad_since_is_a_clear_error(tmp_path, since):
     log = make_log(tmp_path)
-    with pytest.raises(LLMDeckError, match="since="):
+    with pytest.raises(CallLogFilterError, match="since="):
         log.frame(since=since)
 
 
 def test_negative_last_is_an_error(tmp_path):
-    with pytest.raises(LLMDeckError, match="last="):
+    with pytest.raises(CallLogFilterError, match="last="):
         make_log(tmp_path).frame(last=-1)
 
 
@@ -475,7 +480,7 @@ def test_persists_across_reopen(tmp_path):
     log.close()
     log.close()  # twice is fine
     assert "closed" in repr(log)
-    with pytest.raises(LLMDeckError, match="closed"):
+    with pytest.raises(CallLogError, match="closed"):
         log.append(full_record())
 
     reopened = CallLog(str(path))  # a new kernel
@@ -542,7 +547,7 @@ def test_two_processes_append_concurrently(tmp_path):
         time.sleep(0.01)
     (tmp_path / "go").touch()
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
         assert "locked" not in err
     (a_first, a_last), (b_first, b_last) = (map(float, out.split()) for out, _ in outputs)
@@ -586,7 +591,7 @@ def test_threads_share_one_log(tmp_path):
                 log.append(CallRecord(call_id=f"t{k}-{i}"))
                 if i % 10 == 0:
                     log.frame(last=5)
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001  # pragma: no cover - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
@@ -686,7 +691,8 @@ def test_migration_from_version_2_adds_usage_columns_and_keeps_rows(tmp_path):
         assert df[column].iloc[:3].isna().all(), column  # old rows: the provider said nothing
     assert (df["cached_tokens"].iloc[-1], df["reasoning_tokens"].iloc[-1]) == (64, 20)
     summary = log.summary()
-    assert summary["cached_tokens"].sum() == 64 and summary["provider_saved_usd"].sum() == pytest.approx(8e-5)
+    assert (summary["cached_tokens"].sum() == 64
+            and summary["provider_saved_usd"].sum() == pytest.approx(8e-5))
     log.close()
 
 
@@ -705,7 +711,7 @@ def test_file_from_a_newer_version_is_a_clear_error(tmp_path):
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.commit()
     conn.close()
-    with pytest.raises(LLMDeckError) as info:
+    with pytest.raises(CallLogFormatError) as info:
         CallLog(path)
     message = str(info.value)
     assert str(path.resolve()) in message
@@ -715,14 +721,14 @@ def test_file_from_a_newer_version_is_a_clear_error(tmp_path):
 def test_not_a_call_log_is_a_clear_error(tmp_path):
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(LLMDeckError, match="junk.sqlite"):
+    with pytest.raises(CallLogError, match=r"junk\.sqlite"):
         CallLog(junk)
     other = tmp_path / "other.sqlite"
     conn = sqlite3.connect(other)
     conn.execute("CREATE TABLE calls (x)")
     conn.commit()
     conn.close()
-    with pytest.raises(LLMDeckError, match="no call log schema version"):
+    with pytest.raises(CallLogFormatError, match="no call log schema version"):
         CallLog(other)
 
 
@@ -792,9 +798,63 @@ def test_append_many_redacts_the_one_leaky_value_of_a_large_batch(tmp_path):
     assert df.loc["c700", "response_preview"] == f"the answer quotes {REDACTED}"
     assert df.loc["c1500", "model_id"] == REDACTED
     assert df.loc["c1", "prompt_preview"] == "question 1" and df.loc["c1", "tags"] == "eval"
-    assert df.loc["c1998", "params"] == '{"seed": 1}' and df.loc["c1999", "params"] == '{"seed": true}'
+    assert (df.loc["c1998", "params"] == '{"seed": 1}'
+            and df.loc["c1999", "params"] == '{"seed": true}')
     log.close()
     assert SENTINEL.encode() not in file_bytes(log.path)
+
+
+def test_batch_redaction_finds_the_row_after_texts_that_grow_when_lowercased(tmp_path):
+    # the batch scan joins a column's texts and maps each hit back to its row: "İ" lowercases
+    # to two characters, so positions in the lowercased text drift from the original ones
+    register_secret(SENTINEL)
+    log = make_log(tmp_path)
+    records = [CallRecord(call_id=f"r{i}", prompt_preview="İstanbul " * 15) for i in range(50)]
+    records[30].prompt_preview += f" and {SENTINEL}"
+    records[40].prompt_preview = "see https://user:hunter2secret@proxy.example/v1 " + "İ" * 20
+    records[45].prompt_preview = "İ" * 60 + " Authorization: Bearer abcdefgh12345678"
+    log.append_many(records)
+    df = log.frame().set_index("call_id")
+    assert SENTINEL not in df.loc["r30", "prompt_preview"]
+    assert REDACTED in df.loc["r30", "prompt_preview"]
+    assert "hunter2secret" not in df.loc["r40", "prompt_preview"]
+    assert "abcdefgh12345678" not in df.loc["r45", "prompt_preview"]
+    assert df.loc["r29", "prompt_preview"].startswith("İstanbul İstanbul")
+    log.close()
+    assert SENTINEL.encode() not in file_bytes(log.path)
+
+
+def test_words_near_key_shapes_are_kept(tmp_path):
+    # "key" and "token" alone are not key shapes: a prompt about dict keys stays as written
+    log = make_log(tmp_path)
+    text = "Can a tuple be a dict key? How many tokens is this? Use the TOKEN budget."
+    log.append_many([CallRecord(prompt_preview=text), CallRecord(prompt_preview="?key=abc123456")])
+    assert log.frame()["prompt_preview"].tolist() == [text, f"?key={REDACTED}"]
+
+
+def test_a_single_row_is_stored_as_it_would_be_in_a_batch(tmp_path):
+    # append() converts one record value by value, append_many() column by column: the
+    # same rows must reach the file, odd values and secrets included
+    register_secret(SENTINEL)
+    odd = [
+        CallRecord(call_id="odd", temperature="abc", max_tokens="many", latency_s=math.inf,
+                   input_tokens=3.0, output_tokens=2.5, http_status=True, cache_hit=1,
+                   stream=None, started_at=datetime(2025, 6, 1, 12, 0, 0, 1), model=None,
+                   error_message=12345, tags=["a,b", 1, True], params={"api_key": "x", "n": 1}),
+        CallRecord(call_id="long", prompt_preview="x" * 900 + SENTINEL, cost_usd=float("nan"),
+                   response_preview=f"{SENTINEL} " * 3, params={"seed": True}, tags="t1,t2",
+                   error_message="e" * 5000, endpoint_host="user:pw@host"),
+        CallRecord(call_id="plain", prompt_preview="İ" * 300, ttft_s=0.25, cached_tokens=2**40),
+    ]
+    one_by_one, batch = make_log(tmp_path, "one.sqlite"), make_log(tmp_path, "many.sqlite")
+    for record in odd:
+        one_by_one.append(record)
+    batch.append_many(odd)
+    pd.testing.assert_frame_equal(one_by_one.frame(), batch.frame())
+    frame = batch.frame().set_index("call_id")
+    assert frame.loc["odd", "input_tokens"] == 3 and pd.isna(frame.loc["odd", "output_tokens"])
+    assert pd.isna(frame.loc["long", "cost_usd"]) and pd.isna(frame.loc["odd", "latency_s"])
+    assert SENTINEL not in frame.to_string()
 
 
 def test_key_shaped_strings_are_redacted_even_unregistered(tmp_path):

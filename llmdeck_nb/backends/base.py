@@ -105,5 +105,5 @@ class BackendStrategy(ABC):
         """Cheapest live check that the backend answers; raises BackendError if not."""
         await self.complete(request)
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: most strategies hold nothing
         """Release connections."""

@@ -13,20 +13,24 @@ from typing import Any
 
 import rtoml
 
-from llmdeck_nb.errors import DeckError, DeckSyntaxError
+from llmdeck_nb.errors import DeckSyntaxError, DeckUnreadableError
 
 _LINE = re.compile(r"at line (\d+)")
 
+# A parsed TOML table. Its values are checked where each key is read (deck/schema.py's
+# `Expect`s, the pydantic models), so the alias names the shape and leaves the values open.
+TomlTable = dict[str, Any]
 
-def unreadable(label: str, exc: OSError, what: str = "file") -> DeckError:
+
+def unreadable(label: str, exc: OSError, what: str = "file") -> DeckUnreadableError:
     """An OS error on a deck file or folder, as a deck error that says what to do."""
     reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or type(exc).__name__
     hint = ("give the user running llmdeck read access (e.g. chmod u+r), or point --deck / "
             "$LLMDECK_CONFIG_DIR at a folder you can read")
-    return DeckError(f"{label}: cannot read this {what} ({reason.lower()})", hint=hint)
+    return DeckUnreadableError(f"{label}: cannot read this {what} ({reason.lower()})", hint=hint)
 
 
-def read_toml(path: Path, *, label: str | None = None) -> dict[str, Any]:
+def read_toml(path: Path, *, label: str | None = None) -> TomlTable:
     """Parse one TOML file; a syntax error becomes DeckSyntaxError(file, line)."""
     return parse_toml(read_text(path, label=label), label=label or str(path))
 
@@ -42,7 +46,7 @@ def read_text(path: Path, *, label: str | None = None) -> str:
         raise unreadable(label, exc) from None
 
 
-def parse_toml(text: str, *, label: str) -> dict[str, Any]:
+def parse_toml(text: str, *, label: str) -> TomlTable:
     try:
         return rtoml.loads(text)
     except rtoml.TomlParsingError as exc:

@@ -92,7 +92,7 @@ class Session:
         timeout: float | None = 60.0,
         retry: RetryPolicy | None = None,
         tags: Sequence[str] = (),
-        budget_usd: float | None | NotGiven = NOT_GIVEN,
+        budget_usd: float | NotGiven | None = NOT_GIVEN,
         allow_unknown_prices: bool | None = None,
         mode: str | None = None,
     ) -> None:
@@ -103,7 +103,7 @@ class Session:
         self._deck_path = self.deck.folder if self.deck.origin == "argument" else None
         self.profile = profile or self.deck.active_profile
         if profile is not None:
-            self.deck.routing_profile(profile)  # an unknown profile fails here, not at the first call
+            self.deck.routing_profile(profile)  # an unknown profile fails here, not at a call
         if cache is None and self.deck.cache_settings:
             cache = self.deck.cache_settings
         self.cache: ResponseCache | None = _open_or_defer(cache)
@@ -168,8 +168,8 @@ class Session:
         With ``on_text``, text deltas (and ``on_reset`` calls) are delivered on the calling
         thread, in order, as they arrive.
         """
-        return loop.run(self.acomplete(prompt, model, on_text=on_text, on_reset=on_reset, **options),
-                        blocking_io=True)
+        return loop.run_eager(self.acomplete(prompt, model, on_text=on_text, on_reset=on_reset,
+                                             **options), blocking_io=True)
 
     async def acomplete(
         self,
@@ -184,7 +184,7 @@ class Session:
         refresh: bool = False,
         tags: Sequence[str] = (),
         on_text: TextCallback | None = None,
-        timeout: float | None | NotGiven = NOT_GIVEN,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         max_cost_usd: float | None = None,
         on_reset: ResetCallback | None = None,
         sample: int | None = None,
@@ -197,8 +197,8 @@ class Session:
         refuses the call (nothing sent) if its worst-case cost is higher. ``timeout``
         (seconds per attempt) overrides the model's and the backend's; ``None``: no limit
         (the call's total budget, ``RetryPolicy.total_budget_s``, still applies). Streamed
-        text reaches ``on_text`` redacted; when an attempt that already showed text fails and the call
-        goes on, ``on_reset`` is called first: the consumer clears what it showed.
+        text reaches ``on_text`` redacted; when an attempt that already showed text fails and
+        the call goes on, ``on_reset`` is called first: the consumer clears what it showed.
         ``sample`` (2, 3, ...) names one of several repeats of the same request
         (``compare(repeat=N)``): each has its own cache entry, so the first run really sends
         every repeat (identical calls in flight would otherwise go out once) and a rerun
@@ -221,10 +221,15 @@ class Session:
                 break
             request = self._request(candidate, messages, wanted, timeout)
             key = call.cache_key = self._cache_key(candidate, request, sample) if use_cache else None
+            hit = (None if key is None or refresh or self.cache is None
+                   else self._cache_call(self.cache.get, key))
+            if hit is not None:
+                return self._serve_hit(call, candidate, hit, wanted, deadline.started, on_text)
+            await loop.needed()  # complete() got here on its own thread, with no event loop yet
             if key is None or refresh:
                 result = await self._attempts(call, candidate, request, wanted, None, max_cost_usd)
             else:
-                result = await self._cached_or_attempts(call, candidate, request, wanted, key,
+                result = await self._waited_or_attempts(call, candidate, request, wanted, key,
                                                         max_cost_usd)
             if result is not None:
                 return result
@@ -232,16 +237,14 @@ class Session:
             raise replay_miss(resolution.requested, prompt_text, use_cache)
         raise AllAttemptsFailedError(resolution.requested, call.attempts, call.last_error)
 
-    async def _cached_or_attempts(self, call: _CallContext, candidate: Candidate,
+    async def _waited_or_attempts(self, call: _CallContext, candidate: Candidate,
                                   request: BackendRequest, wanted: SchemaSpec | None, key: str,
                                   max_cost_usd: float | None) -> Result | None:
-        """The cached answer, else the answer of an identical call in flight, else a call."""
-        hit = self._cache_call(self.cache.get, key)
-        if hit is None:
-            async with first_or_wait(key) as waited:
-                hit = self._cache_call(self.cache.get, key) if waited else None
-                if hit is None:
-                    return await self._attempts(call, candidate, request, wanted, key, max_cost_usd)
+        """Not cached: the answer of an identical call in flight, else a call."""
+        async with first_or_wait(key) as waited:
+            hit = self._cache_call(self.cache.get, key) if waited else None
+            if hit is None:
+                return await self._attempts(call, candidate, request, wanted, key, max_cost_usd)
         return self._serve_hit(call, candidate, hit, wanted, call.deadline.started, call.on_text)
 
     async def _attempts(self, call: _CallContext, candidate: Candidate, request: BackendRequest,
@@ -327,7 +330,7 @@ class Session:
         return usable
 
     def _request(self, candidate: Candidate, messages: Messages, wanted: SchemaSpec | None,
-                 timeout: float | None | NotGiven) -> BackendRequest:
+                 timeout: float | NotGiven | None) -> BackendRequest:
         """The request for one candidate. ``timeout``: the call's (``None``: no limit);
         else the model's, the backend's, the session's."""
         backend = candidate.backend
@@ -478,12 +481,11 @@ class Session:
     def compare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                 profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
         """Send one prompt to several targets at once; one row per target (and repeat)."""
-        from llmdeck_nb.engine.compare import compare
-
-        return loop.run(compare(self, prompt, models, profiles, repeat, **options))
+        return loop.run(self.acompare(prompt, models, profiles, repeat, **options))
 
     async def acompare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                        profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
+        """:meth:`compare` on the running event loop (``await`` it in a notebook or a script)."""
         from llmdeck_nb.engine.compare import compare
 
         return await compare(self, prompt, models, profiles, repeat, **options)
