@@ -145,7 +145,7 @@ class LiteLLMStrategy(BackendStrategy):
             response = await litellm.acompletion(**self._kwargs(request))
             choice = response.choices[0]
             text = choice.message.content or ""
-        except Exception as exc:  # every litellm failure becomes a BackendError
+        except Exception as exc:  # noqa: BLE001 - every litellm failure becomes a BackendError
             error = map_litellm_error(exc, request)
         else:
             usage = getattr(response, "usage", None)
@@ -212,7 +212,7 @@ def _stream_cost(litellm: Any, model: str, usage: Any) -> float | None:
         return None
     try:
         prompt_cost, completion_cost = litellm.cost_per_token(model=model, usage_object=usage)
-    except Exception:  # unknown model: no litellm price
+    except Exception:  # noqa: BLE001 - unknown model: no litellm price
         return None
     return _cost(prompt_cost + completion_cost)
 
