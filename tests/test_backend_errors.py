@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import time
 from email.utils import formatdate
+from typing import get_args
 
 import pytest
 
 from llmdeck_nb.backends.base import BackendRequest
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
-from llmdeck_nb.backends.errors import error_from_status, parse_retry_after, provider_message
+from llmdeck_nb.backends.errors import (
+    Failure,
+    error_from_status,
+    is_retryable,
+    parse_retry_after,
+    provider_message,
+)
 from llmdeck_nb.backends.registry import aclose_all, get_strategy
 from llmdeck_nb.errors import BackendError, BackendTimeoutError, UnknownStrategyError
 from llmdeck_nb.redaction import Secret
@@ -24,6 +31,13 @@ def test_status_decides_retryable(status, retryable):
     assert isinstance(exc, BackendError)
     assert (exc.status, exc.retryable) == (status, retryable)
     assert f"HTTP {status}" in str(exc)
+
+
+def test_every_failure_kind_has_a_verdict():
+    verdicts = {kind: is_retryable(kind) for kind in get_args(Failure)}
+    assert {kind for kind, retried in verdicts.items() if retried} == \
+        {"connection", "timeout", "malformed", "cut"}
+    assert [s for s in range(400, 600) if is_retryable(s)] == [408, 429, 500, 502, 503, 504, 529]
 
 
 def test_timeouts_statuses_are_timeout_errors():

@@ -168,6 +168,34 @@ def test_sync_calls_run_on_the_calling_thread_even_inside_a_running_loop(session
     assert seen[0] == threading.current_thread().name
 
 
+def test_sync_cache_hit_inside_a_running_loop_and_a_nested_call_from_its_listener(session,
+                                                                                 fake_llm_server):
+    # a hit is answered on the calling thread without any event loop; a listener's nested
+    # call that does go out still works, and the kernel's loop is running again afterwards
+    import asyncio
+
+    session.complete("cached already", "gpt-4o-mini")
+    nested: list[str] = []
+
+    def listener(result):
+        if result.cached and not nested:
+            nested.append(session.complete("not cached", "gpt-4o-mini", cache=False).text)
+
+    session.listeners.append(listener)
+
+    async def cell() -> None:
+        kernel = asyncio.get_running_loop()
+        deltas: list[str] = []
+        hit = session.complete("cached already", "gpt-4o-mini", on_text=deltas.append)
+        assert hit.cached and deltas == [hit.text] == ["echo: cached already"]
+        assert asyncio.get_running_loop() is kernel
+        await asyncio.sleep(0)
+
+    asyncio.run(cell())
+    assert nested == ["echo: not cached"]
+    assert len(fake_llm_server.requests) == 2
+
+
 def test_identical_sync_calls_from_two_threads_at_once_go_out_once(session, fake_llm_server):
     # each thread runs its synchronous calls on a loop of its own: the in-flight grouping
     # still spans them, so the second thread waits and reads the first one's answer

@@ -7,10 +7,11 @@ streaming reads the SSE answer (``stream_options.include_usage`` for token count
 Connections: pooled ``httpx.AsyncClient`` s per event loop, reused by every call (a
 client's pool is per origin, so every endpoint shares them). A call takes the first client
 with fewer than :data:`CALLS_PER_CLIENT` calls in flight, so sequential calls share one
-keep-alive connection, while concurrent ones spread over a few small pools: httpcore's pool
+keep-alive connection, while concurrent ones each get a pool of their own: httpcore's pool
 rescans every connection for every queued request (encode/httpx#3215), which made one
-shared client 2-3x slower at concurrency 32. This path is benchmarked against a bare httpx
-POST (benchmarks/bench_backend_call.py).
+shared client 2-3x slower at concurrency 32, and 4 calls per client still 0.75x of raw
+httpx with 8 clients (benchmarks/run_all.py); one call per client is 0.9-1.0x. This path
+is benchmarked against a bare httpx POST (benchmarks/bench_backend_call.py).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from llmdeck_nb.errors import BackendError
 # Keys the strategy sets itself; a deck parameter of the same name is ignored.
 _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "response_format"})
 _LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
-CALLS_PER_CLIENT = 4  # concurrent calls per httpx client before another client is used
+CALLS_PER_CLIENT = 1  # concurrent calls per httpx client before another client is used
 # A LiteLLM proxy sends this header only on answers served from its own cache.
 PROXY_CACHE_HEADER = "x-litellm-cache-key"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -79,10 +80,11 @@ class _LoopPool:
         block and given back however the block ends (httpx's ``request_context()`` is the
         model)."""
         in_flight = self.in_flight
-        slot = 0
-        while slot < len(in_flight) and in_flight[slot] >= CALLS_PER_CLIENT:
-            slot += 1
-        if slot == len(in_flight):
+        for slot, busy in enumerate(in_flight):
+            if busy < CALLS_PER_CLIENT:
+                break
+        else:
+            slot = len(in_flight)
             self.clients.append(httpx.AsyncClient(limits=self.limits, timeout=60.0,
                                                   verify=_ssl_context()))
             in_flight.append(0)

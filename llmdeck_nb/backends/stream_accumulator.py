@@ -69,8 +69,9 @@ class StreamAccumulator:
     def text(self) -> str:
         return "".join(self.parts)
 
-    def response(self, counts: UsageFields, *, model_id: str,
-                 http_status: int | None, **extra: Any) -> BackendResponse:
+    def response(self, counts: UsageFields, *, model_id: str, http_status: int | None,
+                 provider_cost_usd: float | None = None,
+                 proxy_cache_hit: bool = False) -> BackendResponse:
         """The BackendResponse: ``counts`` are the token fields parsed from :attr:`usage`,
         ``model_id`` the request's (used when the stream named none)."""
         return BackendResponse(
@@ -79,9 +80,10 @@ class StreamAccumulator:
             model_id=self.model_id or model_id,
             finish_reason=self.finish_reason,
             http_status=http_status,
+            provider_cost_usd=provider_cost_usd,
             ttft_s=self.ttft,
             tool_calls=[self.tool_calls[i] for i in sorted(self.tool_calls)] or None,
-            **extra,
+            proxy_cache_hit=proxy_cache_hit,
         )
 
 

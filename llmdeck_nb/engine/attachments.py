@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from llmdeck_nb.errors import RequestRejectedError
+from llmdeck_nb.json_types import JsonObject
 
-Part = dict[str, Any]
+Part = JsonObject  # one content part of a message
 
 _SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
                (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"))

@@ -11,6 +11,10 @@ background thread and back costs a scheduler wake-up or two (milliseconds under 
 their I/O blocking on this thread (see :data:`llmdeck_nb.backends.base.BLOCKING_IO`):
 no event-loop round trip per socket read.
 
+:func:`run_eager` goes further for a coroutine that often finishes without waiting (a
+synchronous call answered from the cache): it runs the coroutine on the calling thread with
+no event loop at all, up to ``await needed()``, and only the rest on the thread's loop.
+
 A call made from inside a call (a listener or ``on_text`` callback that calls the
 session) runs on a second loop of the thread, the busy one set aside the same way.
 :func:`submit` runs a coroutine on a background loop thread instead (a batch that the
@@ -22,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Generator
 from concurrent.futures import Future
 from contextlib import suppress
 from typing import Any, TypeVar
@@ -84,6 +88,76 @@ def run(coroutine: Coroutine[Any, Any, T], *, blocking_io: bool = False) -> T:
         raise
     finally:
         asyncio.events._set_running_loop(outer)
+
+
+class _LoopNeeded:
+    """What ``await needed()`` yields to :func:`run_eager` (and nothing on a running loop)."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[_LoopNeeded, None, None]:
+        if asyncio.events._get_running_loop() is None:  # driven by run_eager: hand over
+            yield self
+
+
+_LOOP_NEEDED = _LoopNeeded()
+
+
+def needed() -> _LoopNeeded:
+    """``await needed()`` before the first step of a coroutine that needs an event loop
+    (a future, a sleep, a timeout, async I/O): where :func:`run_eager` hands it to one."""
+    return _LOOP_NEEDED
+
+
+class _Resumed:
+    """The rest of a coroutine that :func:`run_eager` started: awaited on a loop, it goes on
+    from where the coroutine stopped (a plain ``await`` refuses a coroutine part-way run)."""
+
+    __slots__ = ("coroutine",)
+
+    def __init__(self, coroutine: Coroutine[Any, Any, T]) -> None:
+        self.coroutine = coroutine
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coroutine = self.coroutine
+        step: Any = coroutine.send
+        value: Any = None
+        while True:
+            try:
+                yielded = step(value)
+            except StopIteration as done:
+                return done.value
+            try:
+                value, step = (yield yielded), coroutine.send
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # a cancellation: passed into the coroutine, as await does
+                value, step = exc, coroutine.throw
+
+
+async def _rest(coroutine: Coroutine[Any, Any, T]) -> T:
+    result: T = await _Resumed(coroutine)
+    return result
+
+
+def run_eager(coroutine: Coroutine[Any, Any, T], *, blocking_io: bool = False) -> T:
+    """:func:`run`, but the coroutine first runs on this thread without an event loop, up to
+    ``await needed()``; if it finishes before (a cache hit), no loop is involved at all."""
+    outer = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)  # as in run(): the kernel's loop waits meanwhile
+    try:
+        yielded = coroutine.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    finally:
+        asyncio.events._set_running_loop(outer)
+    if yielded is not _LOOP_NEEDED:
+        coroutine.close()
+        raise RuntimeError(
+            f"run_eager: the coroutine waited on {yielded!r} before `await needed()`")
+    return run(_rest(coroutine), blocking_io=blocking_io)
 
 
 @atexit.register

@@ -168,8 +168,8 @@ class Session:
         With ``on_text``, text deltas (and ``on_reset`` calls) are delivered on the calling
         thread, in order, as they arrive.
         """
-        return loop.run(self.acomplete(prompt, model, on_text=on_text, on_reset=on_reset, **options),
-                        blocking_io=True)
+        return loop.run_eager(self.acomplete(prompt, model, on_text=on_text, on_reset=on_reset,
+                                             **options), blocking_io=True)
 
     async def acomplete(
         self,
@@ -221,10 +221,15 @@ class Session:
                 break
             request = self._request(candidate, messages, wanted, timeout)
             key = call.cache_key = self._cache_key(candidate, request, sample) if use_cache else None
+            hit = (None if key is None or refresh or self.cache is None
+                   else self._cache_call(self.cache.get, key))
+            if hit is not None:
+                return self._serve_hit(call, candidate, hit, wanted, deadline.started, on_text)
+            await loop.needed()  # complete() got here on its own thread, with no event loop yet
             if key is None or refresh:
                 result = await self._attempts(call, candidate, request, wanted, None, max_cost_usd)
             else:
-                result = await self._cached_or_attempts(call, candidate, request, wanted, key,
+                result = await self._waited_or_attempts(call, candidate, request, wanted, key,
                                                         max_cost_usd)
             if result is not None:
                 return result
@@ -232,16 +237,14 @@ class Session:
             raise replay_miss(resolution.requested, prompt_text, use_cache)
         raise AllAttemptsFailedError(resolution.requested, call.attempts, call.last_error)
 
-    async def _cached_or_attempts(self, call: _CallContext, candidate: Candidate,
+    async def _waited_or_attempts(self, call: _CallContext, candidate: Candidate,
                                   request: BackendRequest, wanted: SchemaSpec | None, key: str,
                                   max_cost_usd: float | None) -> Result | None:
-        """The cached answer, else the answer of an identical call in flight, else a call."""
-        hit = self._cache_call(self.cache.get, key)
-        if hit is None:
-            async with first_or_wait(key) as waited:
-                hit = self._cache_call(self.cache.get, key) if waited else None
-                if hit is None:
-                    return await self._attempts(call, candidate, request, wanted, key, max_cost_usd)
+        """Not cached: the answer of an identical call in flight, else a call."""
+        async with first_or_wait(key) as waited:
+            hit = self._cache_call(self.cache.get, key) if waited else None
+            if hit is None:
+                return await self._attempts(call, candidate, request, wanted, key, max_cost_usd)
         return self._serve_hit(call, candidate, hit, wanted, call.deadline.started, call.on_text)
 
     async def _attempts(self, call: _CallContext, candidate: Candidate, request: BackendRequest,

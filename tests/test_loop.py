@@ -1,0 +1,75 @@
+"""engine.loop.run_eager: a synchronous call that needs no event loop (a cache hit) gets
+none; the rest of one that does runs on the thread's loop, as engine.loop.run does."""
+
+import asyncio
+
+import pytest
+
+from llmdeck_nb.engine import loop
+
+
+async def answered_at_once(seen: list[object]) -> str:
+    seen.append(asyncio.events._get_running_loop())
+    return "from the cache"
+
+
+async def sent(seen: list[object]) -> str:
+    await loop.needed()
+    seen.append(asyncio.get_running_loop())
+    await asyncio.sleep(0.01)  # a real wait on the loop
+    return "from the server"
+
+
+async def failing() -> None:
+    await loop.needed()
+    await asyncio.sleep(0)
+    raise ValueError("the server said no")
+
+
+def test_a_coroutine_that_does_not_wait_runs_without_any_event_loop():
+    seen: list[object] = []
+    assert loop.run_eager(answered_at_once(seen)) == "from the cache"
+    assert seen == [None]
+
+
+def test_after_needed_the_coroutine_goes_on_on_the_threads_loop():
+    seen: list[object] = []
+    assert loop.run_eager(sent(seen)) == "from the server"
+    assert isinstance(seen[0], asyncio.AbstractEventLoop)
+    assert loop.run_eager(sent(seen)) == "from the server"
+    assert seen[1] is seen[0]  # kept for the next call (its connection pools with it)
+
+
+def test_errors_raised_after_the_hand_over_reach_the_caller_unchanged():
+    with pytest.raises(ValueError, match="the server said no"):
+        loop.run_eager(failing())
+
+
+def test_inside_a_running_loop_both_paths_leave_that_loop_running():
+    # as in a notebook kernel: its loop runs while the cell makes a synchronous call
+    async def cell() -> None:
+        kernel = asyncio.get_running_loop()
+        seen: list[object] = []
+        assert loop.run_eager(answered_at_once(seen)) == "from the cache"
+        assert asyncio.get_running_loop() is kernel
+        assert loop.run_eager(sent(seen)) == "from the server"
+        assert asyncio.get_running_loop() is kernel and seen[1] is not kernel
+        await asyncio.sleep(0)  # the kernel's loop still works
+
+    asyncio.run(cell())
+
+
+def test_waiting_before_needed_is_a_clear_error_not_a_hang():
+    async def waits_too_early() -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(RuntimeError, match="before `await needed\\(\\)`"):
+        loop.run_eager(waits_too_early())
+
+
+def test_on_a_running_loop_needed_is_a_no_op():
+    async def awaited_normally() -> str:
+        await loop.needed()
+        return "done"
+
+    assert asyncio.run(awaited_normally()) == "done"
