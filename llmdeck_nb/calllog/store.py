@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import re
@@ -31,6 +32,7 @@ from llmdeck_nb.calllog import frame as _frame
 from llmdeck_nb.calllog import schema
 from llmdeck_nb.calllog.records import COLUMNS, CallRecord
 from llmdeck_nb.calllog.rows import micros as _micros
+from llmdeck_nb.calllog.rows import batch as _batch
 from llmdeck_nb.calllog.rows import rows as _rows
 from llmdeck_nb.errors import CallLogError, CallLogFilterError, LLMDeckError
 from llmdeck_nb.redaction import redact
@@ -41,9 +43,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_TIMEOUT_S = 10.0
 
-_INSERT = (
-    f"INSERT INTO {schema.TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-)
+
+@functools.cache
+def _insert(columns: tuple[str, ...] = COLUMNS) -> str:
+    """The INSERT of a row holding ``columns`` (the others take their default)."""
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {schema.TABLE} ({', '.join(columns)}) VALUES ({marks})"
+
+
+_INSERT = _insert()
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 
 _RELATIVE = re.compile(
@@ -195,6 +203,7 @@ class CallLog:
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._nullable: frozenset[str] = frozenset()  # columns a batch may leave out
         self._conn = self._connect()
 
     # -- connection ---------------------------------------------------------------------
@@ -226,6 +235,11 @@ class CallLog:
                 conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -32000")
             self._retry_locked(lambda: schema.migrate(conn, self._where))
+            columns = conn.execute(f"PRAGMA table_info({schema.TABLE})").fetchall()
+            self._nullable = frozenset(
+                name for _, name, _, not_null, default, _ in columns
+                if not not_null and default is None
+            )
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
@@ -306,14 +320,14 @@ class CallLog:
     def append_many(self, records: Iterable[CallRecord]) -> int:
         """Store several attempts in one transaction; return how many."""
         with _gc_paused():
-            rows = _rows(list(records))
+            columns, rows = _batch(list(records), self._nullable)
         if not rows:
             return 0
         with self._lock, self._sqlite_errors("append to"), _gc_paused():
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
+                conn.executemany(_insert(columns), rows)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
