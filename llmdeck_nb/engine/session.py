@@ -24,6 +24,7 @@ from llmdeck_nb.deck import Candidate, Deck, Resolution, load_deck
 from llmdeck_nb.deck.specs import host_of
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.budget import Budget, BudgetedStrategy
+from llmdeck_nb.engine.caller import Prompt
 from llmdeck_nb.engine.cost import CallCost, call_cost
 from llmdeck_nb.engine.deadline import Deadline
 from llmdeck_nb.engine.inflight import first_or_wait
@@ -163,7 +164,7 @@ class Session:
 
     # --- calling -------------------------------------------------------------------------
 
-    def complete(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
+    def complete(self, prompt: Prompt, model: str | None = None, *,
                  on_text: TextCallback | None = None, on_reset: ResetCallback | None = None,
                  **options: Any) -> Result:
         """Synchronous :meth:`acomplete`, run on the calling thread (in or out of a notebook).
@@ -176,7 +177,7 @@ class Session:
 
     async def acomplete(
         self,
-        prompt: str | Sequence[dict[str, Any]],
+        prompt: Prompt,
         model: str | None = None,
         preset: str | None = None,
         profile: str | None = None,
@@ -429,7 +430,7 @@ class Session:
             self._conversations = Conversations(self.log)
         return self._conversations
 
-    def chat(self, prompt: str | Sequence[JsonObject], model: str | None = None, *,
+    def chat(self, prompt: Prompt, model: str | None = None, *,
              conversation: str | None = None, on_text: TextCallback | None = None,
              **options: Any) -> Result:
         """:meth:`complete` with the current conversation's history (or ``conversation``'s),
@@ -439,13 +440,13 @@ class Session:
                                **{**options, "system": None})
         return self._finish_chat(prepared, result)
 
-    async def achat(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
+    async def achat(self, prompt: Prompt, model: str | None = None, *,
                     conversation: str | None = None, **options: Any) -> Result:
         prepared = self._prepare_chat(prompt, model, conversation, options)
         result = await self.acomplete(prepared.messages, model, **{**options, "system": None})
         return self._finish_chat(prepared, result)
 
-    def _prepare_chat(self, prompt: Any, model: str | None, conversation: str | None,
+    def _prepare_chat(self, prompt: Prompt, model: str | None, conversation: str | None,
                       options: dict[str, Any]) -> Prepared:
         from llmdeck_nb.engine.conversation import prepare, split_options
 
@@ -497,13 +498,13 @@ class Session:
             self.reachability[row["backend"]] = row
         return frame
 
-    def compare(self, prompt: str | Sequence[JsonObject], models: Sequence[str] | None = None,
+    def compare(self, prompt: Prompt, models: Sequence[str] | None = None,
                 profiles: Sequence[str] | None = None, repeat: int = 1,
                 **options: Any) -> pd.DataFrame:
         """Send one prompt to several targets at once; one row per target (and repeat)."""
         return loop.run(self.acompare(prompt, models, profiles, repeat, **options))
 
-    async def acompare(self, prompt: str | Sequence[JsonObject],
+    async def acompare(self, prompt: Prompt,
                        models: Sequence[str] | None = None,
                        profiles: Sequence[str] | None = None, repeat: int = 1,
                        **options: Any) -> pd.DataFrame:
@@ -683,7 +684,7 @@ def _ignore(_: str) -> None:
     pass
 
 
-def _open_or_defer(spec: Any) -> ResponseCache | None:
+def _open_or_defer(spec: object) -> ResponseCache | None:
     """The response cache; a Redis that does not answer yet is a warning, not a failure:
     calls go on uncached and the cache is used as soon as it answers."""
     try:
