@@ -21,7 +21,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -65,7 +65,12 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # --- filters ---------------------------------------------------------------------------
 
 
-def _since_micros(since: Any) -> int:
+# What ``since=`` takes (see :meth:`CallLog.frame`) and what a name filter takes.
+Since = datetime | date | timedelta | str
+Names = str | Iterable[str]
+
+
+def _since_micros(since: object) -> int:
     if isinstance(since, timedelta):
         if since < timedelta(0):
             raise CallLogFilterError(f"since={since!r} is negative",
@@ -94,7 +99,7 @@ def _since_micros(since: Any) -> int:
     )
 
 
-def _choices(value: Any) -> tuple[str, ...] | None:
+def _choices(value: Names | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -114,11 +119,11 @@ class _Filters:
     @classmethod
     def of(
         cls,
-        since: Any = None,
-        model: Any = None,
-        backend: Any = None,
-        status: Any = None,
-        call_id: Any = None,
+        since: Since | None = None,
+        model: Names | None = None,
+        backend: Names | None = None,
+        status: Names | None = None,
+        call_id: Names | None = None,
         last: int | None = None,
     ) -> _Filters:
         if last is not None:
@@ -351,11 +356,11 @@ class CallLog:
 
     def count(
         self,
-        since: Any = None,
-        model: Any = None,
-        backend: Any = None,
-        status: Any = None,
-        call_id: Any = None,
+        since: Since | None = None,
+        model: Names | None = None,
+        backend: Names | None = None,
+        status: Names | None = None,
+        call_id: Names | None = None,
         last: int | None = None,
     ) -> int:
         """Number of rows (attempts), optionally filtered like :meth:`frame`."""
@@ -363,13 +368,13 @@ class CallLog:
         where, args = filters.sql()
         with self._lock, self._sqlite_errors("read"):
             sql = f"SELECT count(*) FROM {schema.TABLE}{where}"
-            (n,) = self._connection().execute(sql, args).fetchone()
+            n: int = self._connection().execute(sql, args).fetchone()[0]
         return n if filters.last is None else min(n, filters.last)
 
     def __len__(self) -> int:
         return self.count()
 
-    def cost_since(self, since: Any, *, exclude_session: str | None = None) -> float:
+    def cost_since(self, since: Since, *, exclude_session: str | None = None) -> float:
         """USD spent by the calls started since ``since`` (see :meth:`frame`), all kernels
         together, optionally leaving out one session's rows (it counts its own in memory)."""
         sql = f"SELECT coalesce(sum(cost_usd), 0) FROM {schema.TABLE} WHERE started_at >= ?"
@@ -383,11 +388,11 @@ class CallLog:
 
     def frame(
         self,
-        since: datetime | date | timedelta | str | None = None,
-        model: str | Iterable[str] | None = None,
-        backend: str | Iterable[str] | None = None,
-        status: str | Iterable[str] | None = None,
-        call_id: str | Iterable[str] | None = None,
+        since: Since | None = None,
+        model: Names | None = None,
+        backend: Names | None = None,
+        status: Names | None = None,
+        call_id: Names | None = None,
         last: int | None = None,
         *,
         parse_params: bool = False,
@@ -408,11 +413,11 @@ class CallLog:
 
     def summary(
         self,
-        since: datetime | date | timedelta | str | None = None,
-        model: str | Iterable[str] | None = None,
-        backend: str | Iterable[str] | None = None,
-        status: str | Iterable[str] | None = None,
-        call_id: str | Iterable[str] | None = None,
+        since: Since | None = None,
+        model: Names | None = None,
+        backend: Names | None = None,
+        status: Names | None = None,
+        call_id: Names | None = None,
         last: int | None = None,
     ) -> pd.DataFrame:
         """One row per (backend, model) over the matching attempts; see
