@@ -226,7 +226,8 @@ class Session:
             request = self._request(candidate, messages, wanted, timeout)
             key = self._cache_key(candidate, request, sample) if use_cache else None
             call.cache_key = key
-            hit = None if key is None or refresh else self._cached(key)
+            hit = (None if key is None or refresh or self.cache is None
+                   else self._cache_call(self.cache.get, key))
             if hit is not None:
                 return self._serve_hit(call, candidate, hit, wanted, deadline.started, on_text)
             await loop.needed()  # complete() got here on its own thread, with no event loop yet
@@ -246,7 +247,8 @@ class Session:
                                   max_cost_usd: float | None) -> Result | None:
         """Not cached: the answer of an identical call in flight, else a call."""
         async with first_or_wait(key) as waited:
-            hit = self._cached(key) if waited else None
+            hit = (self._cache_call(self.cache.get, key) if waited and self.cache is not None
+                   else None)
             if hit is None:
                 return await self._attempts(call, candidate, request, wanted, key, max_cost_usd)
         return self._serve_hit(call, candidate, hit, wanted, call.deadline.started, call.on_text)
@@ -366,10 +368,6 @@ class Session:
                          endpoint=",".join(candidate.backend.endpoints),
                          model_id=request.model_id, messages=request.messages,
                          params=request.params, schema=request.schema, sample=sample)
-
-    def _cached(self, key: str) -> JsonObject | None:
-        """The cache's entry for ``key`` (None: none, no cache, or a cache that failed)."""
-        return None if self.cache is None else self._cache_call(self.cache.get, key)
 
     def _cache_call(self, method: Callable[..., Any], *args: Any) -> Any:
         """A cache that stops working (Redis gone) degrades to no cache, with one warning."""
