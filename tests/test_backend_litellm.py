@@ -263,11 +263,11 @@ async def test_litellm_is_configured_quietly_and_offline(strategy):
     assert litellm.cache is None
 
 
-def test_importing_the_backends_does_not_import_litellm():
+async def test_importing_the_backends_does_not_import_litellm():
     code = ("import sys, llmdeck_nb.backends.registry, llmdeck_nb.backends.litellm_sdk, "
             "llmdeck_nb.backends.catalog; print('litellm' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(  # noqa: ASYNC221 - the test's loop has nothing else to run meanwhile
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
@@ -276,11 +276,12 @@ def test_importing_the_backends_does_not_import_litellm():
     "Items 'api_base', 'drop_params' on TypedDict class 'MistralRequestRouting' are using the "
     "`ReadOnly` qualifier. Pydantic will not protect items from any mutation.",  # pydantic 2.12+
 ])
-def test_pydantic_typeddict_warnings_are_silenced_in_a_notebook_process(message):
+async def test_pydantic_typeddict_warnings_are_silenced_in_a_notebook_process(message):
     # a notebook has no pytest filters: load_litellm() must silence both wordings itself
     code = ("import warnings; from llmdeck_nb.backends.litellm_sdk import load_litellm; "
             f"load_litellm(); warnings.warn({message!r}, UserWarning); print('ok')")
-    out = subprocess.run([sys.executable, "-W", "default", "-c", code], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(  # noqa: ASYNC221 - the test's loop has nothing else to run meanwhile
+        [sys.executable, "-W", "default", "-c", code], cwd=ROOT, capture_output=True, text=True,
+        check=True)
     assert out.stdout.strip() == "ok"
     assert "TypedDict" not in out.stderr
