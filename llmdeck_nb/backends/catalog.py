@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmdeck_nb.errors import DeckError
+from llmdeck_nb.errors import UnknownStrategyError
 
 OPENAI_COMPATIBLE = "openai_compatible"
 LITELLM = "litellm"
@@ -49,11 +49,14 @@ PROVIDER_CATALOG: dict[str, ProviderDefaults] = {
                                  ("CEREBRAS_API_KEY",)),
     "groq": ProviderDefaults(_O, "groq", "https://api.groq.com/openai/v1", ("GROQ_API_KEY",)),
     "xai": ProviderDefaults(_O, "xai", "https://api.x.ai/v1", ("XAI_API_KEY",)),
-    "scaleway": ProviderDefaults(_O, "scaleway", "https://api.scaleway.ai/v1", ("SCALEWAY_API_KEY",),
-                                 other_vars=("SCALEWAY_ENDPOINT",)),
-    "blackboxai": ProviderDefaults(_O, "blackboxai", "https://api.blackbox.ai/v1", ("BLACKBOX_API_KEY",)),
-    "huggingface": ProviderDefaults(_O, "huggingface", "https://router.huggingface.co/v1", ("HF_TOKEN",)),
-    "perplexity": ProviderDefaults(_O, "perplexity", "https://api.perplexity.ai", ("PERPLEXITY_API_KEY",)),
+    "scaleway": ProviderDefaults(_O, "scaleway", "https://api.scaleway.ai/v1",
+                                 ("SCALEWAY_API_KEY",), other_vars=("SCALEWAY_ENDPOINT",)),
+    "blackboxai": ProviderDefaults(_O, "blackboxai", "https://api.blackbox.ai/v1",
+                                   ("BLACKBOX_API_KEY",)),
+    "huggingface": ProviderDefaults(_O, "huggingface", "https://router.huggingface.co/v1",
+                                    ("HF_TOKEN",)),
+    "perplexity": ProviderDefaults(_O, "perplexity", "https://api.perplexity.ai",
+                                   ("PERPLEXITY_API_KEY",)),
     # Pipelex's own OpenAI-compatible service (0.10 to 2025; "legacy" in 2026 folders)
     "pipelex_inference": ProviderDefaults(_O, "openai", "https://inference.pipelex.com/v1",
                                           ("PIPELEX_INFERENCE_API_KEY",)),
@@ -82,16 +85,19 @@ PROVIDER_CATALOG: dict[str, ProviderDefaults] = {
                                  other_vars=("GCP_PROJECT_ID", "GCP_LOCATION")),
     "bedrock": ProviderDefaults(_L, "bedrock", None, ("AWS_SECRET_ACCESS_KEY",),
                                 key_required=False,
-                                other_vars=("AWS_ACCESS_KEY_ID", "AWS_REGION", "AWS_DEFAULT_REGION")),
+                                other_vars=("AWS_ACCESS_KEY_ID", "AWS_REGION",
+                                            "AWS_DEFAULT_REGION")),
     "mistral": ProviderDefaults(_L, "mistral", "https://api.mistral.ai/v1", ("MISTRAL_API_KEY",)),
     # offline
     "demo": ProviderDefaults(DEMO, "demo", None, (), key_required=False),
     # in real Pipelex folders, but not callable from llmdeck
     "internal": ProviderDefaults(NOT_CALLABLE, "internal", None, key_required=False,
-                                 not_callable="Pipelex-internal: software-only models run inside Pipelex"),
-    "pipelex_gateway": ProviderDefaults(NOT_CALLABLE, "pipelex_gateway", None, ("PIPELEX_GATEWAY_API_KEY",),
-                                        not_callable="remote catalogue: Pipelex's servers list its models",
-                                        remote_catalogue=True),
+                                 not_callable="Pipelex-internal: software-only models run inside "
+                                              "Pipelex"),
+    "pipelex_gateway": ProviderDefaults(NOT_CALLABLE, "pipelex_gateway", None,
+                                        ("PIPELEX_GATEWAY_API_KEY",),
+                                        not_callable="remote catalogue: Pipelex's servers list its "
+                                                     "models", remote_catalogue=True),
     "fal": ProviderDefaults(NOT_CALLABLE, "fal", None, ("FAL_API_KEY",),
                             not_callable="image generation API, not an LLM API"),
     "linkup": ProviderDefaults(NOT_CALLABLE, "linkup", None, ("LINKUP_API_KEY",),
@@ -109,7 +115,7 @@ def strategy_for(backend_name: str, explicit_strategy: str | None, endpoint: str
     worded to follow "backend 'name' is ..."."""
     if explicit_strategy:
         if explicit_strategy not in STRATEGIES:
-            raise DeckError(
+            raise UnknownStrategyError(
                 f"configured with an unknown strategy '{explicit_strategy}'",
                 hint="use one of: " + ", ".join(STRATEGIES),
             )
@@ -119,7 +125,7 @@ def strategy_for(backend_name: str, explicit_strategy: str | None, endpoint: str
         return known.strategy
     if endpoint:
         return OPENAI_COMPATIBLE
-    raise DeckError(
+    raise UnknownStrategyError(
         "not a known provider and has no endpoint",
         hint="set `endpoint = \"http://host:port/v1\"` for an OpenAI-compatible server, or "
              "`strategy`/`provider`; known backends: " + ", ".join(sorted(PROVIDER_CATALOG)),

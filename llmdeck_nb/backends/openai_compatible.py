@@ -80,7 +80,7 @@ class _LoopPool:
         block and given back however the block ends (httpx's ``request_context()`` is the
         model)."""
         in_flight = self.in_flight
-        for slot, busy in enumerate(in_flight):
+        for slot, busy in enumerate(in_flight):  # noqa: B007 - the slot found is used below
             if busy < CALLS_PER_CLIENT:
                 break
         else:
@@ -224,8 +224,8 @@ class OpenAICompatibleStrategy(BackendStrategy):
             raise self._transport_error(request, endpoint, exc, answer_started) from None
         return self._answer(request, response)
 
-    def _post(self, client: httpx.Client | httpx.AsyncClient, request: BackendRequest, endpoint: str,
-              stream: bool) -> httpx.Request:
+    def _post(self, client: httpx.Client | httpx.AsyncClient, request: BackendRequest,
+              endpoint: str, stream: bool) -> httpx.Request:
         return client.build_request("POST", endpoint + "/chat/completions",
                                     content=self._body(request, stream),
                                     headers=self._headers(request), timeout=request.timeout)

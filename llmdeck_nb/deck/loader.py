@@ -157,11 +157,12 @@ class _Reader(ProblemLog):
         wrong = check_fields(table, BACKEND_FIELDS, file, name)
         enabled = table.get("enabled", True) is not False  # a wrong type is reported below
         display_name = table.get("display_name") if isinstance(table.get("display_name"), str) else name
-        base = {"name": name, "display_name": display_name, "enabled": enabled, "source": file,
-                "provider": defaults.provider if defaults else name}
+        base: dict[str, Any] = {"name": name, "display_name": display_name, "enabled": enabled,
+                                "source": file, "provider": defaults.provider if defaults else name}
         if wrong:
             self.errors(wrong, "backends")
-            return BackendConfig(**base, strategy="none", misconfigured="misconfigured: " + wrong[0].message)
+            return BackendConfig(**base, strategy="none",
+                                 misconfigured="misconfigured: " + wrong[0].message)
         if defaults is not None and defaults.not_callable and "strategy" not in table:
             return BackendConfig(**base, strategy="none", not_callable=defaults.not_callable,
                                  remote_catalogue=defaults.remote_catalogue)
@@ -193,8 +194,9 @@ class _Reader(ProblemLog):
         except DeckError as exc:  # unknown provider without endpoint, or unknown strategy
             strategy, misconfigured = "none", misconfigured or exc.message
             if enabled:
-                self.report("warning", "backends", f"{file}: backend '{name}' is {exc.message} ({exc.hint})",
-                             file=file, key=name)
+                self.report("warning", "backends",
+                            f"{file}: backend '{name}' is {exc.message} ({exc.hint})",
+                            file=file, key=name)
         extra = {k: v for k, v in values.items() if k not in BACKEND_OWN_KEYS}
         try:
             return BackendConfig(**{**base, "provider": str(values.get("provider") or base["provider"])},
@@ -207,7 +209,8 @@ class _Reader(ProblemLog):
         except ValidationError as exc:  # a value out of range (rpm = 0...)
             wrong = from_validation_error(exc, file, name)
             self.errors(wrong, "backends")
-            return BackendConfig(**base, strategy="none", misconfigured="misconfigured: " + wrong[0].message)
+            return BackendConfig(**base, strategy="none",
+                                 misconfigured="misconfigured: " + wrong[0].message)
 
     # --- backends/<name>.toml ----------------------------------------------------------
 
@@ -221,8 +224,9 @@ class _Reader(ProblemLog):
                 continue
             if not path.is_file():
                 if not backend.serves_any_model and not backend.not_callable:
-                    self.report("note", "backends", f"backend '{backend.name}' has no model file "
-                                 f"backends/{backend.name}.toml: it serves no model", file=self.label(path))
+                    self.report("note", "backends", f"backend '{backend.name}' has no model "
+                                f"file backends/{backend.name}.toml: it serves no model",
+                                file=self.label(path))
                 continue
             data = self.read(path, required=False)
             if data is not None:
@@ -231,7 +235,8 @@ class _Reader(ProblemLog):
             for path in sorted(spec_dir.glob("*.toml")):
                 if path.stem not in self.content.backends:
                     self.report("note", "backends", f"{self.label(path)}: no backend named "
-                                 f"'{path.stem}' in backends.toml, file ignored", file=self.label(path))
+                                f"'{path.stem}' in backends.toml, file ignored",
+                                file=self.label(path))
 
     def dormant_names(self, backend: str, path: Path) -> None:
         """Model names of a disabled backend, so a message can say where a model is defined."""
@@ -333,8 +338,8 @@ class _Reader(ProblemLog):
             for pattern in table.get(section) or {}:
                 why = pattern_problem(pattern)
                 if why:
-                    self.report("warning", "routing", f"{file}: profile '{name}', {section} pattern "
-                                 f"'{pattern}' {why}", file=file, key=f"{where}.{section}")
+                    self.report("warning", "routing", f"{file}: profile '{name}', {section} "
+                                f"pattern '{pattern}' {why}", file=file, key=f"{where}.{section}")
         try:
             self.content.profiles[name] = RoutingProfile(
                 name=name,
