@@ -1,10 +1,12 @@
 """Per-call overhead of the backend strategies against the loopback fake LLM server.
 
     python benchmarks/bench_backend_call.py [--calls 500] [--litellm-calls 200]
+                                            [--stream-calls 300]
 
 Prints median and p95 per-call latency of
   * a bare ``httpx.AsyncClient.post`` + ``.json()``  vs  ``OpenAICompatibleStrategy.complete``
   * a bare ``litellm.acompletion(model="openai/...")``  vs  ``LiteLLMStrategy.complete``
+  * the same two pairs streaming (``stream``: SSE lines read and parsed, deltas collected)
 (calls alternate between the two sides so drift hits both alike), and the throughput of
 1,000 strategy calls at concurrency 32. Goal: OpenAICompatibleStrategy <= 1.5x raw httpx.
 """
@@ -130,10 +132,71 @@ async def bench_litellm(server: FakeLLMServer, calls: int) -> None:
     print(f"  ratio (median): {m_ours / m_raw:.2f}x")
 
 
+STREAM_MESSAGES = [{"role": "user", "content": " ".join(f"word{i}" for i in range(40))}]
+
+
+async def bench_streams(server: FakeLLMServer, calls: int, with_litellm: bool) -> None:
+    """A 40-word answer streamed: the strategies' stream() against the bare client loop."""
+    import json
+
+    url = server.url + "/v1/chat/completions"
+    body = {"model": "fake-model", "messages": STREAM_MESSAGES, "stream": True,
+            "stream_options": {"include_usage": True}}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    raw_client = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64))
+    strategy = OpenAICompatibleStrategy()
+    request = BackendRequest(backend="bench", provider="openai", model_id="fake-model",
+                             messages=STREAM_MESSAGES, params={}, endpoint=server.url + "/v1",
+                             api_key=Secret(KEY), timeout=30)
+    deltas: list[str] = []
+
+    async def raw() -> None:
+        async with raw_client.stream("POST", url, json=body, headers=headers) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data:") and line[5:].strip() != "[DONE]":
+                    for choice in json.loads(line[5:]).get("choices") or ():
+                        deltas.append((choice.get("delta") or {}).get("content") or "")
+
+    async def ours() -> None:
+        await strategy.stream(request, deltas.append)
+
+    raw_t, ours_t = await alternate(calls, 30, raw, ours)
+    print(f"streaming, 40-word answer, {calls} sequential calls each:")
+    m_raw = summary("raw httpx.AsyncClient.stream", raw_t)
+    m_ours = summary("OpenAICompatibleStrategy.stream", ours_t)
+    print(f"  ratio (median): {m_ours / m_raw:.2f}x")
+    await raw_client.aclose()
+    await strategy.aclose()
+    if not with_litellm:
+        return
+    from llmdeck_nb.backends.litellm_sdk import LiteLLMStrategy, load_litellm
+
+    litellm = load_litellm()
+    lite = LiteLLMStrategy()
+
+    async def raw_lite() -> None:
+        response = await litellm.acompletion(
+            model="openai/fake-model", messages=STREAM_MESSAGES, api_base=server.url + "/v1",
+            api_key=KEY, timeout=30, max_retries=0, stream=True,
+            stream_options={"include_usage": True})
+        async for chunk in response:
+            if chunk.choices:
+                deltas.append(chunk.choices[0].delta.content or "")
+
+    async def ours_lite() -> None:
+        await lite.stream(request, deltas.append)
+
+    raw_t, ours_t = await alternate(max(calls // 3, 20), 10, raw_lite, ours_lite)
+    m_raw = summary("raw litellm.acompletion(stream)", raw_t)
+    m_ours = summary("LiteLLMStrategy.stream", ours_t)
+    print(f"  ratio (median): {m_ours / m_raw:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--litellm-calls", type=int, default=200)
+    parser.add_argument("--stream-calls", type=int, default=300)
     parser.add_argument("--skip-litellm", action="store_true")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, httpx {httpx.__version__}, {os.cpu_count()} CPUs")
@@ -141,6 +204,7 @@ def main() -> None:
         asyncio.run(bench_openai_compatible(server, args.calls))
         if not args.skip_litellm:
             asyncio.run(bench_litellm(server, args.litellm_calls))
+        asyncio.run(bench_streams(server, args.stream_calls, not args.skip_litellm))
 
 
 if __name__ == "__main__":

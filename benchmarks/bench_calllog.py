@@ -1,17 +1,23 @@
 """Benchmark of the call log: appends, DataFrame builds, summary.
 
-    python benchmarks/bench_calllog.py [--rows 100000] [--repeat 5] [--dir DIR]
+    python benchmarks/bench_calllog.py [--rows 100000] [--repeat 5] [--appends 2000] [--dir DIR]
 
 Rerunnable: it writes fresh SQLite files in a temporary folder (or --dir, emptied first)
 and removes them at the end. Records look like real ones: 4 backends x 3 models,
-200-character previews, some errors, retries and cache hits.
+200-character previews, some errors, retries and cache hits, and prompts with words near
+the key shapes the secret scan looks for.
 
-Figures printed:
+Figures printed (the first three are the goals of issue 13; each repeat runs them in turn,
+so drift on a shared machine hits all alike; wall and CPU time are both given, CPU time
+being the steadier one on a loaded machine):
 
-* append (one per call): ``CallLog.append`` in a loop, each its own transaction;
-* append_many: one ``executemany`` transaction;
-* frame() cold: a new ``CallLog`` on the file each time, so every row is read from
-  SQLite (a kernel's first ``frame()`` after a restart);
+* append_many: ``CallLog.append_many`` of all the rows into a fresh file, with how much
+  of it is turning records into rows (redaction, JSON, truncation) and how much SQLite;
+* frame() cold: ``CallLog(path).frame()`` on the file, i.e. every row read from SQLite
+  (a kernel's first ``frame()`` after a restart), checked for its typed columns, with
+  how much of it is the bare ``fetchall()``;
+* append (one per call): ``CallLog.append`` of one row, its own transaction, as each call
+  (cache hits included) does, into the large file; split into row conversion and INSERT;
 * frame() warm: the same ``CallLog`` again (the notebook case: refreshing the log view);
   it re-checks the file and reads only rows appended since;
 * frame() warm + 100 new rows: the same, after another process appended 100 rows;
@@ -21,20 +27,33 @@ Figures printed:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from llmdeck_nb.calllog import CallLog, CallRecord, hash_prompt  # noqa: E402
-from llmdeck_nb.calllog.rows import rows as _rows  # noqa: E402
-from llmdeck_nb.calllog.store import _SELECT_COLUMNS  # noqa: E402
+from llmdeck_nb.calllog import COLUMNS, CallLog, CallRecord, hash_prompt
+from llmdeck_nb.calllog.frame import (
+    BOOL_COLUMNS,
+    CATEGORY_COLUMNS,
+    FLOAT_COLUMNS,
+    INT_COLUMNS,
+    TIME_COLUMNS,
+)
+from llmdeck_nb.calllog.rows import rows as _rows
+from llmdeck_nb.calllog.store import _INSERT, _SELECT_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BACKENDS = {
     "openai": ["gpt-4o", "gpt-4o-mini", "o3-mini"],
@@ -51,6 +70,10 @@ def make_records(n: int, start: datetime | None = None) -> list[CallRecord]:
     for i in range(n):
         backend, model = pairs[i % len(pairs)]
         prompt = f"Question {i}: explain the difference between a list and a tuple. " * 4
+        if i % 10 == 3:  # words near the key shapes the secret scan looks for, as in real prompts
+            prompt += "Can a tuple be a dict key? How many tokens is this?"
+        if i % 100 == 7:  # and a code snippet the scan must look at closely
+            prompt += " Why does OpenAI(api_key=os.environ['OPENAI_KEY']) fail?"
         kind = i % 20
         record = CallRecord(
             call_id=f"{i // 2:032x}",
@@ -97,20 +120,124 @@ def make_records(n: int, start: datetime | None = None) -> list[CallRecord]:
     return records
 
 
+@dataclass(frozen=True)
+class Timing:
+    wall: float
+    cpu: float
+
+    def __str__(self) -> str:
+        return f"{self.wall:.3f} s (CPU {self.cpu:.3f} s)"
+
+
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
     t0 = time.perf_counter()
     result = fn()
     return time.perf_counter() - t0, result
 
 
+def timing(fn: Callable[[], object]) -> tuple[Timing, object]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu), result
+
+
+def median_timing(samples: list[Timing]) -> Timing:
+    return Timing(statistics.median(t.wall for t in samples), statistics.median(t.cpu for t in samples))
+
+
 def median_time(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(timed(fn)[0] for _ in range(repeat))
+
+
+def fresh_file(path: Path) -> Path:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return path
+
+
+def append_many_into(path: Path, records: list[CallRecord]) -> Timing:
+    """``append_many`` of ``records`` into a fresh file at ``path`` (opening not counted)."""
+    with CallLog(fresh_file(path)) as log:
+        took, _ = timing(lambda: log.append_many(records))
+        assert log.count() == len(records)
+    return took
+
+
+def cold_frame(path: Path) -> tuple[Timing, pd.DataFrame]:
+    """``CallLog(path).frame()``: every row read from the file by a log just opened."""
+
+    def read() -> pd.DataFrame:
+        with CallLog(path) as fresh:
+            return fresh.frame()
+
+    took, frame = timing(read)
+    return took, frame  # type: ignore[return-value]
+
+
+def untyped_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns whose dtype is not the one llmdeck_nb.calllog.frame documents."""
+    expected = {name: "str" for name in COLUMNS}
+    expected.update({name: "Int64" for name in INT_COLUMNS})
+    expected.update({name: "float64" for name in FLOAT_COLUMNS})
+    expected.update({name: "bool" for name in BOOL_COLUMNS})
+    expected.update({name: "category" for name in CATEGORY_COLUMNS})
+    expected.update({name: "datetime64[us, UTC]" for name in TIME_COLUMNS})
+    return [name for name in COLUMNS if str(frame[name].dtype) != expected[name]]
+
+
+def sqlite_insert_into(path: Path, rows: list[tuple[object, ...]]) -> Timing:
+    """The SQLite part of append_many alone: ready rows, one transaction, into a fresh file."""
+    with CallLog(fresh_file(path)) as log:
+        conn = log._connection()
+
+        def insert() -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(_INSERT, rows)
+            conn.execute("COMMIT")
+
+        took, _ = timing(insert)
+    return took
+
+
+def bare_fetchall(path: Path) -> Timing:
+    def fetch() -> object:
+        with CallLog(path) as fresh:
+            sql = f"SELECT {_SELECT_COLUMNS} FROM calls ORDER BY id"
+            return fresh._connection().execute(sql).fetchall()
+
+    return timing(fetch)[0]
+
+
+def one_call_appends(path: Path, records: list[CallRecord]) -> tuple[float, float, float]:
+    """Median microseconds of ``append`` (one row, its own transaction), of turning the
+    record into a row, and of the INSERT, into the file at ``path`` (it grows)."""
+    with CallLog(path) as log:
+        conn = log._connection()
+        whole, convert, insert = [], [], []
+        for record in records:
+            t0 = time.perf_counter()
+            log.append(record)
+            t1 = time.perf_counter()
+            (row,) = _rows([record])
+            t2 = time.perf_counter()
+            conn.execute(_INSERT, row)
+            t3 = time.perf_counter()
+            whole.append(t1 - t0)
+            convert.append(t2 - t1)
+            insert.append(t3 - t2)
+    return (statistics.median(whole) * 1e6, statistics.median(convert) * 1e6,
+            statistics.median(insert) * 1e6)
+
+
+def load() -> str:
+    return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--appends", type=int, default=2000, help="single appends to time")
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
     n, repeat = args.rows, args.repeat
@@ -120,38 +247,34 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     try:
+        print(f"{load()}; {os.cpu_count()} CPUs")
         seconds, records = timed(lambda: make_records(n))
         print(f"rows: {n:,}  (records made in {seconds:.2f} s)")
+        path, scratch = folder / "many.sqlite", folder / "scratch.sqlite"
+        appends, converts, inserts, colds, fetches = [], [], [], [], []
+        untyped: list[str] = []
+        for _ in range(repeat):  # interleaved: each figure once per round
+            appends.append(append_many_into(path, records))
+            took, rows = timing(lambda: _rows(records))
+            converts.append(took)
+            inserts.append(sqlite_insert_into(scratch, rows))  # type: ignore[arg-type]
+            took, df = cold_frame(path)
+            colds.append(took)
+            untyped = untyped_columns(df)
+            assert len(df) == n
+            fetches.append(bare_fetchall(path))
+        print(f"append_many({n:,}) into a fresh file, median of {repeat}: "
+              f"{median_timing(appends)}  ({median_timing(appends).wall / n * 1e6:.1f} us/row)")
+        print(f"  record -> row (redaction, JSON, truncation): {median_timing(converts)}")
+        print(f"  SQLite (executemany + commit of ready rows): {median_timing(inserts)}")
+        print(f"frame() of {n:,} rows from a freshly opened log, median of {repeat}: "
+              f"{median_timing(colds)}; typed columns: "
+              f"{'all' if not untyped else 'NOT ' + ', '.join(untyped)}")
+        print(f"  bare cursor.fetchall() of those rows (no pandas): {median_timing(fetches)}")
 
-        one_by_one = CallLog(folder / "one_by_one.sqlite")
-
-        def append_each() -> None:
-            for record in records:
-                one_by_one.append(record)
-
-        seconds, _ = timed(append_each)
-        print(f"append x {n:,} (one transaction each): {seconds:7.2f} s  "
-              f"({seconds / n * 1e6:.0f} us/row)")
-        one_by_one.close()
-
-        path = folder / "many.sqlite"
         log = CallLog(path)
-        seconds, _ = timed(lambda: log.append_many(records))
-        print(f"append_many({n:,}) (one transaction): {seconds:7.2f} s  "
-              f"({seconds / n * 1e6:.1f} us/row)")
-        assert log.count() == n
-        seconds, _ = timed(lambda: _rows(records))
-        print(f"  of which record -> row (redaction, JSON, truncation): {seconds:.2f} s")
-
-        def cold_frame() -> object:
-            with CallLog(path) as fresh:
-                return fresh.frame()
-
-        cold = median_time(cold_frame, repeat)
         df = log.frame()  # fills this instance's cache
-        assert len(df) == n
         warm = median_time(log.frame, repeat)
-
         other = CallLog(path)
         later = [datetime(2025, 7, 1, tzinfo=timezone.utc)]
 
@@ -176,27 +299,20 @@ def main() -> None:
                 return fresh.summary()
 
         summary_cold = median_time(cold_summary, repeat)
-
-        def raw_fetchall() -> object:
-            with CallLog(path) as fresh:
-                sql = f"SELECT {_SELECT_COLUMNS} FROM calls"
-                return fresh._connection().execute(sql).fetchall()
-
-        floor = median_time(raw_fetchall, repeat)
-        print(f"frame() of {n:,} rows, cold (new CallLog, all rows read), median of {repeat}: "
-              f"{cold:.3f} s")
-        print(f"  for reference, a bare cursor.fetchall() of those rows (no pandas): {floor:.3f} s")
-        print(f"frame() of {n:,} rows, warm (same CallLog), median of {repeat}:             "
-              f"{warm:.3f} s")
+        print(f"frame() warm (same CallLog), median of {repeat}: {warm:.3f} s")
         print(f"frame() warm after another process appended 100 rows, median of {repeat}: "
               f"{incremental:.3f} s")
-        print(f"frame(last=50) cold, median of {repeat}:                                 "
-              f"{last_cold:.3f} s")
+        print(f"frame(last=50) cold, median of {repeat}: {last_cold:.3f} s")
         print(f"summary() warm, median of {repeat}: {summary_warm:.3f} s;  "
               f"cold: {summary_cold:.3f} s")
         print(f"file size: {path.stat().st_size / 1e6:.1f} MB")
         other.close()
         log.close()
+        later[0] += timedelta(days=1)
+        whole, convert, insert = one_call_appends(path, make_records(args.appends, later[0]))
+        print(f"append() of one call's row into that file, median of {args.appends:,}: "
+              f"{whole:.0f} us (row conversion {convert:.0f} us, INSERT + commit {insert:.0f} us)")
+        print(load())
     finally:
         if not args.dir:
             shutil.rmtree(folder, ignore_errors=True)

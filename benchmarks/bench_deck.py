@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from llmdeck_nb import load_deck
+from llmdeck_nb.deck.validation import validate_deck
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -64,7 +65,7 @@ def load_and_validate(folders: dict[str, Path | None], rounds: int, env: dict[st
             wall, cpu, deck = timed(lambda: load_deck(folder, env=env))
             times[name]["load"].append(wall)
             times[name]["load cpu"].append(cpu)
-            wall, cpu, report = timed(deck.validate)
+            wall, cpu, report = timed(lambda: validate_deck(deck))
             assert report.usable, [p.message for p in report.errors]
             times[name]["validate"].append(wall)
             times[name]["validate cpu"].append(cpu)

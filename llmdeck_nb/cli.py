@@ -23,16 +23,20 @@ INIT_TARGET = Path(".llmdeck") / "inference"
 
 
 def _deck_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--deck", metavar="PATH", help="deck folder (default: the search order: "
-                        "$LLMDECK_CONFIG_DIR, ./.llmdeck/inference, ./.pipelex/inference, packaged)")
-    parser.add_argument("--profile", metavar="NAME", help="routing profile (default: the active one)")
+    parser.add_argument("--deck", metavar="PATH",
+                        help="deck folder (default: the search order: $LLMDECK_CONFIG_DIR, "
+                             "./.llmdeck/inference, ./.pipelex/inference, packaged)")
+    parser.add_argument("--profile", metavar="NAME",
+                        help="routing profile (default: the active one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llmdeck", description="Inspect and check an llmdeck deck.")
+    parser = argparse.ArgumentParser(prog="llmdeck",
+                                     description="Inspect and check an llmdeck deck.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    init = commands.add_parser("init", help=f"write an editable copy of the default deck to ./{INIT_TARGET}")
+    init = commands.add_parser(
+        "init", help=f"write an editable copy of the default deck to ./{INIT_TARGET}")
     init.add_argument("--force", action="store_true", help="overwrite an existing folder")
     init.add_argument("--dir", metavar="PATH", default=str(INIT_TARGET), help="where to write it")
 
@@ -50,20 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="the deck summary: backends, profile, aliases, presets")
     _deck_argument(show)
 
-    cassette = commands.add_parser("cassette", help="export logged answers to a file, or import one "
+    cassette = commands.add_parser("cassette",
+                                   help="export logged answers to a file, or import one "
                                    "into the response cache (to replay a notebook elsewhere)")
     action = cassette.add_subparsers(dest="action", required=True)
     export = action.add_parser("export", help="write the cached answers of the logged calls to OUT")
     export.add_argument("out", metavar="OUT", help="the cassette file to write (JSON)")
     export.add_argument("--tag", help="only calls with this tag")
-    export.add_argument("--since", metavar="DATE", help="only calls since then ('2025-06-01', '2h', '1d')")
-    export.add_argument("--session", metavar="ID", help="only the calls of this session (the log's session_id)")
+    export.add_argument("--since", metavar="DATE",
+                        help="only calls since then ('2025-06-01', '2h', '1d')")
+    export.add_argument("--session", metavar="ID",
+                        help="only the calls of this session (the log's session_id)")
     load = action.add_parser("import", help="store the answers of a cassette in the response cache")
-    load.add_argument("file", metavar="FILE", help="a cassette written by `llmdeck cassette export`")
+    load.add_argument("file", metavar="FILE",
+                      help="a cassette written by `llmdeck cassette export`")
     for sub in (export, load):
-        sub.add_argument("--cache", metavar="DIR_OR_URL", help="response cache (default: the deck's "
+        sub.add_argument("--cache", metavar="DIR_OR_URL",
+                         help="response cache (default: the deck's "
                          "[cache], else $LLMDECK_CACHE_DIR/responses)")
-    export.add_argument("--log", metavar="FILE", help="call log (default: $LLMDECK_CACHE_DIR/calls.sqlite)")
+    export.add_argument("--log", metavar="FILE",
+                        help="call log (default: $LLMDECK_CACHE_DIR/calls.sqlite)")
     register_commands(commands, _deck_argument)  # serve, backend, backup, restore, keys
     return parser
 
@@ -112,7 +122,8 @@ def _init(args: argparse.Namespace) -> int:
     shutil.copytree(PACKAGED_DECK_DIR, target, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
     print(f"wrote the default deck to {target}/\n"
-          f"edit its TOML files, put keys in the environment or a .env file, then run `llmdeck validate`")
+          "edit its TOML files, put keys in the environment or a .env file, then run `llmdeck "
+          "validate`")
     return 0
 
 
@@ -142,7 +153,9 @@ def _models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(format_table(rows, ["model", "type", "backend", "model_id", "inputs", "outputs", "input_usd_per_1m",
+    print(format_table(rows,
+                       ["model", "type", "backend", "model_id", "inputs", "outputs",
+                        "input_usd_per_1m",
                               "output_usd_per_1m", "max_tokens", "aliases", "presets", "note"]))
     _warning_lines(deck)
     return 0
@@ -164,7 +177,8 @@ def _cassette(args: argparse.Namespace) -> int:
     return cassette_command(args.action, args)
 
 
-_COMMANDS = {"init": _init, "validate": _validate, "models": _models, "show": _show, "cassette": _cassette}
+_COMMANDS = {"init": _init, "validate": _validate, "models": _models, "show": _show,
+             "cassette": _cassette}
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -257,11 +257,8 @@ class BackendResponseError(BackendError):
 
 class SchemaMismatchError(BackendError):
     """The answer arrived whole but does not match the requested JSON schema (or pydantic
-    model). Never retryable: the same request would most likely get the same answer; the
-    engine moves on to the next candidate (if any)."""
-
-    def __init__(self, message: str, *, backend: str, hint: str | None = None) -> None:
-        super().__init__(message, backend=backend, retryable=False, hint=hint)
+    model). Not retryable (:func:`llmdeck_nb.backends.errors.is_retryable`): the same
+    request would most likely get the same answer; the engine tries the next candidate."""
 
 
 class AllAttemptsFailedError(CallError):

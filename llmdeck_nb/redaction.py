@@ -29,7 +29,9 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import accumulate
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -45,21 +47,47 @@ _CREDENTIAL_ENDINGS = ("apikey", "accesskey", "secretkey", "privatekey", "token"
 # "token" followed by one of these counts tokens ("token_limit"), it is no credential.
 _TOKEN_COUNT_WORDS = frozenset({"limit", "count", "budget"})
 
-# Key shapes redacted even when we never saw the value; group 1 (a label) is kept.
-_PATTERNS = re.compile(
-    r"()(?:sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}|AKIA[0-9A-Z]{16})"
-    r"|([Bb]earer\s+)[A-Za-z0-9._\-~+/=]{8,}"
-    r"|([?&](?:key|api[-_]?key|token)=)[^&\s\"']+"
-    r"|((?:x-)?api[-_]key[\"']?\s*[:=]\s*[\"']?)[^\"'\s,}]{6,}"
-    r"|([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s/@]+(?=@)",  # scheme://user:PASSWORD@host
-    re.IGNORECASE,
+# Key shapes redacted even when we never saw the value; group 1 (a label) is kept. Each
+# comes with the lowercased texts one of which every match of it contains: a text holding
+# none of them is not scanned for that shape (Python's regex engine is slow on long texts,
+# ~0.5 us a character for all of them together).
+_KEY_SHAPES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("sk-", "aiza", "akia"),
+     r"()(?:sk-(?:ant-|proj-)?[A-Za-z0-9_\-]{12,}|AIza[0-9A-Za-z_\-]{20,}|AKIA[0-9A-Z]{16})"),
+    (("bearer",), r"([Bb]earer\s+)[A-Za-z0-9._\-~+/=]{8,}"),
+    (("key=", "token="), r"([?&](?:key|api[-_]?key|token)=)[^&\s\"']+"),
+    (("api-key", "api_key"), r"((?:x-)?api[-_]key[\"']?\s*[:=]\s*[\"']?)[^\"'\s,}]{6,}"),
+    (("://",), r"([a-z][a-z0-9+.\-]*://[^\s:/@]*:)[^\s/@]+(?=@)"),  # scheme://user:PASSWORD@host
 )
+_URL_SHAPE = 1 << (len(_KEY_SHAPES) - 1)  # needs an "@" too
+_ANCHORS = tuple(anchor for anchors, _ in _KEY_SHAPES for anchor in anchors)  # "://" last
+
+
+def _shapes_in(lowered: str) -> int:
+    """The key shapes ``lowered`` may hold, as a bit set (0: none, no scan needed)."""
+    found = 0
+    for bit, (anchors, _) in enumerate(_KEY_SHAPES):
+        if any(map(lowered.__contains__, anchors)):
+            found |= 1 << bit
+    if found & _URL_SHAPE and "@" not in lowered:
+        found &= ~_URL_SHAPE
+    return found
+
+
+@functools.cache
+def _shapes_pattern(shapes: int) -> re.Pattern[str]:
+    """One regex for the key shapes in ``shapes``: the alternatives of the whole pattern that
+    can match, in the same order, so it finds what the whole pattern would."""
+    chosen = (pattern for bit, (_, pattern) in enumerate(_KEY_SHAPES) if shapes & 1 << bit)
+    return re.compile("|".join(chosen), re.IGNORECASE)
+
+
+_PATTERNS = _shapes_pattern((1 << len(_KEY_SHAPES)) - 1)
 
 
 def _has_anchor(lowered: str) -> bool:
-    """Every pattern above contains one of these: a cheap test before the scan."""
-    return ("key" in lowered or "sk-" in lowered or "token" in lowered or "bearer" in lowered
-            or "aiza" in lowered or "akia" in lowered or ("://" in lowered and "@" in lowered))
+    """A cheap test before the scan (:func:`_shapes_in`, stopping at the first anchor)."""
+    return any(map(lowered.__contains__, _ANCHORS[:-1])) or ("://" in lowered and "@" in lowered)
 
 
 def _keep_label(match: re.Match[str]) -> str:
@@ -186,8 +214,9 @@ def redact(text: str) -> str:
         return text
     if _secrets_re is not None:
         text = _secrets_re.sub(REDACTED, text)
-    if len(text) >= MIN_SECRET_LENGTH and _has_anchor(text.lower()):  # the full scan is slow
-        text = _PATTERNS.sub(_keep_label, text)
+    shapes = _shapes_in(text.lower()) if len(text) >= MIN_SECRET_LENGTH else 0
+    if shapes:
+        text = _shapes_pattern(shapes).sub(_keep_label, text)
     return text
 
 
@@ -200,6 +229,43 @@ def may_hold_secret(text: str) -> bool:
     if _secrets_re is not None and _secrets_re.search(text):
         return True
     return len(text) >= MIN_SECRET_LENGTH and _has_anchor(text.lower())
+
+
+def suspects(texts: Sequence[str | None]) -> list[int]:
+    """The indices of ``texts`` for which :func:`may_hold_secret` is true (or a little more),
+    found for many texts at once (a column of log rows, once ``may_hold_secret`` of them
+    joined said yes): one scan of their joined text per form (the registered secrets, each
+    anchor), then a look at the texts the hits fall in. The Python work grows with the
+    hits, not with the number of texts."""
+    pieces = [text or "" for text in texts]
+    joined = "\0".join(pieces)
+    hits: set[int] = set()
+    if _secrets_re is not None:
+        hits.update(_pieces_at([m.start() for m in _secrets_re.finditer(joined)], pieces))
+    if joined.isascii():  # lower() keeps every position
+        lowered, lowered_pieces = joined.lower(), pieces
+    else:  # lower() may change a text's length: lower them one by one
+        lowered_pieces = list(map(str.lower, pieces))
+        lowered = "\0".join(lowered_pieces)
+    found = [at for anchor in _ANCHORS for at in _occurrences(lowered, anchor)]
+    # the anchors are enough for all shapes but one ("://" needs an "@" too)
+    hits.update(i for i in _pieces_at(found, lowered_pieces) if _has_anchor(pieces[i].lower()))
+    return sorted(hits)
+
+
+def _occurrences(text: str, needle: str) -> Iterator[int]:
+    position = text.find(needle)
+    while position >= 0:
+        yield position
+        position = text.find(needle, position + 1)
+
+
+def _pieces_at(positions: list[int], pieces: Sequence[str]) -> set[int]:
+    """The index of the piece each position of ``"\0".join(pieces)`` falls in."""
+    if not positions:
+        return set()
+    starts = list(accumulate(map((1).__add__, map(len, pieces)), initial=0))
+    return {bisect_right(starts, position) - 1 for position in positions}
 
 
 def secret_spans(text: str) -> list[tuple[int, int]]:

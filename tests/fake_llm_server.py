@@ -179,7 +179,7 @@ def dummy_for_schema(schema: Any, name: str = "value") -> Any:
     """A value of the schema's type; objects get their required properties filled."""
     if not isinstance(schema, dict):
         return "echo"
-    if "enum" in schema and schema["enum"]:
+    if schema.get("enum"):
         return schema["enum"][0]
     if "const" in schema:
         return schema["const"]
@@ -259,11 +259,12 @@ def _make_answer(texts: list[str], last_user: str, model: str, max_tokens: Any,
 
 
 _RESPONSE_HEADERS: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar(
-    "response_headers", default={})
+    "response_headers", default={})  # noqa: B039 - read only; each request sets its own
 # the request's API key when the server quotes it back in answers (``quote_key``)
 _QUOTED_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar("quoted_key", default=None)
 # characters per stream chunk (None: one word per chunk)
-_CHUNK_CHARS: contextvars.ContextVar[int | None] = contextvars.ContextVar("chunk_chars", default=None)
+_CHUNK_CHARS: contextvars.ContextVar[int | None] = contextvars.ContextVar("chunk_chars",
+                                                                          default=None)
 
 
 @dataclass
@@ -442,7 +443,8 @@ class FakeLLMServer:
             self._faults.append(fault)
         return fault
 
-    def limit_rate(self, requests: int | None, per_s: float = 1.0, retry_after: float | None = 1.0) -> None:
+    def limit_rate(self, requests: int | None, per_s: float = 1.0,
+                   retry_after: float | None = 1.0) -> None:
         """Like a provider's rate limit: more than ``requests`` chat requests in any ``per_s``
         seconds are answered 429 (with ``Retry-After``); ``None`` lifts the limit. Requests
         answered 429 do not count against the limit."""
@@ -477,7 +479,8 @@ class FakeLLMServer:
         script = self.usage
         if script is None:
             if protocol == "anthropic":
-                return {"input_tokens": answer.prompt_tokens, "output_tokens": answer.completion_tokens}
+                return {"input_tokens": answer.prompt_tokens,
+                        "output_tokens": answer.completion_tokens}
             if protocol == "gemini":
                 return {"promptTokenCount": answer.prompt_tokens,
                         "candidatesTokenCount": answer.completion_tokens,
@@ -561,7 +564,7 @@ class FakeLLMServer:
                 except _Cut:
                     writer.transport.abort()
                     return
-                except Exception as exc:  # a bug here: say so instead of hanging the client
+                except Exception as exc:  # noqa: BLE001 - a bug here: say so, never hang
                     error = {"error": {"message": f"fake server bug: {exc!r}", "type": "bug"}}
                     await self._send(writer, 500, json.dumps(error).encode(), False)
                     break
@@ -868,7 +871,8 @@ class FakeLLMServer:
             return
 
         def event(delta: dict[str, Any] | None, finish: str | None = None, **more: Any) -> bytes:
-            choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+            choices = [] if delta is None else [{"index": 0, "delta": delta,
+                                                 "finish_reason": finish}]
             return b"data: " + json.dumps({"id": ident, "object": "chat.completion.chunk",
                                            "created": created, "model": answer.model,
                                            "choices": choices, **more}).encode() + b"\n\n"

@@ -13,7 +13,8 @@ from serve_process import LLMDECK
 COMMENT = "# my own note about the openai backend: keep me"
 
 
-def run(*args: str, cwd: Path, env: dict | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+def run(*args: str, cwd: Path, env: dict | None = None,
+        stdin: str | None = None) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items()
                    if not k.endswith("_API_KEY")
                    and not k.startswith(("LLMDECK_CONFIG", "LLMDECK_PROFILE"))}
@@ -41,7 +42,8 @@ def test_add_writes_backend_models_and_routes_keeping_comments(project, fake_llm
     done = run("backend", "add", "gpu_box", "--endpoint", fake_llm_server.url + "/v1",
                "--key-env", "GPU_BOX_API_KEY", "--models", "llama-3.3-70b,qwen3-coder", cwd=project)
     assert done.returncode == 0, done.stderr
-    assert "added backend 'gpu_box'" in done.stdout and "backup of the previous deck:" in done.stdout
+    assert ("added backend 'gpu_box'" in done.stdout
+            and "backup of the previous deck:" in done.stdout)
     after = deck_files(project)
     backends = after["backends.toml"]
     assert backends.startswith(before["backends.toml"])  # every byte before kept, comment included
@@ -51,14 +53,16 @@ def test_add_writes_backend_models_and_routes_keeping_comments(project, fake_llm
     listed = run("backend", "list", cwd=project).stdout
     assert "gpu_box" in listed and "missing GPU_BOX_API_KEY" in listed
     # with the key, the new model is callable and routed to the new backend
-    models = run("models", "--backend", "gpu_box", cwd=project, env={"GPU_BOX_API_KEY": "k" * 12}).stdout
+    models = run("models", "--backend", "gpu_box", cwd=project,
+                 env={"GPU_BOX_API_KEY": "k" * 12}).stdout
     assert "llama-3.3-70b" in models and "qwen3-coder" in models
     tested = run("backend", "test", "gpu_box", cwd=project, env={"GPU_BOX_API_KEY": "k" * 12})
     assert tested.returncode == 0 and "ok" in tested.stdout, tested.stdout + tested.stderr
 
 
 def test_set_enable_disable_and_remove(project):
-    assert run("backend", "set", "backup", 'display_name="Second box"', "timeout=5", cwd=project).returncode == 0
+    assert run("backend", "set", "backup", 'display_name="Second box"', "timeout=5",
+               cwd=project).returncode == 0
     text = deck_files(project)["backends.toml"]
     assert 'display_name = "Second box"' in text and "timeout = 5" in text and COMMENT in text
     assert run("backend", "disable", "backup", cwd=project).returncode == 0
@@ -88,7 +92,8 @@ def test_keys_are_never_written_into_the_deck(project):
     refused = run("backend", "set", "openai", "api_key=sk-live-0123456789abcdef", cwd=project)
     assert refused.returncode == 1 and "refusing to write a literal api_key" in refused.stderr
     assert "sk-live-0123456789abcdef" not in refused.stderr + refused.stdout
-    assert run("backend", "set", "openai", "api_key=${OTHER_OPENAI_KEY}", cwd=project).returncode == 0
+    assert (run("backend", "set", "openai", "api_key=${OTHER_OPENAI_KEY}", cwd=project).returncode
+            == 0)
 
 
 def test_backup_list_and_restore(project):
@@ -124,4 +129,5 @@ def test_commands_never_touch_the_packaged_deck_or_an_unnamed_pipelex_folder(tmp
 
 def test_unknown_backend_names_the_known_ones(project):
     done = run("backend", "set", "opneai", "timeout=3", cwd=project)
-    assert done.returncode == 1 and "no backend named 'opneai'" in done.stderr and "openai" in done.stderr
+    assert (done.returncode == 1 and "no backend named 'opneai'" in done.stderr
+            and "openai" in done.stderr)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import time
 from email.utils import formatdate
+from typing import get_args
 
 import pytest
 
+from llmdeck_nb.backends.base import BackendRequest
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
-from llmdeck_nb.backends.errors import error_from_status, parse_retry_after, provider_message
-from llmdeck_nb.backends.registry import get_strategy
+from llmdeck_nb.backends.errors import (
+    Failure,
+    error_from_status,
+    is_retryable,
+    parse_retry_after,
+    provider_message,
+)
+from llmdeck_nb.backends.registry import aclose_all, get_strategy
 from llmdeck_nb.errors import BackendError, BackendTimeoutError, DeckError
 from llmdeck_nb.redaction import Secret
 
@@ -23,6 +31,13 @@ def test_status_decides_retryable(status, retryable):
     assert isinstance(exc, BackendError)
     assert (exc.status, exc.retryable) == (status, retryable)
     assert f"HTTP {status}" in str(exc)
+
+
+def test_every_failure_kind_has_a_verdict():
+    verdicts = {kind: is_retryable(kind) for kind in get_args(Failure)}
+    assert {kind for kind, retried in verdicts.items() if retried} == \
+        {"connection", "timeout", "malformed", "cut"}
+    assert [s for s in range(400, 600) if is_retryable(s)] == [408, 429, 500, 502, 503, 504, 529]
 
 
 def test_timeouts_statuses_are_timeout_errors():
@@ -54,7 +69,7 @@ def test_provider_message_shapes():
 
 def test_hints_and_key_never_in_message():
     key = Secret("sk-test-SENTINEL-0123456789abcdef")
-    body = '{"error": {"message": "Incorrect API key provided: %s"}}' % key.get()
+    body = f'{{"error": {{"message": "Incorrect API key provided: {key.get()}"}}}}'
     exc = error_from_status(401, backend="openai", body=body, key_variable="OPENAI_API_KEY")
     assert "OPENAI_API_KEY" in exc.hint
     assert key.get() not in str(exc) and key.get() not in repr(exc)
@@ -94,3 +109,18 @@ def test_registry_shares_instances_and_lists_kinds_on_error():
     with pytest.raises(DeckError) as info:
         get_strategy("carrier_pigeon")
     assert "demo, litellm, openai_compatible" in str(info.value)
+
+
+async def test_aclose_all_closes_the_pooled_connections_and_calls_go_on(fake_llm_server):
+    strategy = get_strategy("openai_compatible")
+    request = BackendRequest(backend="local", provider="openai", model_id="m",
+                             messages=[{"role": "user", "content": "hi"}],
+                             endpoint=fake_llm_server.url + "/v1", timeout=5)
+    await strategy.complete(request)
+    clients = list(strategy._pool().clients)
+    assert clients and not any(client.is_closed for client in clients)
+    await aclose_all()  # what the server does when it shuts down
+    assert all(client.is_closed for client in clients)
+    assert (await strategy.complete(request)).text == "echo: hi"  # on a new connection
+    assert strategy._pool().clients[0] not in clients
+    await aclose_all()

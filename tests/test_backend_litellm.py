@@ -263,7 +263,7 @@ async def test_litellm_is_configured_quietly_and_offline(strategy):
     assert litellm.cache is None
 
 
-async def test_importing_the_backends_does_not_import_litellm():
+def test_importing_the_backends_does_not_import_litellm():
     code = ("import sys, llmdeck_nb.backends.registry, llmdeck_nb.backends.litellm_sdk, "
             "llmdeck_nb.backends.catalog; print('litellm' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -276,7 +276,7 @@ async def test_importing_the_backends_does_not_import_litellm():
     "Items 'api_base', 'drop_params' on TypedDict class 'MistralRequestRouting' are using the "
     "`ReadOnly` qualifier. Pydantic will not protect items from any mutation.",  # pydantic 2.12+
 ])
-async def test_pydantic_typeddict_warnings_are_silenced_in_a_notebook_process(message):
+def test_pydantic_typeddict_warnings_are_silenced_in_a_notebook_process(message):
     # a notebook has no pytest filters: load_litellm() must silence both wordings itself
     code = ("import warnings; from llmdeck_nb.backends.litellm_sdk import load_litellm; "
             f"load_litellm(); warnings.warn({message!r}, UserWarning); print('ok')")

@@ -53,7 +53,8 @@ def test_200_rows_with_failing_rows_keep_index_columns_and_order(session, fake_l
     assert failed["error"].str.contains("cursed").all() and failed["output"].isna().all()
     assert ok["error"].isna().all() and not ok["cached"].any()
     # each answer belongs to its own row
-    assert (ok["output"] == "echo: Label " + ok["text"] + " (priority " + ok["priority"].astype(str) + ")").all()
+    assert (ok["output"] == "echo: Label " + ok["text"] + " (priority " + ok["priority"].astype(str)
+            + ")").all()
     assert (ok["cost_usd"] > 0).all() and (ok["input_tokens"] > 0).all()
     assert set(ok["backend"]) == {"openai"} and ok["call_id"].is_unique
     stats = frame.attrs["llmdeck_batch"]
@@ -62,7 +63,8 @@ def test_200_rows_with_failing_rows_keep_index_columns_and_order(session, fake_l
                                           "errors")
     # every call is in the log: 180 answers, and the failed rows' attempts on both backends
     log = session.calls()
-    assert (log.status == "ok").sum() == 180 and set(log[log.status == "error"].http_status) == {400}
+    assert (log.status == "ok").sum() == 180
+    assert set(log[log.status == "error"].http_status) == {400}
 
 
 def test_second_run_is_served_from_the_cache(session, fake_llm_server):

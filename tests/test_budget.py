@@ -43,7 +43,8 @@ def test_a_call_that_could_pass_the_limit_is_refused_before_sending(deck, tmp_pa
         assert (error.limit, error.spent, error.left) == ("session", 0.0, 0.001)
         assert error.worst_case == pytest.approx((1 * 0.15 + 16384 * 0.6) / 1e6)
         text = str(error)
-        assert "gpt-4o-mini@openai" in text and "$0.0098" in text and "session budget of $0.00" in text
+        assert ("gpt-4o-mini@openai" in text and "$0.0098" in text
+                and "session budget of $0.00" in text)
         assert "%llm_budget" in text and "nothing was sent" in text
         # a smaller max_tokens fits, and its real cost is what is spent
         result = session.complete("hello", "gpt-4o-mini", max_tokens=20)
@@ -91,7 +92,8 @@ def test_unknown_price_is_refused_while_a_budget_is_set_unless_allowed(deck, tmp
         with pytest.raises(UnknownPriceError) as caught:
             session.complete("hi", "no-price")
         assert "no-price@openai has no price in the deck" in str(caught.value)
-        assert "backends/openai.toml" in str(caught.value) and "allow_unknown_prices" in str(caught.value)
+        assert ("backends/openai.toml" in str(caught.value)
+                and "allow_unknown_prices" in str(caught.value))
         assert len(chat_requests(fake_llm_server)) == 0
     with new_session(deck, tmp_path, budget_usd=1.0, allow_unknown_prices=True) as session:
         assert session.complete("hi", "no-price").text == "echo: hi"
@@ -129,9 +131,9 @@ def test_deck_budget_table_is_checked(tmp_path, fake_llm_server):
     deck = make_deck(tmp_path, fake_llm_server.url, "[budget]\nsession_usd = 2.5\n")
     with new_session(deck, tmp_path) as session:
         assert session.budget.session.limit == 2.5
-    with pytest.raises(DeckError, match="budget.session_usd"):
+    with pytest.raises(DeckError, match=r"budget\.session_usd"):
         make_deck(tmp_path, fake_llm_server.url, "[budget]\nsession_usd = -1\n", name="bad")
-    with pytest.raises(DeckError, match="budget.monthly"):
+    with pytest.raises(DeckError, match=r"budget\.monthly"):
         make_deck(tmp_path, fake_llm_server.url, "[budget]\nmonthly = 3\n", name="bad2")
 
 

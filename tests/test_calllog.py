@@ -542,7 +542,7 @@ def test_two_processes_append_concurrently(tmp_path):
         time.sleep(0.01)
     (tmp_path / "go").touch()
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err
         assert "locked" not in err
     (a_first, a_last), (b_first, b_last) = (map(float, out.split()) for out, _ in outputs)
@@ -586,7 +586,7 @@ def test_threads_share_one_log(tmp_path):
                 log.append(CallRecord(call_id=f"t{k}-{i}"))
                 if i % 10 == 0:
                     log.frame(last=5)
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001  # pragma: no cover - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
@@ -715,7 +715,7 @@ def test_file_from_a_newer_version_is_a_clear_error(tmp_path):
 def test_not_a_call_log_is_a_clear_error(tmp_path):
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(LLMDeckError, match="junk.sqlite"):
+    with pytest.raises(LLMDeckError, match=r"junk\.sqlite"):
         CallLog(junk)
     other = tmp_path / "other.sqlite"
     conn = sqlite3.connect(other)
@@ -795,6 +795,59 @@ def test_append_many_redacts_the_one_leaky_value_of_a_large_batch(tmp_path):
     assert df.loc["c1998", "params"] == '{"seed": 1}' and df.loc["c1999", "params"] == '{"seed": true}'
     log.close()
     assert SENTINEL.encode() not in file_bytes(log.path)
+
+
+def test_batch_redaction_finds_the_row_after_texts_that_grow_when_lowercased(tmp_path):
+    # the batch scan joins a column's texts and maps each hit back to its row: "İ" lowercases
+    # to two characters, so positions in the lowercased text drift from the original ones
+    register_secret(SENTINEL)
+    log = make_log(tmp_path)
+    records = [CallRecord(call_id=f"r{i}", prompt_preview="İstanbul " * 15) for i in range(50)]
+    records[30].prompt_preview += f" and {SENTINEL}"
+    records[40].prompt_preview = "see https://user:hunter2secret@proxy.example/v1 " + "İ" * 20
+    records[45].prompt_preview = "İ" * 60 + " Authorization: Bearer abcdefgh12345678"
+    log.append_many(records)
+    df = log.frame().set_index("call_id")
+    assert SENTINEL not in df.loc["r30", "prompt_preview"]
+    assert REDACTED in df.loc["r30", "prompt_preview"]
+    assert "hunter2secret" not in df.loc["r40", "prompt_preview"]
+    assert "abcdefgh12345678" not in df.loc["r45", "prompt_preview"]
+    assert df.loc["r29", "prompt_preview"].startswith("İstanbul İstanbul")
+    log.close()
+    assert SENTINEL.encode() not in file_bytes(log.path)
+
+
+def test_words_near_key_shapes_are_kept(tmp_path):
+    # "key" and "token" alone are not key shapes: a prompt about dict keys stays as written
+    log = make_log(tmp_path)
+    text = "Can a tuple be a dict key? How many tokens is this? Use the TOKEN budget."
+    log.append_many([CallRecord(prompt_preview=text), CallRecord(prompt_preview="?key=abc123456")])
+    assert log.frame()["prompt_preview"].tolist() == [text, f"?key={REDACTED}"]
+
+
+def test_a_single_row_is_stored_as_it_would_be_in_a_batch(tmp_path):
+    # append() converts one record value by value, append_many() column by column: the
+    # same rows must reach the file, odd values and secrets included
+    register_secret(SENTINEL)
+    odd = [
+        CallRecord(call_id="odd", temperature="abc", max_tokens="many", latency_s=math.inf,
+                   input_tokens=3.0, output_tokens=2.5, http_status=True, cache_hit=1,
+                   stream=None, started_at=datetime(2025, 6, 1, 12, 0, 0, 1), model=None,
+                   error_message=12345, tags=["a,b", 1, True], params={"api_key": "x", "n": 1}),
+        CallRecord(call_id="long", prompt_preview="x" * 900 + SENTINEL, cost_usd=float("nan"),
+                   response_preview=f"{SENTINEL} " * 3, params={"seed": True}, tags="t1,t2",
+                   error_message="e" * 5000, endpoint_host="user:pw@host"),
+        CallRecord(call_id="plain", prompt_preview="İ" * 300, ttft_s=0.25, cached_tokens=2**40),
+    ]
+    one_by_one, batch = make_log(tmp_path, "one.sqlite"), make_log(tmp_path, "many.sqlite")
+    for record in odd:
+        one_by_one.append(record)
+    batch.append_many(odd)
+    pd.testing.assert_frame_equal(one_by_one.frame(), batch.frame())
+    frame = batch.frame().set_index("call_id")
+    assert frame.loc["odd", "input_tokens"] == 3 and pd.isna(frame.loc["odd", "output_tokens"])
+    assert pd.isna(frame.loc["long", "cost_usd"]) and pd.isna(frame.loc["odd", "latency_s"])
+    assert SENTINEL not in frame.to_string()
 
 
 def test_key_shaped_strings_are_redacted_even_unregistered(tmp_path):

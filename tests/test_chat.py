@@ -6,7 +6,6 @@ The loopback fake server records every request, so the tests read the messages s
 
 from __future__ import annotations
 
-import pytest
 
 from llmdeck_nb.engine.session import Session
 
@@ -110,7 +109,7 @@ def test_llm_chat_new_show_list_switch_drop(ip, run, session, assert_usage_error
     assert listing[1].startswith("  first ") and "4 turns" in listing[1]
     assert run("%llm_chat switch first").stdout.startswith("llmdeck: conversation 'first' is current (4 turns")
     assert run("%llm_chat drop").stdout.strip() == "llmdeck: forgot the last 2 turns of 'first'; 2 turns left"
-    assert [t.content for t in session.conversations.current.turns][0] == "alpha question"
+    assert session.conversations.current.turns[0].content == "alpha question"
     assert "started over: 2 turns forgotten" in run("%llm_chat new first").stdout
     assert_usage_error(run("%llm_chat switch nowhere"), "no conversation named 'nowhere'",
                        "%llm_chat new nowhere")
@@ -149,3 +148,16 @@ def test_chat_streams_and_sends_parameters_but_no_call_option(ip, run, session, 
     assert body["stream"] is True and body["temperature"] == 0.3
     assert not {"on_reset", "on_text", "max_cost_usd", "tags"} & set(body)
     assert len(body["messages"]) == 3 and "history 2 turns" in ran.bundles("text/plain")[-1]
+
+
+async def test_achat_follows_up_on_the_running_loop(session, fake_llm_server):
+    session.use_profile("loopback")
+    session.conversations.new("async")
+    await session.achat("Name a colour", "gpt-4o-mini", cache=False)
+    second = await session.achat("And a fruit?", "gpt-4o-mini", cache=False)
+    assert sent_messages(fake_llm_server)[-1] == [
+        {"role": "user", "content": "Name a colour"},
+        {"role": "assistant", "content": "echo: Name a colour"},
+        {"role": "user", "content": "And a fruit?"},
+    ]
+    assert second.history is not None and second.history.turns == 2

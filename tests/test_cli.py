@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deck_folders import seed_deck, write_deck
+from deck_folders import seed_deck
 from serve_process import LLMDECK  # this Python's console script, not another one on PATH
 
 if not LLMDECK:
@@ -72,8 +72,8 @@ def test_validate_json_has_the_same_sections(tmp_path):
                            "problems", "usable"}
     backends = {b["name"]: b for b in report["backends"]}
     # Pipelex's own service is in the catalog (its endpoint is in real 0.10 folders)
-    assert (backends["pipelex_inference"]["available"], backends["pipelex_inference"]["endpoint_host"]) == (
-        True, "inference.pipelex.com")
+    pipelex = backends["pipelex_inference"]
+    assert (pipelex["available"], pipelex["endpoint_host"]) == (True, "inference.pipelex.com")
     assert backends["openai"]["reason"] == "missing OPENAI_API_KEY"
     assert "test-key-123456" not in result.stdout
 
@@ -96,7 +96,8 @@ def test_missing_folder_is_a_clear_error(tmp_path):
 def test_models_lists_routing_prices_and_references(tmp_path):
     result = run("models", "--json", cwd=tmp_path)
     rows = {r["model"]: r for r in json.loads(result.stdout)}
-    assert rows["demo-chat"]["backend"] == "demo" and "demo" in rows["demo-chat"]["aliases"].split(",")
+    assert (rows["demo-chat"]["backend"] == "demo"
+            and "demo" in rows["demo-chat"]["aliases"].split(","))
     mini = rows["gpt-4o-mini"]
     assert (mini["backend"], mini["available"]) == ("demo", True)  # auto profile, no key
     # the deck's own prices, not the demo stand-in's zeros
@@ -107,9 +108,11 @@ def test_models_lists_routing_prices_and_references(tmp_path):
 
 
 def test_models_with_a_key_routes_to_the_native_provider(tmp_path):
-    rows = {r["model"]: r for r in json.loads(run("models", "--json", cwd=tmp_path,
-                                                  env={"OPENAI_API_KEY": "sk-test-0123456789abcdefgh"}).stdout)}
-    assert (rows["gpt-4o-mini"]["backend"], rows["gpt-4o-mini"]["input_usd_per_1m"]) == ("openai", 0.15)
+    listed = run("models", "--json", cwd=tmp_path,
+                 env={"OPENAI_API_KEY": "sk-test-0123456789abcdefgh"})
+    rows = {r["model"]: r for r in json.loads(listed.stdout)}
+    mini = rows["gpt-4o-mini"]
+    assert (mini["backend"], mini["input_usd_per_1m"]) == ("openai", 0.15)
 
 
 def test_profile_variable_switches_everything(tmp_path):

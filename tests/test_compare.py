@@ -32,7 +32,7 @@ def test_one_row_per_target_and_a_failing_target_keeps_its_error(ip, run, fake_l
     assert pd.isna(rows.loc["text-only", "output"])
     assert "no model, alias or preset named 'no-such-model'" in rows.loc["no-such-model", "error"]
     assert rows.loc["gpt-4o-mini", "cost_usd"] > 0 and rows.loc["gpt-4o-mini", "latency_s"] > 0
-    assert (rows.loc["gpt-4o-mini", "input_tokens"], rows.loc["gpt-4o-mini", "output_tokens"]) == (2, 3)
+    assert tuple(rows.loc["gpt-4o-mini", ["input_tokens", "output_tokens"]]) == (2, 3)
 
 
 def test_outputs_are_shown_whole_and_wrapped(ip, run):
@@ -63,10 +63,8 @@ def test_profiles_repeat_and_the_current_choice(ip, run, session, assert_usage_e
 def test_options_and_interpolation_apply_to_every_target(ip, run, fake_llm_server,
                                                          assert_usage_error):
     run("topic = 'latency'")
-    run("""
-        %%llm_compare gpt-4o-mini,text-only --profile loopback -t 0.2 --param top_p=0.5 -s "Short" --no-cache
-        Explain {topic}
-    """)
+    run('%%llm_compare gpt-4o-mini,text-only --profile loopback -t 0.2 --param top_p=0.5 '
+        '-s "Short" --no-cache\nExplain {topic}')
     bodies = [r.json for r in fake_llm_server.requests if r.path.endswith("/chat/completions")]
     assert len(bodies) == 2
     for body in bodies:
@@ -116,3 +114,13 @@ def test_repeats_are_real_calls_the_first_time_and_replayed_on_a_rerun(ip, run, 
     again = run(cell).value
     assert len([r for r in fake_llm_server.requests if "sample me" in str(r.body)]) == 3
     assert again.cached.all(), "a rerun pays for nothing"
+
+
+async def test_acompare_is_awaited_on_the_running_loop(session, fake_llm_server):
+    # an async notebook cell or script awaits it, as it awaits acomplete / achat / abatch
+    session.use_profile("loopback")
+    frame = await session.acompare("Compare me", ["gpt-4o-mini", "demo"], repeat=2)
+    assert list(frame.target) == ["gpt-4o-mini", "gpt-4o-mini", "demo", "demo"]
+    assert list(frame.run) == [1, 2, 1, 2]
+    rows = frame[frame.target == "gpt-4o-mini"]
+    assert list(rows.output) == ["echo: Compare me"] * 2 and rows.error.isna().all()

@@ -35,8 +35,9 @@ CENT_MILLIONTH = 1e-8  # USD
 KEYS = {"OPENAI_API_KEY": "sk-test-openai-0123456789",
         "ANTHROPIC_API_KEY": "sk-test-anthropic-0123",
         "GEMINI_API_KEY": "test-gemini-key-0123456789"}
-SOL = "{ input = 2.0, output = 10.0, input_cached = 0.1, input_cache_write = 2.5, tiers = [" \
-      "{ above_tokens = 272000, input = 4.0, output = 15.0, input_cached = 0.2, input_cache_write = 5.0 }] }"
+SOL = ("{ input = 2.0, output = 10.0, input_cached = 0.1, input_cache_write = 2.5, tiers = ["
+       "{ above_tokens = 272000, input = 4.0, output = 15.0, input_cached = 0.2, "
+       "input_cache_write = 5.0 }] }")
 
 
 def pricing_deck(root: Path, url: str) -> Path:
@@ -73,8 +74,11 @@ def pricing_deck(root: Path, url: str) -> Path:
             costs = { input = 3.0, output = 15.0, input_cached = 0.3, input_cache_write = 3.75 }
         ''',
         "backends/google.toml": '''
-            ["gemini-2.5-pro"]
-            costs = { input = 1.25, output = 10.0, input_cached = 0.125, tiers = [{ above_tokens = 200000, input = 2.5, output = 15.0, input_cached = 0.25 }] }
+            ["gemini-2.5-pro".costs]
+            input = 1.25
+            output = 10.0
+            input_cached = 0.125
+            tiers = [{ above_tokens = 200000, input = 2.5, output = 15.0, input_cached = 0.25 }]
         ''',
         "routing_profiles.toml": '''
             active = "loopback"
@@ -187,7 +191,8 @@ def packaged_specs():
 def test_packaged_prices_match_litellm_for_the_same_usage(backend, model, prompt, cached, written,
                                                           output, reasoning):
     litellm = load_litellm()
-    from litellm.types.utils import CompletionTokensDetailsWrapper, PromptTokensDetailsWrapper, Usage
+    from litellm.types.utils import (CompletionTokensDetailsWrapper,
+                                     PromptTokensDetailsWrapper, Usage)
 
     usage = Usage(prompt_tokens=prompt, completion_tokens=output, total_tokens=prompt + output,
                   prompt_tokens_details=PromptTokensDetailsWrapper(
@@ -205,7 +210,8 @@ def test_the_packaged_deck_is_what_the_price_script_writes():
     script = Path(__file__).resolve().parents[1] / "scripts" / "deck_prices_from_litellm.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
-    assert done.returncode == 0 and "stale: nothing" in done.stdout, done.stdout + done.stderr[-2000:]
+    assert done.returncode == 0 and "stale: nothing" in done.stdout, (done.stdout
+                                                                     + done.stderr[-2000:])
 
 
 # --- each provider's usage block, over HTTP ------------------------------------------------------
@@ -273,7 +279,8 @@ def test_openai_long_prompt_tier_and_the_base_price_just_below_it(session, fake_
     assert above.cost_source == "deck+above_272k"
     fake_llm_server.set_usage(prompt_tokens=272_000)
     below = session.complete("short", "gpt-6.1-sol")  # 272,000 x 2 + 2 x 10 = 544,020 / 1M
-    assert (below.cost_usd, below.cost_source) == (pytest.approx(0.54402, abs=CENT_MILLIONTH), "deck")
+    assert below.cost_usd == pytest.approx(0.54402, abs=CENT_MILLIONTH)
+    assert below.cost_source == "deck"
 
 
 def test_model_without_cached_prices_over_http(session, fake_llm_server):
@@ -310,7 +317,8 @@ def test_summary_shows_cost_and_both_savings(session, fake_llm_server):
     assert claude.cost_usd == pytest.approx(0.008055, abs=CENT_MILLIONTH)
     assert claude.saved_cost_usd == pytest.approx(0.008055, abs=CENT_MILLIONTH)
     assert claude.provider_saved_usd == pytest.approx(0.0081, abs=CENT_MILLIONTH)
-    assert plain.cost_usd == pytest.approx(8e-6, abs=CENT_MILLIONTH) and plain.provider_saved_usd == 0
+    assert (plain.cost_usd == pytest.approx(8e-6, abs=CENT_MILLIONTH)
+            and plain.provider_saved_usd == 0)
     line = display.savings_line(session.summary())
     assert line == ("llmdeck: caching saved $0.0162: $0.008055 by llmdeck's response cache "
                     "(calls not sent), $0.008100 by provider caching (cached input tokens)")
@@ -347,7 +355,8 @@ def test_prompt_cache_marks_the_system_prompt_and_the_history_for_anthropic(sess
     assert body["system"] == [{"type": "text", "text": "You are terse.",
                                "cache_control": {"type": "ephemeral"}}]
     last = body["messages"][-1]["content"]
-    assert last[-1]["text"] == "second question" and last[-1]["cache_control"] == {"type": "ephemeral"}
+    assert (last[-1]["text"] == "second question"
+            and last[-1]["cache_control"] == {"type": "ephemeral"})
     assert all("cache_control" not in str(m) for m in body["messages"][:-1])
     assert "prompt_cache" not in body
     # without the option, nothing is marked

@@ -45,22 +45,26 @@ def validate(folder: Path, *args: str) -> tuple[int, str, str]:
 
 
 def test_endpoint_of_the_wrong_type_names_file_table_key_and_type(tmp_path):
-    folder = small_deck(tmp_path, backends='[openai]\nendpoint = 123\napi_key = "${OPENAI_API_KEY}"\n')
-    assert strict_error(folder) == ("backends.toml: key 'openai.endpoint': expected a string or a list of "
-                                    "strings, got integer 123")
+    folder = small_deck(tmp_path,
+                        backends='[openai]\nendpoint = 123\napi_key = "${OPENAI_API_KEY}"\n')
+    assert strict_error(folder) == ("backends.toml: key 'openai.endpoint': expected a string or a "
+                                    "list of strings, got integer 123")
     code, out, _ = validate(folder)
     assert code == 1 and "key 'openai.endpoint': expected a string or a list of strings" in out
 
 
 def test_routes_given_as_a_string(tmp_path):
-    folder = small_deck(tmp_path, routing='active = "p"\n[profiles.p]\ndefault = "openai"\nroutes = "gpt-*"\n')
-    assert strict_error(folder) == ("routing_profiles.toml: key 'profiles.p.routes': expected a table of "
-                                    "string values, got string 'gpt-*'")
+    folder = small_deck(tmp_path,
+                        routing='active = "p"\n[profiles.p]\ndefault = "openai"\n'
+                                'routes = "gpt-*"\n')
+    assert strict_error(folder) == ("routing_profiles.toml: key 'profiles.p.routes': expected a "
+                                    "table of string values, got string 'gpt-*'")
 
 
 def test_aliases_given_as_a_number(tmp_path):
     folder = small_deck(tmp_path, deck="aliases = 5\n")
-    assert strict_error(folder) == "deck/base_deck.toml: key 'aliases': expected a table, got integer 5"
+    assert (strict_error(folder)
+            == "deck/base_deck.toml: key 'aliases': expected a table, got integer 5")
 
 
 def test_a_3000_deep_alias_chain_is_one_message_in_validate_and_complete(tmp_path):
@@ -90,7 +94,7 @@ def _unprivileged(run) -> str:
             os.setgid(65534)
             os.setuid(65534)
             text = run()
-        except BaseException as exc:  # report it to the parent, whatever it is
+        except BaseException as exc:  # noqa: BLE001 - report it to the parent, whatever it is
             text = f"{type(exc).__name__}: {exc}"
         os.write(write_end, text.encode())
         os._exit(0)
@@ -124,7 +128,8 @@ def _tree_readable(folder: Path) -> None:
     ("backends/openai.toml", "backends/openai.toml: cannot read this file (permission denied)"),
     ("deck", "deck/: cannot read this folder (permission denied)"),
 ])
-def test_unreadable_files_and_folders_are_errors_not_tracebacks(shared_dir, monkeypatch, unreadable, expected):
+def test_unreadable_files_and_folders_are_errors_not_tracebacks(shared_dir, monkeypatch,
+                                                                unreadable, expected):
     keys = shared_dir / "keys"  # a key store the unprivileged child may read
     keys.mkdir(mode=0o777)
     monkeypatch.setenv("LLMDECK_KEYS_DIR", str(keys))
@@ -142,9 +147,12 @@ def test_unreadable_files_and_folders_are_errors_not_tracebacks(shared_dir, monk
 
 
 def test_enabled_must_be_a_boolean_and_nothing_is_sent(tmp_path, fake_llm_server):
-    folder = small_deck(tmp_path, backends=f'[openai]\nenabled = "yes"\nendpoint = "{fake_llm_server.url}/v1"\n'
+    folder = small_deck(tmp_path,
+                        backends='[openai]\nenabled = "yes"\nendpoint = '
+                                 f'"{fake_llm_server.url}/v1"\n'
                                            'api_key = "${OPENAI_API_KEY}"\n')
-    assert strict_error(folder) == "backends.toml: key 'openai.enabled': expected true or false, got string 'yes'"
+    assert (strict_error(folder)
+            == "backends.toml: key 'openai.enabled': expected true or false, got string 'yes'")
     deck = load_deck(folder, env=KEY, strict=False)
     with Session(deck=deck, cache=False, log=False) as session, pytest.raises(LLMDeckError) as info:
         session.complete("hi", model="gpt-4o-mini")
@@ -155,7 +163,8 @@ def test_enabled_must_be_a_boolean_and_nothing_is_sent(tmp_path, fake_llm_server
 def test_an_unclosed_placeholder_is_an_error_and_never_sent(tmp_path, fake_llm_server):
     folder = small_deck(tmp_path, backends=f'[openai]\nendpoint = "{fake_llm_server.url}/v1"\n'
                                            'api_key = "${UNCLOSED"\n')
-    assert strict_error(folder) == "backends.toml: key 'openai.api_key': has a '${' without its closing '}'"
+    assert (strict_error(folder)
+            == "backends.toml: key 'openai.api_key': has a '${' without its closing '}'")
     deck = load_deck(folder, env=KEY, strict=False)
     with Session(deck=deck, cache=False, log=False) as session, pytest.raises(LLMDeckError):
         session.complete("hi", model="gpt-4o-mini")
@@ -164,32 +173,40 @@ def test_an_unclosed_placeholder_is_an_error_and_never_sent(tmp_path, fake_llm_s
 
 def test_a_route_pattern_that_matches_nothing_is_a_warning(tmp_path):
     folder = small_deck(tmp_path, routing='active = "p"\n[profiles.p]\ndefault = "openai"\n'
-                                          '[profiles.p.routes]\n"**" = "openai"\n"gpt-*-mini" = "openai"\n')
+                                          '[profiles.p.routes]\n"**" = "openai"\n"gpt-*-mini" = '
+                                          '"openai"\n')
     with pytest.warns(DeckWarning):
-        messages = [p.message for p in load_deck(folder, env=KEY).problems if p.severity == "warning"]
-    assert ("routing_profiles.toml: profile 'p', routes pattern '**' matches only model names that start with "
-            "'*': write \"*\" to match every model") in messages
-    assert any("pattern 'gpt-*-mini' has a '*' that is not at its start or end" in m for m in messages)
+        messages = [p.message for p in load_deck(folder, env=KEY).problems
+                    if p.severity == "warning"]
+    assert ("routing_profiles.toml: profile 'p', routes pattern '**' matches only model names that "
+            "start with '*': write \"*\" to match every model") in messages
+    assert any("pattern 'gpt-*-mini' has a '*' that is not at its start or end" in m
+               for m in messages)
 
 
 def test_a_cache_table_session_would_refuse_is_a_validate_error(tmp_path):
-    folder = small_deck(tmp_path, deck='[aliases]\nsmall = "gpt-4o-mini"\n[cache]\nurl = "http://cache.local:6379"\n')
+    folder = small_deck(tmp_path,
+                        deck='[aliases]\nsmall = "gpt-4o-mini"\n[cache]\nurl = '
+                             '"http://cache.local:6379"\n')
     code, out, _ = validate(folder)
     assert code == 1
-    assert "deck/base_deck.toml: key 'cache': cache url must start with redis://, rediss:// or unix://" in out
+    assert ("deck/base_deck.toml: key 'cache': cache url must start with redis://, rediss:// or "
+            "unix://" in out)
 
 
 @pytest.mark.parametrize("change, expected", [
     ({"deck": 'cache = 5\n'}, "deck/base_deck.toml: key 'cache': expected a table such as"),
     ({"specs": '[gpt-4o-mini]\ncosts = { input = -1, output = 0.6 }\n'},
-     "backends/openai.toml: key 'gpt-4o-mini.costs.input': Input should be greater than or equal to 0, "
-     "got integer -1"),
+     "backends/openai.toml: key 'gpt-4o-mini.costs.input': Input should be greater than or equal "
+     "to 0, got integer -1"),
     ({"backends": '[openai]\nendpoint = "not a url"\napi_key = "${OPENAI_API_KEY}"\n'},
-     "backends.toml: key 'openai.endpoint': 'not a url' is not an http:// or https:// URL with a host"),
+     "backends.toml: key 'openai.endpoint': 'not a url' is not an http:// or https:// URL with a "
+     "host"),
     ({"specs": '[gpt-4o-mini]\nmax_tokens = "8192"\n'},
      "backends/openai.toml: key 'gpt-4o-mini.max_tokens': expected an integer, got string '8192'"),
     ({"deck": '[llm.choice_defaults]\ndefault_temperature = "warm"\n'},
-     "deck/base_deck.toml: key 'llm.choice_defaults.default_temperature': expected a number, got string 'warm'"),
+     "deck/base_deck.toml: key 'llm.choice_defaults.default_temperature': expected a number, got "
+     "string 'warm'"),
 ])
 def test_values_once_silently_accepted_are_errors(tmp_path, change, expected):
     message = strict_error(small_deck(tmp_path, **change))
@@ -200,7 +217,8 @@ def test_misspelt_backend_key_is_reported_with_a_suggestion(tmp_path):
     folder = small_deck(tmp_path, backends='[openai]\nendpont = "https://api.openai.com/v1"\n'
                                            'api_key = "${OPENAI_API_KEY}"\n')
     with pytest.warns(DeckWarning, match="did you mean 'endpoint'"):  # in Python: a DeckWarning
-        warnings = [p.message for p in load_deck(folder, env=KEY).problems if p.severity == "warning"]
+        warnings = [p.message for p in load_deck(folder, env=KEY).problems
+                    if p.severity == "warning"]
     assert warnings == ["backends.toml: unknown key 'openai.endpont' in backend 'openai' (ignored) "
                         "(did you mean 'endpoint'?)"]
 
@@ -214,7 +232,8 @@ def test_unknown_provider_message_is_not_garbled(tmp_path):
         deck = load_deck(folder, env={})
     with pytest.raises(LLMDeckError) as info:
         deck.resolve("gpt-4o-mini")
-    assert "gpt-4o-mini: backend 'mystery' is not a known provider and has no endpoint" in str(info.value)
+    assert ("gpt-4o-mini: backend 'mystery' is not a known provider and has no endpoint"
+            in str(info.value))
     assert "is backend" not in str(info.value)
 
 

@@ -56,7 +56,8 @@ def test_wrong_types_name_file_and_key_and_lenient_load_keeps_the_rest(tmp_path)
     deck = load_deck(folder, env=KEYS, strict=False)
     assert "ok-model" in deck.model_names and "gpt-4o-mini" not in deck.model_names
     messages = [p.message for p in validate_deck(deck).errors]
-    assert any("key 'llm_presets.hot.temperature'" in m and "less than or equal to 2" in m for m in messages)
+    assert any("key 'llm_presets.hot.temperature'" in m and "less than or equal to 2" in m
+               for m in messages)
     assert any("key 'gpt-4o-mini.costs'" in m for m in messages)
 
 
@@ -81,7 +82,8 @@ def test_a_real_pipelex_style_folder_with_backends_we_do_not_know_loads(tmp_path
             endpoint = "http://localhost:11434/v1"
         ''',
         "backends/internal.toml": '[pypdfium2-extract-text]\nmodel_type = "text_extractor"\n',
-        "backends/ollama.toml": '[defaults]\nmodel_type = "llm"\nsdk = "openai"\n\n["qwen3:8b"]\ncosts = { input = 0, output = 0 }\n',
+        "backends/ollama.toml": '[defaults]\nmodel_type = "llm"\nsdk = '
+                                '"openai"\n\n["qwen3:8b"]\ncosts = { input = 0, output = 0 }\n',
         "routing_profiles.toml": '''
             active = "pipelex_gateway_first"
             [profiles.pipelex_gateway_first]
@@ -105,8 +107,10 @@ def test_a_real_pipelex_style_folder_with_backends_we_do_not_know_loads(tmp_path
     })
     deck = load_deck(folder, env={})
     assert deck.backends["internal"].available is False
-    assert deck.backends["internal"].unavailable_reason.startswith("not callable from llmdeck (Pipelex-internal")
-    assert not [p for p in deck.problems if p.key in ("internal", "pipelex_gateway")]  # no warning per load
+    assert (deck.backends["internal"].unavailable_reason.startswith("not callable from llmdeck "
+                                                                    "(Pipelex-internal"))
+    # no warning per load
+    assert not [p for p in deck.problems if p.key in ("internal", "pipelex_gateway")]
     resolution = deck.resolve("llm_for_testing")
     assert resolution.primary.label == "qwen3:8b@ollama"
     assert not [p for p in validate_deck(deck).errors]

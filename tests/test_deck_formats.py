@@ -97,7 +97,8 @@ NEW_STYLE = {
         cheap = ["gpt-4o-mini", "not-a-model", "gemini-2.5-flash"]
 
         [llm.presets]
-        precise = { model = "base-gpt", temperature = 0.2, max_tokens = 1000, top_p = 0.9, seed = 7 }
+        precise = { model = "base-gpt", temperature = 0.2, max_tokens = 1000, top_p = 0.9,
+                    seed = 7 }
         reason = { model = "o4-mini", temperature = 0.3, reasoning_effort = "high" }
 
         [llm.choice_defaults]
@@ -187,7 +188,8 @@ def test_fallback_order_adds_candidates_on_other_backends(folder):
         ("gpt-4o-mini@openai", "direct"), ("gpt-4o-mini@local", "fallback_order")]
     assert cheap.candidates[1].spec.model_id == "gpt-4o-mini-local"
     # a backend with no spec for the model adds nothing
-    assert [c.label for c in deck.resolve("gpt-5.4", profile="cloud").candidates] == ["gpt-5.4@openai"]
+    assert ([c.label for c in deck.resolve("gpt-5.4", profile="cloud").candidates]
+            == ["gpt-5.4@openai"])
 
 
 def test_missing_credentials_error_names_the_variable(folder):

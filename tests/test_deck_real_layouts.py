@@ -31,10 +31,12 @@ def test_2026_every_alias_preset_and_choice_resolves_under_a_direct_profile(deck
     resolved = {handle: deck.resolve(handle, "direct").primary.label
                 for handle in [*deck.aliases, *deck.presets]}
     assert resolved == {
-        "best-claude": "claude-4.6-sonnet@anthropic", "default-general": "claude-4.6-sonnet@anthropic",
+        "best-claude": "claude-4.6-sonnet@anthropic",
+        "default-general": "claude-4.6-sonnet@anthropic",
         "default-premium": "claude-4.6-sonnet@anthropic", "default-small": "gpt-4o-mini@openai",
         "default-reasoning": "gpt-5.2@openai", "small-llm": "gpt-4o-mini@openai",
-        "writing-factual": "claude-4.6-sonnet@anthropic", "testing-structured": "gpt-4o-mini@openai",
+        "writing-factual": "claude-4.6-sonnet@anthropic",
+        "testing-structured": "gpt-4o-mini@openai",
         "quick": "gpt-4o-mini@openai", "deep-analysis": "gpt-5.2@openai",
         "haiku": "claude-4.5-haiku@anthropic", "grok": "grok-3-mini@xai",
         "open-weights": "gpt-oss-120b@scaleway",
@@ -42,7 +44,8 @@ def test_2026_every_alias_preset_and_choice_resolves_under_a_direct_profile(deck
     # choice defaults carry sigils; "disabled" overrides leave them in force
     assert deck.default_handle() == "@default-general"
     assert deck.default_handle(structured=True) == "$testing-structured"
-    assert deck.resolve(deck.default_handle(structured=True), "direct").preset == "testing-structured"
+    assert (deck.resolve(deck.default_handle(structured=True), "direct").preset
+            == "testing-structured")
 
 
 def test_2026_sigils_name_their_kind(deck_2026):
@@ -53,9 +56,10 @@ def test_2026_sigils_name_their_kind(deck_2026):
     assert via == ["alias 'default-small'", "waterfall 'small-llm' #3"]  # #1 is on disabled groq
     with pytest.raises(WrongReferenceKindError) as info:
         deck.resolve("@writing-factual", "direct")
-    assert str(info.value) == ("'@writing-factual' names an alias, but 'writing-factual' is a preset: "
-                               "write '$writing-factual'")
-    with pytest.raises(WrongReferenceKindError, match="'\\$default-small' names a preset, but 'default-small' "
+    assert str(info.value) == ("'@writing-factual' names an alias, but 'writing-factual' is a "
+                               "preset: write '$writing-factual'")
+    with pytest.raises(WrongReferenceKindError,
+                       match="'\\$default-small' names a preset, but 'default-small' "
                                                       "is an alias: write '@default-small'"):
         deck.resolve("$default-small", "direct")
 
@@ -78,7 +82,8 @@ def test_2026_token_limits_and_listed_constraints_apply(deck_2026):
 def test_2026_choice_override_replaces_the_default(tmp_path):
     folder = write_deck(tmp_path / "inference", {
         **LAYOUT_2026,
-        "deck/x_custom_llm_deck.toml": '[llm.choice_overrides]\nfor_text = "$writing-factual"\nfor_object = "disabled"\n',
+        "deck/x_custom_llm_deck.toml": '[llm.choice_overrides]\nfor_text = '
+                                       '"$writing-factual"\nfor_object = "disabled"\n',
     })
     deck = load_deck(folder, env=DUMMY_KEYS)
     assert deck.default_handle() == "$writing-factual"
@@ -90,7 +95,8 @@ def test_2026_gateway_and_internal_are_not_callable_and_routing_names_a_profile(
     for name, why in (("pipelex_gateway", "remote catalogue"), ("internal", "Pipelex-internal"),
                       ("fal", "image generation API")):
         backend = deck.backends[name]
-        assert not backend.available and backend.unavailable_reason.startswith(f"not callable from llmdeck ({why}")
+        assert (not backend.available
+                and backend.unavailable_reason.startswith(f"not callable from llmdeck ({why}"))
         assert backend.endpoints == ()  # nothing to fetch from
     with pytest.raises(RoutingError) as info:
         deck.resolve("@default-general")  # active profile: all_pipelex_gateway
@@ -107,7 +113,8 @@ def test_2026_other_model_kinds_load_are_listed_and_refused_by_llm_calls(deck_20
     assert deck.resolve("default-general", "direct").primary.model == "claude-4.6-sonnet"
     types = {row["model"]: row["type"] for row in models_table(deck, "direct")}
     assert types["flux-pro"] == "img_gen" and types["pypdfium2-extract-pdf"] == "text_extractor"
-    with pytest.raises(NotAnLLMError, match=r"'gen-image' is an img_gen preset \(deck/2_img_gen_deck.toml\), "
+    with pytest.raises(NotAnLLMError,
+                       match=r"'gen-image' is an img_gen preset \(deck/2_img_gen_deck.toml\), "
                                             r"not an LLM"):
         deck.resolve("gen-image", "direct")
     with Session(deck=deck, cache=False, log=False, profile="direct") as session:
@@ -118,13 +125,14 @@ def test_2026_other_model_kinds_load_are_listed_and_refused_by_llm_calls(deck_20
 def test_2026_model_only_in_a_disabled_backend_is_named_so(deck_2026):
     with pytest.raises(RoutingError) as info:
         deck_2026.resolve("llama-3.3-70b-versatile", "direct")
-    assert str(info.value).startswith("'llama-3.3-70b-versatile' is defined only in backend 'groq', "
-                                      "which is disabled")
+    assert str(info.value).startswith("'llama-3.3-70b-versatile' is defined only in backend "
+                                      "'groq', which is disabled")
 
 
 def test_2026_portkey_model_ids_carry_the_provider_slug(deck_2026):
     candidate = deck_2026.resolve("gpt-4o-mini", "all_portkey").primary
-    assert (candidate.backend.endpoint, candidate.spec.model_id) == ("https://api.portkey.ai/v1", "@openai/gpt-4o-mini")
+    assert (candidate.backend.endpoint, candidate.spec.model_id) == ("https://api.portkey.ai/v1",
+                                                                     "@openai/gpt-4o-mini")
 
 
 def test_new_catalog_backends_have_their_openai_compatible_endpoints(deck_2026):
@@ -150,7 +158,8 @@ def test_015_layout_optional_routes_and_fallback_order(tmp_path):
     deck = load_deck(write_deck(tmp_path / "inference", LAYOUT_015), env=DUMMY_KEYS)
     assert deck.resolve("base-claude").primary.label == "claude-4.5-sonnet@blackboxai"
     # gpt-* goes to the gateway (not callable); fallback_order finds it on openai
-    assert [c.label for c in deck.resolve("llm_for_factual_writing").candidates] == ["gpt-4o-mini@openai"]
+    assert ([c.label for c in deck.resolve("llm_for_factual_writing").candidates]
+            == ["gpt-4o-mini@openai"])
     assert deck.resolve(deck.default_handle()).primary.params["temperature"] == 0.1
     assert [c.label for c in deck.resolve("smart_llm").candidates] == [
         "claude-4.5-sonnet@blackboxai", "gpt-4o-mini@openai"]
@@ -159,7 +168,8 @@ def test_015_layout_optional_routes_and_fallback_order(tmp_path):
 
 @pytest.mark.parametrize("layout, profile", [(LAYOUT_2026, None), (LAYOUT_2026, "direct"),
                                              (LAYOUT_010, None), (LAYOUT_015, None)])
-def test_validate_exits_0_on_a_consistent_real_folder_with_dummy_keys(tmp_path, monkeypatch, layout, profile):
+def test_validate_exits_0_on_a_consistent_real_folder_with_dummy_keys(tmp_path, monkeypatch,
+                                                                      layout, profile):
     write_deck(tmp_path / ".pipelex" / "inference", layout)
     monkeypatch.chdir(tmp_path)  # found by the search order, as a user's project is
     for name, value in DUMMY_KEYS.items():
@@ -173,9 +183,10 @@ def test_validate_exits_0_on_a_consistent_real_folder_with_dummy_keys(tmp_path, 
                 if line.strip().startswith(("ERROR", "WARNING"))]
     if layout is LAYOUT_2026 and profile is None:  # the active profile is the gateway's
         assert problems == [
-            "WARNING profile 'all_pipelex_gateway' sends 15 alias(es), preset(s) or choice(s) to backend "
-            "'pipelex_gateway', which is not callable from llmdeck (remote catalogue: Pipelex's servers list "
-            "its models): switch profile to call them from llmdeck (e.g. LLMDECK_PROFILE=direct)"]
+            "WARNING profile 'all_pipelex_gateway' sends 15 alias(es), preset(s) or choice(s) to "
+            "backend 'pipelex_gateway', which is not callable from llmdeck (remote catalogue: "
+            "Pipelex's servers list its models): switch profile to call them from llmdeck (e.g. "
+            "LLMDECK_PROFILE=direct)"]
     else:
         assert problems == []
     assert report.rstrip().endswith("deck is usable")

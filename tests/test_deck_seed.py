@@ -70,7 +70,8 @@ def test_seed_aliases_presets_and_overrides(folder):
     extract = deck.resolve("llm_to_extract", profile="mixed")
     assert extract.primary.model == "gpt-4o-mini"
     assert dict(extract.primary.params) == {"temperature": 0.2}
-    assert deck.resolve("my_custom_model", profile="mixed").primary.spec.model_id == "claude-3-sonnet-20240229"
+    assert (deck.resolve("my_custom_model", profile="mixed").primary.spec.model_id
+            == "claude-3-sonnet-20240229")
     # choice defaults name presets
     assert deck.default_handle() == "cheap_llm_for_text"
     assert deck.default_handle(structured=True) == "cheap_llm_for_object"
@@ -84,3 +85,20 @@ def test_max_tokens_auto_lets_the_provider_decide(folder):
         deck.resolve("llm_to_reason", profile="mixed")  # o4-mini has no spec in the seed
     assert info.value.handle == "o4-mini"
     assert deck.presets["llm_to_reason"].generation_params() == {"temperature": 1}
+
+
+def test_a_preset_lends_its_parameters_to_a_model_named_with_it(folder):
+    """``complete(model=..., preset=...)``: that model, with the preset's parameters; the
+    deck resolves it (Deck.resolve_preset), the session adds its own overrides on top."""
+    from llmdeck_nb.engine.session import Session
+
+    deck = load_deck(folder, env=KEYS)
+    lent = deck.resolve_preset("llm_to_extract", "mixed", model="gpt-4-turbo", max_tokens=50)
+    assert lent.primary.model == "gpt-4-turbo"
+    assert dict(lent.primary.params) == {"temperature": 0.2, "max_tokens": 50}
+    assert deck.resolve_preset("llm_to_extract", "mixed").primary.model == "gpt-4o-mini"
+    with Session(deck=deck, cache=False, log=False) as session:
+        session.params["temperature"] = 0.7
+        resolved = session.resolve("gpt-4-turbo", preset="llm_to_extract", profile="mixed")
+    assert (resolved.primary.model, dict(resolved.primary.params)) == ("gpt-4-turbo",
+                                                                       {"temperature": 0.7})

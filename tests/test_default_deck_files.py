@@ -181,7 +181,8 @@ def test_cache_and_tier_prices_are_plausible(backend, name, spec):
     thresholds = [tier["above_tokens"] for tier in costs.get("tiers", [])]
     assert thresholds == sorted(set(thresholds)), f"{where}: tiers ascending"
     for tier in costs.get("tiers", []):
-        assert isinstance(tier["above_tokens"], int) and 0 < tier["above_tokens"] <= spec["context_window"]
+        assert (isinstance(tier["above_tokens"], int)
+                and 0 < tier["above_tokens"] <= spec["context_window"])
         assert set(tier) <= {"above_tokens", "input", "output", "input_cached", "input_cache_write"}
         for kind in ("input", "output", "input_cached", "input_cache_write"):
             if kind in tier and kind in costs:  # long prompts cost more, never less

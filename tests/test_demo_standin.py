@@ -52,7 +52,7 @@ def test_a_401_names_the_provider_message(tmp_path, fake_llm_server, caplog):
             session.complete("hello")
     message = str(failed.value)
     assert "answered HTTP 401 (Unauthorized): Incorrect API key provided" in message
-    assert "check the API key variable for backend 'openai'" in message
+    assert "check the API key variable OPENAI_API_KEY for backend 'openai'" in message
     assert "DEMO" not in message
     assert "HTTP 401" in caplog.text  # the per-attempt warning names the cause too
 

@@ -196,6 +196,23 @@ def test_malformed_fault_returns_invalid_json_with_200(client, fake_llm_server):
         r.json()
 
 
+def test_off_schema_fault_answers_plain_text_whatever_the_protocol(client, fake_llm_server):
+    schema = {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}
+    openai = {"model": "m", "messages": CHAT, "response_format": {
+        "type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}
+    anthropic = {"model": "claude-x", "max_tokens": 50, "messages": CHAT,
+                 "tools": [{"name": "answer", "input_schema": schema}],
+                 "tool_choice": {"type": "tool", "name": "answer"}}
+    fake_llm_server.add_fault(off_schema=True, times=2)
+    r = client.post("/v1/chat/completions", json=openai)
+    assert r.json()["choices"][0]["message"]["content"] == "echo: hello there world"
+    r = client.post("/v1/messages", json=anthropic)
+    assert r.json()["content"] == [{"type": "text", "text": "echo: hello there world"}]
+    # the fault is used up: the schema is honoured again
+    r = client.post("/v1/chat/completions", json=openai)
+    assert json.loads(r.json()["choices"][0]["message"]["content"]) == {"city": "dummy city"}
+
+
 def test_malformed_stream_starts_with_one_truncated_event(client, fake_llm_server):
     fake_llm_server.add_fault(malformed=True)
     r = client.post("/v1/chat/completions", json={"model": "m", "messages": CHAT, "stream": True})

@@ -20,15 +20,6 @@ import pytest
 PACKAGE = "llmdeck_nb"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
-#: Circles other branches of issue 14 remove; the coordinator empties this at merge, and a
-#: circle listed here that no longer exists fails the test (so the list cannot go stale).
-EXPECTED_TO_GO: list[frozenset[str]] = [
-    # routing: Deck.summary / models_table / validate wrap free functions that take a Deck
-    frozenset({"llmdeck_nb.deck.deck", "llmdeck_nb.deck.presentation",
-               "llmdeck_nb.deck.validation"}),
-]
-
-
 def module_names(root: Path = ROOT, package: str = PACKAGE) -> dict[str, Path]:
     """Dotted name -> file, for every module and package of the tree at ``root``."""
     names: dict[str, Path] = {}
@@ -156,10 +147,7 @@ def _describe(circles: list[list[str]]) -> str:
 
 def test_no_module_of_the_package_imports_itself_back_through_others() -> None:
     found = cycles(import_graph(module_names()))
-    unexpected = [c for c in found if not any(set(c) <= known for known in EXPECTED_TO_GO)]
-    assert not unexpected, "import circles inside llmdeck_nb:\n" + _describe(unexpected)
-    gone = [sorted(known) for known in EXPECTED_TO_GO if not any(set(c) <= known for c in found)]
-    assert not gone, f"these circles are gone: remove them from EXPECTED_TO_GO: {gone}"
+    assert not found, "import circles inside llmdeck_nb:\n" + _describe(found)
 
 
 # --- the walker itself, on small trees written for each kind of import ------------------

@@ -77,10 +77,8 @@ def sent(session) -> str:
 def test_cells_are_filled_from_the_namespace(ip, run, session):
     first = run("rows = 3\nimport math", store_history=True).result.execution_count
     second = run("'forty-two'", store_history=True).result.execution_count
-    ran = run(f"""
-        %%llm
-        There are {{rows}} rows, pi is {{math.pi:.3f}}; {{{{not a field}}}}; last input: {{In[{first}]}}; output: {{Out[{second}]}}
-    """)
+    ran = run(f"%%llm\nThere are {{rows}} rows, pi is {{math.pi:.3f}}; {{{{not a field}}}}; "
+              f"last input: {{In[{first}]}}; output: {{Out[{second}]}}")
     assert ran.error is None
     assert sent(session) == ("There are 3 rows, pi is 3.142; {not a field}; last input: "
                              "rows = 3\nimport math; output: forty-two")

@@ -107,7 +107,8 @@ def test_keyring_store_is_chosen_when_a_keyring_exists(keys_dir, monkeypatch):
         deck = load_deck(loopback_deck(keys_dir.parent / "deck", "http://127.0.0.1:9"), env=None)
         assert deck.backends["anthropic"].available
         assert deck.backends["anthropic"].api_key.get() == VALUE
-        assert store.remove("ANTHROPIC_API_KEY") and ("llmdeck_nb", "ANTHROPIC_API_KEY") not in memory.values
+        assert (store.remove("ANTHROPIC_API_KEY")
+                and ("llmdeck_nb", "ANTHROPIC_API_KEY") not in memory.values)
     finally:
         keyring.set_keyring(previous)
 
@@ -149,7 +150,8 @@ def test_keys_cli_set_list_remove_never_print_values(keys_dir, tmp_path):
     stored = keys_cli("set", "OPENAI_API_KEY", cwd=tmp_path, stdin=VALUE + "\n")
     assert stored.returncode == 0, stored.stderr
     assert "stored OPENAI_API_KEY in the encrypted file" in stored.stdout
-    (tmp_path / ".env").write_text("ANTHROPIC_API_KEY=sk-dotenv-0123456789abc\nOPENAI_API_KEY=sk-x-0123456789\n")
+    (tmp_path / ".env").write_text("ANTHROPIC_API_KEY=sk-dotenv-0123456789abc\n"
+                                   "OPENAI_API_KEY=sk-x-0123456789\n")
     listed = keys_cli("list", cwd=tmp_path)
     rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
     assert rows["OPENAI_API_KEY"].split()[1:] == [".env", "key", "store"]

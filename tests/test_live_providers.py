@@ -24,7 +24,8 @@ def test_one_real_call(backend, tmp_path):
     deck = load_deck()
     if not deck.backends[backend].available:
         pytest.skip(f"{backend}: {deck.backends[backend].unavailable_reason}")
-    with Session(deck=deck, profile=f"all_{backend}", cache=False, log=tmp_path / "calls.sqlite") as s:
+    with Session(deck=deck, profile=f"all_{backend}", cache=False,
+                 log=tmp_path / "calls.sqlite") as s:
         result = s.complete("Reply with the single word: pong", CASES[backend], max_tokens=16)
     assert result.backend == backend and result.text.strip()
     assert result.cost_usd is not None and result.cost_usd > 0

@@ -36,11 +36,12 @@ def test_load_ext_in_a_fresh_interpreter_is_light_and_says_one_line(tmp_path):
         from IPython.core.interactiveshell import InteractiveShell
         shell = InteractiveShell.instance()
         shell.run_line_magic("load_ext", "llmdeck_nb")
-        print("HEAVY", [m for m in ("litellm", "pandas", "ipywidgets", "tqdm", "starlette", "uvicorn",
-                                    "openai", "tomlkit", "keyring", "cryptography")
+        print("HEAVY", [m for m in ("litellm", "pandas", "ipywidgets", "tqdm", "starlette",
+                                    "uvicorn", "openai", "tomlkit", "keyring", "cryptography")
                           if m in sys.modules])
-        print("MAGICS", sorted(n for n in shell.magics_manager.magics["line"] if n.startswith("llm")))
-        print("CELL", sorted(n for n in shell.magics_manager.magics["cell"] if n.startswith("llm")))
+        magics = shell.magics_manager.magics
+        print("MAGICS", sorted(n for n in magics["line"] if n.startswith("llm")))
+        print("CELL", sorted(n for n in magics["cell"] if n.startswith("llm")))
     """)
     env = {**os.environ, "LLMDECK_CACHE_DIR": str(tmp_path), "LLMDECK_PROFILE": "demo"}
     env.pop("LLMDECK_CONFIG_DIR", None)
@@ -228,7 +229,8 @@ def test_json_format_pretty_prints(ip, run):
     # a dict schema: the parsed value is returned
     ran = run("%%llm -f json --schema Point\nA point")
     assert ran.value == json.loads(ip.user_ns["_llm"].text)
-    ran = run("%%llm -f json --param response_format='{\"type\": \"json_object\"}'\nnot json at all")
+    ran = (run("%%llm -f json --param response_format='{\"type\": \"json_object\"}'\nnot json at "
+               "all"))
     # not JSON: shown as it is
     assert ran.outputs[0].data == {"text/plain": ip.user_ns["_llm"].text}
     assert display.pretty_json('```json\n{"a": [1, 2]}\n```') == ('{\n  "a": [\n    1,\n    2\n  '
@@ -245,7 +247,8 @@ def test_code_format_inserts_the_code_in_a_new_cell(ip, run):
 
 
 def test_extract_code_strips_fences():
-    assert display.extract_code("Here:\n```python\nx = 1\n```\nand\n```\ny = 2\n```") == "x = 1\n\ny = 2"
+    assert (display.extract_code("Here:\n```python\nx = 1\n```\nand\n```\ny = 2\n```")
+            == "x = 1\n\ny = 2")
     assert display.extract_code("  plain code  ") == "plain code"
 
 
@@ -321,10 +324,9 @@ def test_line_form_takes_options_then_the_prompt(ip, run, session, assert_usage_
 
 
 def test_options_reach_the_server(ip, run, session, fake_llm_server):
-    ran = run("""
-        %%llm gpt-4o-mini --profile loopback -s "Be brief" -t 0.2 --max-tokens 50 --param top_p=0.9 --param stop='["##"]' --param user=alice --tag exp1 --tag exp2
-        Options, please
-    """)
+    ran = run('%%llm gpt-4o-mini --profile loopback -s "Be brief" -t 0.2 --max-tokens 50 '
+              "--param top_p=0.9 --param stop='[\"##\"]' --param user=alice --tag exp1 --tag exp2\n"
+              "Options, please")
     assert ran.error is None, ran.stderr
     body = fake_llm_server.requests[-1].json
     assert body["messages"][0] == {"role": "system", "content": "Be brief"}
@@ -441,7 +443,8 @@ def test_log_shows_exports_and_summarizes(ip, run, tmp_path, assert_usage_error)
     summary = run("%llm_log --summary").value
     row = summary.iloc[0]
     assert (row.calls, row.cache_hits) == (4, 1)
-    assert {"p50_latency_s", "p95_latency_s", "cost_usd", "errors", "cache_hit_rate"} <= set(summary.columns)
+    assert ({"p50_latency_s", "p95_latency_s", "cost_usd", "errors", "cache_hit_rate"}
+            <= set(summary.columns))
     target = tmp_path / "log.csv"
     exported = run(f"%llm_log --export {target}")
     assert exported.stdout.splitlines()[0] == f"llmdeck: wrote 4 rows to {target}"
@@ -471,8 +474,8 @@ def test_check_probes_the_available_backends(ip, run):
 def test_cache_stats_clear_and_switch(ip, run, session, assert_usage_error):
     run("%%llm\ncache me")
     stats = run("%llm_cache")
-    assert stats.stdout.startswith("llmdeck: 0 hits, 1 miss (0%), ") and (" KB used; 1 entry in "
-                                                                          "the disk cache at ") in stats.stdout
+    assert stats.stdout.startswith("llmdeck: 0 hits, 1 miss (0%), ")
+    assert " KB used; 1 entry in the disk cache at " in stats.stdout
     run("%%llm\ncache me")
     assert run("%llm_cache").stdout.startswith("llmdeck: 1 hit, 1 miss (50%), ")
     assert run("%llm_cache clear").stdout.strip() == "llmdeck: cleared 1 cached answers"
@@ -548,7 +551,8 @@ def test_top_level_lazy_exports():
     from llmdeck_nb.notebook.panel import panel
 
     assert llmdeck_nb.panel is panel
-    assert callable(llmdeck_nb.load_ipython_extension) and callable(llmdeck_nb.unload_ipython_extension)
+    assert (callable(llmdeck_nb.load_ipython_extension)
+            and callable(llmdeck_nb.unload_ipython_extension))
 
 
 # --- a real notebook, executed by nbval ------------------------------------------------------

@@ -21,7 +21,8 @@ def test_llm_batch_runs_the_cell_over_the_frame(ip, run, session):
     assert frame["label"].str.contains("demo answer").all() and frame["backend"].eq("demo").all()
     assert "llmdeck: batch: 2 rows, 2 answered (0 from the cache), 0 errors" in ran.stdout
     log = session.calls()
-    assert log["tags"].eq("triage").all() and log["prompt_preview"].str.startswith("Answer politely:").all()
+    assert (log["tags"].eq("triage").all()
+            and log["prompt_preview"].str.startswith("Answer politely:").all())
 
 
 def test_llm_batch_errors_are_usage_errors(ip, run, assert_usage_error):

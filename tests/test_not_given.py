@@ -18,7 +18,7 @@ from llmdeck_nb.not_given import NOT_GIVEN, NotGiven, given_or
 def test_help_shows_not_given_as_the_default() -> None:
     signature = inspect.signature(Session.acomplete)
     assert signature.parameters["timeout"].default is NOT_GIVEN
-    assert "timeout: 'float | None | NotGiven' = NOT_GIVEN" in str(signature)
+    assert "timeout: 'float | NotGiven | None' = NOT_GIVEN" in str(signature)
 
 
 def test_not_given_stays_itself_through_copies_and_pickles() -> None:

@@ -70,7 +70,8 @@ def kernels(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
     (root / "notebooks").mkdir()
     (root / "pyproject.toml").write_text("[project]\nname = 'analysis'\n")
-    (root / ".env").write_text(f"OPENAI_API_KEY={SENTINEL_KEY}\nANTHROPIC_API_KEY={SENTINEL_KEY}-a\n")
+    (root / ".env").write_text(f"OPENAI_API_KEY={SENTINEL_KEY}\n"
+                               f"ANTHROPIC_API_KEY={SENTINEL_KEY}-a\n")
     setting = runner.new_setting()
     try:
         with FakeLLMServer() as server:
@@ -101,7 +102,8 @@ def test_a_conversation_goes_on_and_survives_a_restart(kernels):
                                                 "echo: Plan a day in Lisbon", "And Porto?"]
     assert "**3. you**\n\nAnd Porto?" in mime(first.cells[4], "text/markdown")
     assert text(second.cells[1]).startswith("* trip ") and "4 turns" in text(second.cells[1])
-    assert "history 4 turns" in text(second.cells[2]) and "claude-4.5-haiku" in text(second.cells[2])
+    assert ("history 4 turns" in text(second.cells[2])
+            and "claude-4.5-haiku" in text(second.cells[2]))
     anthropic = [r.json for r in requests if r.path.endswith("/v1/messages")][-1]
     assert len(anthropic["messages"]) == 5
 
@@ -122,7 +124,8 @@ def test_an_image_is_sent_and_a_model_without_images_refuses_before_sending(kern
 def test_the_compare_grid_the_log_and_the_cache_views(kernels):
     first, _, _ = kernels
     grid = mime(first.cells[8], "text/html")
-    assert grid.startswith("<table><thead><tr><th></th>") and grid.index(">answer<") < grid.index(">cost_usd<")
+    assert (grid.startswith("<table><thead><tr><th></th>")
+            and grid.index(">answer<") < grid.index(">cost_usd<"))
     assert "echo: Say hi" in grid and "[demo answer" in grid
     log = mime(first.cells[9], "text/html")
     assert ">time (UTC)<" in log and ">call_id<" not in log and "gpt-4o-mini" in log

@@ -10,7 +10,6 @@ points it at the fake server. Everything else is the notebooks' clean setting
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 

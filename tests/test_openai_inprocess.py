@@ -97,7 +97,8 @@ def test_async_client_plain_and_streaming(session):
     async def calls():
         answer = await client.chat.completions.create(model="gpt-4o-mini", messages=HELLO)
         stream = await client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "streamed async"}], stream=True)
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "streamed async"}],
+            stream=True)
         pieces = [c.choices[0].delta.content async for c in stream if c.choices
                   and c.choices[0].delta.content]
         many = await asyncio.gather(*(client.chat.completions.create(
@@ -159,8 +160,9 @@ def test_errors_before_the_first_chunk_are_plain_http_errors(client, tmp_path, f
         client.chat.completions.create(model="gpt-4o-mnii", messages=HELLO, stream=True)
     no_anthropic_key = {k: v for k, v in LOOPBACK_ENV.items() if not k.startswith("ANTHROPIC")}
     deck = load_deck(loopback_deck(tmp_path / "other", fake_llm_server.url), env=no_anthropic_key)
+    # 503: the deck cannot serve it now
     with Session(deck=deck, cache=False, log=False) as session, \
-            pytest.raises(openai.InternalServerError) as caught:  # 503: the deck cannot serve it now
+            pytest.raises(openai.InternalServerError) as caught:
         llmdeck_nb.openai_client(session).chat.completions.create(
             model="claude-4.5-haiku", messages=HELLO, stream=True)
     assert caught.value.status_code == 503 and "ANTHROPIC_API_KEY" in caught.value.body["message"]
@@ -178,7 +180,8 @@ def test_backend_rate_limit_is_a_429_and_a_provider_error_never_shows_the_key(cl
                               message=f"invalid api key {SENTINEL_KEY}")
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="text-only", messages=HELLO)
-    assert SENTINEL_KEY not in json.dumps(caught.value.body) and SENTINEL_KEY not in str(caught.value)
+    assert (SENTINEL_KEY not in json.dumps(caught.value.body)
+            and SENTINEL_KEY not in str(caught.value))
     assert "[redacted]" in caught.value.body["message"]
 
 
@@ -196,7 +199,8 @@ def test_tools_go_to_the_backend_and_its_tool_calls_come_back(client, fake_llm_s
     choice = answer.choices[0]
     assert choice.finish_reason == "tool_calls" and choice.message.content is None
     call = choice.message.tool_calls[0]
-    assert call.function.name == "weather" and json.loads(call.function.arguments) == {"city": "dummy city"}
+    assert (call.function.name == "weather"
+            and json.loads(call.function.arguments) == {"city": "dummy city"})
     streamed = list(client.chat.completions.create(
         model="gpt-4o-mini", messages=[{"role": "user", "content": "streamed tool"}], tools=WEATHER,
         tool_choice=FORCED, stream=True))
@@ -206,7 +210,8 @@ def test_tools_go_to_the_backend_and_its_tool_calls_come_back(client, fake_llm_s
     assert streamed[-1].choices[0].finish_reason == "tool_calls"
     again = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, tools=WEATHER,
                                            tool_choice=FORCED)  # from the cache: the same calls
-    assert again.model_extra["llmdeck"]["cached"] and again.choices[0].message.tool_calls == choice.message.tool_calls
+    assert (again.model_extra["llmdeck"]["cached"]
+            and again.choices[0].message.tool_calls == choice.message.tool_calls)
 
 
 def test_a_stream_cut_and_retried_midway_ends_in_an_error_not_a_garbled_answer(client,
@@ -218,15 +223,18 @@ def test_a_stream_cut_and_retried_midway_ends_in_an_error_not_a_garbled_answer(c
     with pytest.raises(openai.APIError, match="stream broke off"):
         list(stream)
     clean = client.chat.completions.create(  # the retried answer completed and was cached
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three four five"}], stream=True)
-    assert "".join(c.choices[0].delta.content or "" for c in clean if c.choices) == "echo: one two three four five"
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three four five"}],
+        stream=True)
+    assert ("".join(c.choices[0].delta.content or "" for c in clean if c.choices)
+            == "echo: one two three four five")
 
 
 def test_models_list_has_models_aliases_and_presets_with_their_backend(client):
     models = {m.id: m for m in client.models.list()}
     assert models["gpt-4o-mini"].owned_by == "openai"
     assert models["claude-4.5-haiku"].owned_by == "anthropic"
-    assert models["demo"].owned_by == "demo" and models["demo"].model_extra["llmdeck"]["kind"] == "alias"
+    assert (models["demo"].owned_by == "demo"
+            and models["demo"].model_extra["llmdeck"]["kind"] == "alias")
     assert models["precise"].owned_by == "openai" and models["sturdy"].owned_by == "openai"
     assert client.models.retrieve("precise").model_extra["llmdeck"]["kind"] == "preset"
 

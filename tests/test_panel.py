@@ -133,14 +133,17 @@ def test_the_status_line_says_at_once_when_the_choice_cannot_be_served(tmp_path,
         assert panel.key_button.layout.display == "none"
         panel.profile.value = "loopback"  # nothing sent yet: the panel says it now
         status = panel.status.value
-        assert "✗ &#x27;claude-4.5-haiku&#x27; cannot be served under profile &#x27;loopback&#x27;" in status
+        assert ("✗ &#x27;claude-4.5-haiku&#x27; cannot be served under profile "
+                "&#x27;loopback&#x27;") in status
         assert "missing ANTHROPIC_API_KEY" in status and ("press &#x27;set ANTHROPIC_API_KEY&#x27; "
                                                           "below") in status
         assert labels(panel)["claude-4.5-haiku"].endswith("· missing ANTHROPIC_API_KEY")
-        assert panel.key_button.layout.display == "" and panel.key_button.description == "set ANTHROPIC_API_KEY"
+        assert (panel.key_button.layout.display == ""
+                and panel.key_button.description == "set ANTHROPIC_API_KEY")
         monkeypatch.setenv("ANTHROPIC_API_KEY", SENTINEL_KEY)
         panel.reload_button.click()  # the fix the status line names, in the panel
-        assert "✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic" in panel.status.value
+        assert ("✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic"
+                in panel.status.value)
         assert panel.key_button.layout.display == "none"
     finally:
         panel.close()
@@ -171,7 +174,8 @@ def test_the_key_button_stores_the_key_without_it_entering_the_notebook(tmp_path
         boxes[-1].value = SENTINEL_KEY  # what pressing Enter in the box sends to the kernel
         assert boxes[-1].value == ""  # the value left the widget at once
         panel.reload_button.click()
-        assert "✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic" in panel.status.value
+        assert ("✓ %%llm uses claude-4.5-haiku -&gt; claude-4.5-haiku on anthropic"
+                in panel.status.value)
     finally:
         panel.close()
 
@@ -257,7 +261,8 @@ def test_an_unavailable_choice_is_marked_and_refused(tmp_path, session, fake_llm
         assert panel.model.value == DEFAULT  # ...and the dropdown went back to it
         assert "not changed: " in panel.status.value and "ANTHROPIC_API_KEY" in panel.status.value
         panel.model.value = "demo"
-        assert session.default_model == "demo" and "✓ %%llm uses demo -&gt; demo-chat on demo" in panel.status.value
+        assert (session.default_model == "demo"
+                and "✓ %%llm uses demo -&gt; demo-chat on demo" in panel.status.value)
     finally:
         panel.close()
 

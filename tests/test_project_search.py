@@ -19,7 +19,8 @@ def project(root: Path, url: str) -> Path:
     """root/pyproject.toml, root/.env with both keys, root/.llmdeck/inference, root/notebooks/."""
     (root / "notebooks").mkdir(parents=True)
     (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    (root / ".env").write_text(f"OPENAI_API_KEY={SENTINEL_KEY}\nANTHROPIC_API_KEY={SENTINEL_KEY}-a\n")
+    (root / ".env").write_text(f"OPENAI_API_KEY={SENTINEL_KEY}\n"
+                               f"ANTHROPIC_API_KEY={SENTINEL_KEY}-a\n")
     loopback_deck(root / ".llmdeck" / "inference", url)
     return root
 
@@ -56,7 +57,8 @@ def test_the_nearest_env_wins_and_the_search_stops_at_the_project_root(tmp_path,
     (root / "notebooks" / ".env").write_text("ANTHROPIC_API_KEY=nearest\n")
     assert find_env_file() == root / "notebooks" / ".env"
     deck = load_deck()
-    assert deck.folder == root / ".llmdeck" / "inference" and deck.env_file == root / "notebooks" / ".env"
+    assert (deck.folder == root / ".llmdeck" / "inference"
+            and deck.env_file == root / "notebooks" / ".env")
     # no OPENAI_API_KEY in the nearest .env
     assert deck.available_backends == ["backup", "anthropic", "demo"]
 

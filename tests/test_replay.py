@@ -89,7 +89,8 @@ def test_cassette_carries_answers_between_two_cache_folders(deck, tmp_path, fake
         untagged.complete("not part of the notebook", "gpt-4o-mini")
     sent = len(chat_requests(fake_llm_server))
 
-    with open_cache(tmp_path / "cache-a") as cache_a, new_session(deck, tmp_path, "cache-a", "a.sqlite") as s:
+    with open_cache(tmp_path / "cache-a") as cache_a, \
+            new_session(deck, tmp_path, "cache-a", "a.sqlite") as s:
         report = export_cassette(s.log, cache_a, tmp_path / "nb1.cassette.json", tag="nb1")
     assert report.entries == 6 and report.missing == 0
     text = (tmp_path / "nb1.cassette.json").read_text()
@@ -122,13 +123,15 @@ def test_cassette_commands_export_and_import(deck, tmp_path, fake_llm_server):
     done = subprocess.run([*llmdeck, "import", str(out)], capture_output=True, text=True,
                           env=env, timeout=60)
     assert done.returncode == 0 and done.stdout.startswith("imported 2 cached answers"), done.stderr
-    with new_session(deck, tmp_path, cache="state/responses", log="c.sqlite", mode="replay") as replay:
+    with new_session(deck, tmp_path, cache="state/responses", log="c.sqlite",
+                     mode="replay") as replay:
         assert replay.complete("second", "gpt-4o-mini").cached
 
     (tmp_path / "bad.json").write_text(json.dumps({"format": "something else"}))
     done = subprocess.run([*llmdeck, "import", str(tmp_path / "bad.json")],
                           capture_output=True, text=True, env=env, timeout=60)
-    assert done.returncode == 1 and "is not an llmdeck cassette" in done.stderr and "Traceback" not in done.stderr
+    assert (done.returncode == 1 and "is not an llmdeck cassette" in done.stderr
+            and "Traceback" not in done.stderr)
 
 
 def test_a_damaged_cassette_imports_nothing(tmp_path):

@@ -56,7 +56,8 @@ def test_no_sentinel_in_any_output(tmp_path, env, fake_llm_server, capsys, caplo
     monkeypatch.setenv("LLMDECK_CACHE_DIR", str(state))
     seen: list[str] = []
     deck = load_deck(folder)
-    session = Session(deck=deck, retry=RetryPolicy(base_delay_s=0.001, max_delay_s=0.002), timeout=2)
+    session = Session(deck=deck,
+                      retry=RetryPolicy(base_delay_s=0.001, max_delay_s=0.002), timeout=2)
 
     # successes on both strategies, streaming, a cache hit, a prompt that quotes a key
     for model in ("gpt-4o-mini", "claude-4.5-haiku"):
@@ -68,12 +69,14 @@ def test_no_sentinel_in_any_output(tmp_path, env, fake_llm_server, capsys, caplo
     # every failure kind, with a provider message that quotes the key back
     for status in (400, 401, 404, 408, 429, 500, 502, 503):
         for model in ("gpt-4o-mini", "claude-haiku-4-5"):
-            fake_llm_server.add_fault(status=status, model=model, retry_after=0.01 if status == 429 else None,
-                                      message=f"Incorrect API key provided: {env['OPENAI_API_KEY']} "
-                                              f"{env['ANTHROPIC_API_KEY']}")
+            fake_llm_server.add_fault(status=status, model=model, retry_after=0.01
+                                      if status == 429 else None,
+                                      message="Incorrect API key provided: "
+                                              f"{env['OPENAI_API_KEY']} {env['ANTHROPIC_API_KEY']}")
         for handle in ("gpt-4o-mini", "claude-4.5-haiku"):
             try:
-                seen.append(repr(session.complete(f"status {status} {handle}", handle, cache=False)))
+                seen.append(repr(session.complete(f"status {status} {handle}", handle,
+                                                  cache=False)))
             except LLMDeckError as exc:
                 seen += [str(exc), repr(exc)]
         fake_llm_server.reset()
@@ -89,7 +92,8 @@ def test_no_sentinel_in_any_output(tmp_path, env, fake_llm_server, capsys, caplo
 
     # unreachable backends (connection refused) through both strategies
     dead = load_deck(loopback_deck(tmp_path / "dead", "http://127.0.0.1:9"))
-    with Session(deck=dead, cache=False, log=False, retry=RetryPolicy(attempts_per_candidate=1)) as s:
+    with Session(deck=dead, cache=False, log=False,
+                 retry=RetryPolicy(attempts_per_candidate=1)) as s:
         for handle in ("gpt-4o-mini", "claude-4.5-haiku"):
             with pytest.raises(LLMDeckError) as refused:
                 s.complete("anyone", handle)
@@ -131,7 +135,8 @@ KEY = SENTINELS["OPENAI_API_KEY"]
 def key_forms(key: str) -> dict[str, str]:
     """What must never show: the key, its first 12 characters, its base64 form, and the
     recognisable start and end of an OpenAI-style masked echo."""
-    return {"full": key, "first 12": key[:12], "base64": base64.b64encode(key.encode()).decode()[:-4],
+    return {"full": key, "first 12": key[:12],
+            "base64": base64.b64encode(key.encode()).decode()[:-4],
             "masked start": key[:8] + "****", "masked end": "*" + key[-4:]}
 
 
@@ -224,7 +229,8 @@ def test_split_keys_are_caught_whatever_the_chunking(env):
 def test_a_password_in_an_endpoint_url_never_shows(tmp_path, env, capsys):
     folder = loopback_deck(tmp_path / "deck", "http://proxyuser:hunter2-SENTINEL-pw@127.0.0.1:9")
     deck = load_deck(folder)
-    with Session(deck=deck, cache=False, log=False, retry=RetryPolicy(attempts_per_candidate=1)) as s:
+    with Session(deck=deck, cache=False, log=False,
+                 retry=RetryPolicy(attempts_per_candidate=1)) as s:
         with pytest.raises(LLMDeckError) as refused:
             s.complete("anyone", "gpt-4o-mini")
         texts = [str(refused.value), s.check().to_string(), repr(deck.backends["openai"])]

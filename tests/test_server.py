@@ -81,7 +81,8 @@ def test_async_client_and_json_schema_through_the_server(served, fake):
             model="gpt-4o-mini", response_format=City, messages=[{"role": "user",
                                                                   "content": "a city"}])
         stream = await client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": "async stream"}], stream=True)
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "async stream"}],
+            stream=True)
         pieces = [c.choices[0].delta.content async for c in stream if c.choices
                   and c.choices[0].delta.content]
         await client.close()
@@ -187,7 +188,8 @@ def test_management_backends_and_live_test(served, fake):
     again = {b["name"]: b for b in api(served, "GET", "/api/backends").json()["data"]}
     assert again["openai"]["last_check"]["status"] == "ok"
     missing = api(served, "POST", "/api/backends/opnai/test")
-    assert missing.status_code == 404 and "did you mean 'openai'" in missing.json()["error"]["message"]
+    assert (missing.status_code == 404
+            and "did you mean 'openai'" in missing.json()["error"]["message"])
     skipped = api(served, "POST", "/api/backends/anthropic/test").json()
     assert skipped["status"] == "skipped" and "ANTHROPIC_API_KEY" in skipped["detail"]
 
@@ -197,16 +199,19 @@ def test_management_routes_resolve_and_calls(served, client):
     assert routes["profile"] == "offline"
     assert {r["backend"] for r in routes["routes"]} == {"demo"}
     default = {r["model"]: r for r in api(served, "GET", "/api/routes").json()["routes"]}
-    assert default["claude-4.5-haiku"]["available"] is False and "ANTHROPIC_API_KEY" in default["claude-4.5-haiku"]["problem"]
+    assert (default["claude-4.5-haiku"]["available"] is False
+            and "ANTHROPIC_API_KEY" in default["claude-4.5-haiku"]["problem"])
     bad = api(served, "GET", "/api/routes", params={"profile": "nope"})
     assert bad.status_code == 400 and "loopback" in bad.json()["error"]["message"]
-    resolved = api(served, "POST", "/api/resolve", json={"model": "sturdy", "temperature": 0.3}).json()
+    resolved = api(served, "POST", "/api/resolve",
+                   json={"model": "sturdy", "temperature": 0.3}).json()
     assert [c["backend"] for c in resolved["candidates"]] == ["openai", "backup"]
     assert resolved["candidates"][0]["params"] == {"temperature": 0.3}
     assert [s["model"] for s in resolved["skipped"]] == ["claude-4.5-haiku"]
     client.chat.completions.create(model="text-only",
                                    messages=[{"role": "user", "content": "logged"}])
-    calls = api(served, "GET", "/api/calls", params={"model": "text-only", "since": "1h"}).json()["data"]
+    calls = api(served, "GET", "/api/calls",
+                params={"model": "text-only", "since": "1h"}).json()["data"]
     assert calls[-1]["prompt_preview"] == "logged" and calls[-1]["tags"] == "serve"
     assert api(served, "GET", "/api/calls", params={"since": "yesterday-ish"}).status_code == 400
 

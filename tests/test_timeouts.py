@@ -59,7 +59,8 @@ def failure(session: Session, model: str = "gpt-4o-mini", **options) -> str:
 def test_backend_and_model_timeouts_are_honoured_model_first(tmp_path, fake_llm_server):
     fake_llm_server.default_delay = 1.0
     deck = timeout_deck(tmp_path, fake_llm_server.url, "timeout = 0.4", "timeout = 0.2")
-    assert deck.backends["openai"].timeout == 0.4 and deck.specs["openai"]["gpt-4o-mini"].timeout == 0.2
+    assert (deck.backends["openai"].timeout == 0.4
+            and deck.specs["openai"]["gpt-4o-mini"].timeout == 0.2)
     with one_try(deck) as session:
         assert "gave no answer within 0.2s" in failure(session)  # the model's wins
         assert "gave no answer within 0.4s" in failure(session, "slowpoke")  # the backend's

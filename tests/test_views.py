@@ -73,9 +73,12 @@ def test_repeat_plot_shows_every_run_titled_and_labelled_demo(ip, run, session):
     assert [t.get_text() for t in latency.get_yticklabels()] == ["demo", "precise"]
     # per target: the runs, the mean
     runs, means = latency.collections[0::2], latency.collections[1::2]
-    assert [len(c.get_offsets()) for c in runs] == [3, 3] and [len(c.get_offsets()) for c in means] == [1, 1]
-    assert means[0].get_offsets()[0][0] == pytest.approx(frame.latency_s[frame.target == "demo"].mean())
-    assert chart_title("x " * 80, 1).endswith("…\"") and "runs per target" not in chart_title("x", 1)
+    assert ([len(c.get_offsets()) for c in runs] == [3, 3]
+            and [len(c.get_offsets()) for c in means] == [1, 1])
+    assert (means[0].get_offsets()[0][0]
+            == pytest.approx(frame.latency_s[frame.target == "demo"].mean()))
+    assert (chart_title("x " * 80, 1).endswith("…\"")
+            and "runs per target" not in chart_title("x", 1))
     assert not shows_demo(frame.assign(backend="openai"), session.deck)
 
 

@@ -4,7 +4,8 @@ The engine never branches on provider: it builds a :class:`BackendRequest` from 
 resolved deck candidate and hands it to the strategy registered for that backend's
 ``strategy`` name. A strategy does one attempt; retries, failover, caching and logging
 belong to the engine. A strategy signals failure only by raising a
-:class:`llmdeck_nb.errors.BackendError` subclass with ``status`` and ``retryable`` set.
+:class:`llmdeck_nb.errors.BackendError` subclass built by :mod:`llmdeck_nb.backends.errors`
+(which sets ``status`` and ``retryable``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class BackendRequest:
     params: Mapping[str, Any] = field(default_factory=dict)  # temperature, max_tokens, top_p...
     endpoint: str | None = None  # base URL; None = provider default
     api_key: Secret | None = None
+    key_variable: str | None = None  # the variable that holds api_key (names it in a 401 hint)
     extra: Mapping[str, Any] = field(default_factory=dict)  # api_version, aws_region, ...
     schema: dict[str, Any] | None = None  # JSON schema for structured output
     timeout: float | None = 60.0  # seconds per attempt; None: no limit
@@ -103,5 +105,5 @@ class BackendStrategy(ABC):
         """Cheapest live check that the backend answers; raises BackendError if not."""
         await self.complete(request)
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional: most strategies hold nothing
         """Release connections."""

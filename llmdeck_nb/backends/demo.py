@@ -17,7 +17,8 @@ import re
 import time
 from typing import Any, ClassVar
 
-from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback, part_data
+from llmdeck_nb.backends.base import (BackendRequest, BackendResponse, BackendStrategy,
+                                      TextCallback, part_data)
 
 DEMO_LABEL = ("[demo answer from llmdeck's offline demo backend — set an API key to get "
               "real answers]")
@@ -43,7 +44,7 @@ _CLOSINGS = (
 )
 
 
-def _text(content: Any) -> str:
+def _text(content: object) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -120,7 +121,7 @@ def _size(mime: str, data: bytes) -> str | None:
     return None
 
 
-def _attachment_lines(content: Any) -> list[str]:
+def _attachment_lines(content: object) -> list[str]:
     """One line per image or document part of the prompt: what it is and how big."""
     lines = []
     for part in content if isinstance(content, list) else []:
@@ -128,8 +129,8 @@ def _attachment_lines(content: Any) -> list[str]:
         if found is None:
             continue
         mime, data = found
-        kind = "PDF document" if mime == "application/pdf" else (f"{mime.split('/')[-1].upper()} "
-                                                                 "image")
+        image = f"{mime.split('/')[-1].upper()} image"
+        kind = "PDF document" if mime == "application/pdf" else image
         facts = [kind, _size(mime, data), f"{max(1, round(len(data) / 1024))} KB"]
         lines.append(f"- {', '.join(f for f in facts if f)}")
     return lines
@@ -147,7 +148,7 @@ def _attachment_answer(prompt: str, lines: list[str], model_id: str) -> str:
     ])
 
 
-def value_for_schema(schema: Any, name: str, digest: bytes, depth: int = 0) -> Any:
+def value_for_schema(schema: object, name: str, digest: bytes, depth: int = 0) -> Any:
     """A deterministic value that follows ``schema`` (required properties filled by type)."""
     if not isinstance(schema, dict) or depth > 8:
         return f"demo {name}"

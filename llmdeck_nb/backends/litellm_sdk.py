@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -25,8 +24,11 @@ from llmdeck_nb.backends.errors import (
     response_error,
     shorten,
     timeout_error,
+    unexpected_error,
 )
 from llmdeck_nb.backends.prompt_cache import mark_cacheable, needs_cache_marks
+from llmdeck_nb.backends.response_format import response_format_for
+from llmdeck_nb.backends.stream_accumulator import StreamAccumulator
 from llmdeck_nb.backends.usage import litellm_usage
 from llmdeck_nb.errors import BackendConnectionError, BackendError
 from llmdeck_nb.redaction import Secret, redact_logger
@@ -60,7 +62,10 @@ _CUT = {"ClientPayloadError", "ContentLengthError", "TransferEncodingError",
         "RemoteProtocolError", "IncompleteRead"}
 _CLIENT_TIMEOUT = {"ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout", "TimeoutError",
                    "SocketTimeoutError", "ServerTimeoutError", "APITimeoutError"}
-_NOT_RETRYABLE_4XX = {400, 401, 403, 404, 405, 413}
+# Statuses litellm reports only when the provider answered them: mapped by status before the
+# cause chain is read (litellm raises 422 and 500 itself, e.g. for an unparsable answer, so
+# those are mapped by the chain first). Whether a status is retried is error_from_status's call.
+_PROVIDER_REFUSALS = frozenset({400, 401, 403, 404, 405, 413})
 
 # pydantic's "Item 'x' on TypedDict class ..." and, for several at once (pydantic 2.12+),
 # "Items 'x', 'y' on TypedDict class ... are using the `ReadOnly` qualifier".
@@ -95,13 +100,6 @@ def load_litellm() -> Any:
     return _litellm
 
 
-class _CallbackFailed(Exception):
-    """Carries an exception raised by the caller's ``on_text`` past the error mapping."""
-
-    def __init__(self, original: BaseException) -> None:
-        self.original = original
-
-
 class LiteLLMStrategy(BackendStrategy):
     kind = "litellm"
 
@@ -130,8 +128,6 @@ class LiteLLMStrategy(BackendStrategy):
             if value is not None and key not in _RESERVED:
                 kwargs[key] = value
         if request.schema is not None:
-            from llmdeck_nb.backends.openai_compatible import response_format_for
-
             kwargs["response_format"] = response_format_for(request.schema)
         mapping = _EXTRA_ARGS.get(request.provider)
         if mapping and request.extra:
@@ -169,53 +165,37 @@ class LiteLLMStrategy(BackendStrategy):
         kwargs = self._kwargs(request)
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
-        parts: list[str] = []
-        usage = None
-        finish_reason = model_id = None
-        ttft = None
-        start = time.perf_counter()
-        reading = False  # True once the answer has started: a transport failure then cuts it
+        answer = StreamAccumulator(on_text)
         try:
             response = await litellm.acompletion(**kwargs)
-            reading = True
+            answer.started = True  # a transport failure from now on cuts the answer off
             async for chunk in response:
-                choices = chunk.choices
-                if choices:
-                    choice = choices[0]
-                    piece = choice.delta.content if choice.delta is not None else None
-                    if piece:
-                        if ttft is None:
-                            ttft = time.perf_counter() - start
-                        parts.append(piece)
-                        try:
-                            on_text(piece)
-                        except Exception as exc:  # noqa: BLE001 - the caller's, re-raised below
-                            raise _CallbackFailed(exc) from exc
-                    if choice.finish_reason:
-                        finish_reason = choice.finish_reason
-                if getattr(chunk, "usage", None):
-                    usage = chunk.usage
-                model_id = model_id or getattr(chunk, "model", None)
-        except _CallbackFailed as failed:
-            raise failed.original  # noqa: B904 - the caller's own exception, unchanged
-        except Exception as exc:  # noqa: BLE001
-            error = map_litellm_error(exc, request, mid_stream=reading)
+                _add_chunk(answer, chunk)
+        except Exception as exc:  # every litellm failure becomes a BackendError...
+            if exc is answer.callback_error:
+                raise  # the caller's own on_text failed: unchanged
+            error = map_litellm_error(exc, request, mid_stream=answer.started)
         else:
-            counts = litellm_usage(usage)
-            if not parts and not counts["output_tokens"] and finish_reason in (None, "stop"):
+            counts = litellm_usage(answer.usage)
+            if not answer.parts and not counts.get("output_tokens") \
+                    and answer.finish_reason in (None, "stop"):
                 # litellm's anthropic/ and gemini/ stream readers end a stream quietly, with
                 # finish_reason "stop", when an event does not parse: not a real answer
                 raise response_error(request.backend, "the stream ended without any text")
-            return BackendResponse(
-                text="".join(parts),
-                **counts,
-                model_id=model_id or request.model_id,
-                finish_reason=finish_reason,
-                http_status=200,
-                provider_cost_usd=_stream_cost(litellm, kwargs["model"], usage),
-                ttft_s=ttft,
-            )
-        raise error
+            return answer.response(
+                counts, model_id=request.model_id, http_status=200,
+                provider_cost_usd=_stream_cost(litellm, kwargs["model"], answer.usage))
+        raise error  # outside the except block: the litellm exception is not chained
+
+
+def _add_chunk(answer: StreamAccumulator, chunk: Any) -> None:
+    """One litellm stream chunk (OpenAI-shaped objects) into the answer."""
+    choices = chunk.choices
+    if choices:
+        choice = choices[0]
+        delta = choice.delta
+        answer.add(delta.content if delta is not None else None, None, choice.finish_reason)
+    answer.note(getattr(chunk, "usage", None), getattr(chunk, "model", None))
 
 
 def _cost(value: Any) -> float | None:
@@ -299,11 +279,11 @@ def map_litellm_error(exc: BaseException, request: BackendRequest, *,
     ``mid_stream``: the failure came while an answer was being read. A transport failure
     there (litellm 1.83 reports a cut or unparsable stream as a ``MidStreamFallbackError``
     around an ``APIConnectionError`` "Stream ended before a finish_reason was received",
-    status 500) is a cut answer, not a provider error: a retryable response error.
+    status 500) is a cut answer, not a provider error.
     """
     error = _mapped(exc, request)
     if mid_stream and isinstance(error, BackendConnectionError):
-        return response_error(request.backend, "the answer was cut off: " + _detail(exc))
+        return response_error(request.backend, "the answer was cut off: " + _detail(exc), "cut")
     return error
 
 
@@ -314,9 +294,8 @@ def _mapped(exc: BaseException, request: BackendRequest) -> BackendError:
     status = _status_of(exc)
     chain = _chain(exc)
     names = {type(e).__name__ for e in chain}
-    if status in _NOT_RETRYABLE_4XX:
-        return error_from_status(status, backend=backend, headers=_headers_of(exc),
-                                 body=_detail(exc), model_id=request.model_id)
+    if status in _PROVIDER_REFUSALS:
+        return _status_error(exc, status, request)
     if names & _CONNECT_FAILED:
         return connection_error(backend, request.endpoint, _detail(exc))
     if names & _CLIENT_TIMEOUT:  # a server's own 408 has none of these: mapped by status
@@ -324,19 +303,19 @@ def _mapped(exc: BaseException, request: BackendRequest) -> BackendError:
     if any(isinstance(e, json.JSONDecodeError) for e in chain):
         return response_error(backend, "malformed JSON: " + _detail(exc))
     if names & _CUT:
-        return response_error(backend, "the answer was cut off: " + _detail(exc))
+        return response_error(backend, "the answer was cut off: " + _detail(exc), "cut")
     if names & _DROPPED:
         return connection_error(backend, request.endpoint, _detail(exc))
     if "APIConnectionError" in names and "HTTPStatusError" not in names:
         # openai/ and azure/ report transport failures as "500 Connection error."
         return connection_error(backend, request.endpoint, _detail(exc))
     if status is not None and status >= 400:
-        return error_from_status(status, backend=backend, headers=_headers_of(exc),
-                                 body=_detail(exc), model_id=request.model_id)
-    return BackendError(
-        f"backend '{backend}' ({request.provider}/{request.model_id}) failed: "
-        f"{type(exc).__name__}: {_detail(exc)}",
-        backend=backend, status=status, retryable=False,
-        hint="see the message; if it names a missing package, install it "
-             "(e.g. vertex_ai needs `pip install 'litellm[google]'`)",
-    )
+        return _status_error(exc, status, request)
+    return unexpected_error(backend, f"{request.provider}/{request.model_id}", exc, _detail(exc),
+                            status)
+
+
+def _status_error(exc: BaseException, status: int, request: BackendRequest) -> BackendError:
+    return error_from_status(status, backend=request.backend, headers=_headers_of(exc),
+                             body=_detail(exc), model_id=request.model_id,
+                             key_variable=request.key_variable)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import re
 import ssl
 import threading
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -39,9 +39,12 @@ from llmdeck_nb.backends.catalog import PROVIDER_CATALOG
 from llmdeck_nb.backends.errors import (
     error_from_status,
     error_from_transport,
+    no_endpoint_error,
     provider_message,
     response_error,
 )
+from llmdeck_nb.backends.response_format import response_format_for
+from llmdeck_nb.backends.stream_accumulator import StreamAccumulator
 from llmdeck_nb.backends.usage import openai_usage
 from llmdeck_nb.errors import BackendError
 
@@ -49,17 +52,10 @@ from llmdeck_nb.errors import BackendError
 _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "response_format"})
 _LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
 CALLS_PER_CLIENT = 1  # concurrent calls per httpx client before another client is used
-_SCHEMA_NAME = re.compile(r"[^a-zA-Z0-9_-]+")
 # A LiteLLM proxy sends this header only on answers served from its own cache.
 PROXY_CACHE_HEADER = "x-litellm-cache-key"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _loads = json.loads
-
-
-def response_format_for(schema: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI ``response_format`` asking for JSON that follows ``schema``."""
-    name = _SCHEMA_NAME.sub("_", str(schema.get("title") or "answer"))[:64] or "answer"
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
 
 
 @functools.cache
@@ -78,17 +74,25 @@ class _LoopPool:
         self.clients: list[httpx.AsyncClient] = []
         self.in_flight: list[int] = []
 
-    def acquire(self) -> tuple[int, httpx.AsyncClient]:
-        """The first client with room (a new one if none); the caller decrements its slot."""
+    @contextmanager
+    def client(self) -> Iterator[httpx.AsyncClient]:
+        """The first client with room (a new one if none), its slot held for the ``with``
+        block and given back however the block ends (httpx's ``request_context()`` is the
+        model)."""
         in_flight = self.in_flight
         for slot, busy in enumerate(in_flight):
             if busy < CALLS_PER_CLIENT:
-                in_flight[slot] = busy + 1
-                return slot, self.clients[slot]
-        self.clients.append(httpx.AsyncClient(limits=self.limits, timeout=60.0,
-                                              verify=_ssl_context()))
-        in_flight.append(1)
-        return len(in_flight) - 1, self.clients[-1]
+                break
+        else:
+            slot = len(in_flight)
+            self.clients.append(httpx.AsyncClient(limits=self.limits, timeout=60.0,
+                                                  verify=_ssl_context()))
+            in_flight.append(0)
+        in_flight[slot] += 1
+        try:
+            yield self.clients[slot]
+        finally:
+            in_flight[slot] -= 1
 
 
 class OpenAICompatibleStrategy(BackendStrategy):
@@ -151,11 +155,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
                         or PROVIDER_CATALOG.get(request.provider))
             endpoint = defaults.endpoint if defaults is not None else None
         if not endpoint:
-            raise BackendError(
-                f"backend '{request.backend}' has no endpoint",
-                backend=request.backend,
-                hint="set `endpoint = \"http://host:port/v1\"` for it in backends.toml",
-            )
+            raise no_endpoint_error(request.backend)
         return endpoint.rstrip("/")
 
     @staticmethod
@@ -184,7 +184,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
     def _status_error(self, request: BackendRequest, response: httpx.Response) -> BackendError:
         return error_from_status(response.status_code, backend=request.backend,
                                  headers=response.headers, body=response.content,
-                                 model_id=request.model_id)
+                                 model_id=request.model_id, key_variable=request.key_variable)
 
     # --- calls ---------------------------------------------------------------------------
 
@@ -192,21 +192,19 @@ class OpenAICompatibleStrategy(BackendStrategy):
         if BLOCKING_IO.get():
             return self._complete_blocking(request)
         endpoint = self._endpoint(request)
-        pool = self._pool()
-        slot, client = pool.acquire()
         answer_started = False
-        try:
-            response = await client.send(self._post(client, request, endpoint, False), stream=True)
-            answer_started = True  # the status line arrived: a failure now is a cut answer
+        with self._pool().client() as client:
             try:
-                await response.aread()
-            except BaseException:
-                await response.aclose()
-                raise
-        except httpx.HTTPError as exc:
-            raise self._transport_error(request, endpoint, exc, answer_started) from None
-        finally:
-            pool.in_flight[slot] -= 1
+                response = await client.send(self._post(client, request, endpoint, False),
+                                             stream=True)
+                answer_started = True  # the status line arrived: a failure now is a cut answer
+                try:
+                    await response.aread()
+                except BaseException:
+                    await response.aclose()
+                    raise
+            except httpx.HTTPError as exc:
+                raise self._transport_error(request, endpoint, exc, answer_started) from None
         return self._answer(request, response)
 
     def _complete_blocking(self, request: BackendRequest) -> BackendResponse:
@@ -262,115 +260,71 @@ class OpenAICompatibleStrategy(BackendStrategy):
     async def stream(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
         # never blocking: the call's time budget must be able to stop a trickling stream
         endpoint = self._endpoint(request)
-        answer = _StreamedAnswer(request, on_text)
-        pool = self._pool()
-        slot, client = pool.acquire()
-        try:
-            response = await client.send(self._post(client, request, endpoint, True), stream=True)
+        answer = StreamAccumulator(on_text)
+        with self._pool().client() as client:
             try:
-                answer.status = response.status_code
-                if answer.status >= 400:
-                    await response.aread()
-                    raise self._status_error(request, response)
-                answer.started = True
-                answer.proxy_hit = PROXY_CACHE_HEADER in response.headers
-                async for line in response.aiter_lines():
-                    if answer.feed(line):
-                        break
-            finally:
-                await response.aclose()
-        except httpx.HTTPError as exc:
-            raise self._transport_error(request, endpoint, exc, answer.started) from None
+                response = await client.send(self._post(client, request, endpoint, True),
+                                             stream=True)
+                await self._read_events(request, response, answer)
+            except httpx.HTTPError as exc:
+                raise self._transport_error(request, endpoint, exc, answer.started) from None
+        if not answer.done and answer.finish_reason is None:
+            raise response_error(request.backend, "the stream ended before the answer was "
+                                 f"complete ({len(answer.parts)} chunks received)", "cut")
+        return answer.response(openai_usage(answer.usage), model_id=request.model_id,
+                               http_status=response.status_code,
+                               proxy_cache_hit=PROXY_CACHE_HEADER in response.headers)
+
+    async def _read_events(self, request: BackendRequest, response: httpx.Response,
+                           answer: StreamAccumulator) -> None:
+        """Feed a streamed answer's SSE lines to ``answer``, or raise the error it carries."""
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                raise self._status_error(request, response)
+            answer.started = True  # a 2xx status line: a failure now is a cut answer
+            async for line in response.aiter_lines():
+                if _feed_event(request, line, answer):
+                    break
         finally:
-            pool.in_flight[slot] -= 1
-        return answer.response()
+            await response.aclose()
 
     async def probe(self, request: BackendRequest) -> None:
         """``GET {endpoint}/models``; servers without that route get a 1-token completion."""
         endpoint = self._endpoint(request)
-        pool = self._pool()
-        slot, client = pool.acquire()
-        try:
-            response = await client.get(endpoint + "/models", headers=self._headers(request),
-                                        timeout=request.timeout)
-        except httpx.HTTPError as exc:
-            raise error_from_transport(exc, backend=request.backend, endpoint=endpoint,
-                                       timeout=request.timeout) from None
-        finally:
-            pool.in_flight[slot] -= 1
+        with self._pool().client() as client:
+            try:
+                response = await client.get(endpoint + "/models", headers=self._headers(request),
+                                            timeout=request.timeout)
+            except httpx.HTTPError as exc:
+                raise self._transport_error(request, endpoint, exc, False) from None
         if response.status_code in (404, 405):
             await self.complete(request)
         elif response.status_code >= 400:
             raise self._status_error(request, response)
 
 
-class _StreamedAnswer:
-    """The answer of a streamed call, built from its SSE lines (blocking or not)."""
-
-    def __init__(self, request: BackendRequest, on_text: TextCallback) -> None:
-        self.request = request
-        self.on_text = on_text
-        self.parts: list[str] = []
-        self.usage: dict[str, Any] = {}
-        self.finish_reason: str | None = None
-        self.model_id: str | None = None
-        self.ttft: float | None = None
-        self.status: int | None = None
-        self.started = False  # a 2xx status line arrived: a failure now is a cut answer
-        self.proxy_hit = False
-        self.tool_calls: dict[int, dict[str, Any]] = {}
-        self.done = False
-        self.start = time.perf_counter()
-
-    def feed(self, line: str) -> bool:
-        """Take one line of the stream; True at ``data: [DONE]``."""
-        if not line.startswith("data:"):
-            return False  # blank separators, "event:" lines, ": keep-alive" comments
-        data = line[5:].strip()
-        if data == "[DONE]":
-            self.done = True
-            return True
-        try:
-            chunk = _loads(data)
-            choices = chunk.get("choices") or ()
-        except (ValueError, AttributeError) as exc:
-            raise response_error(self.request.backend, _malformed(exc, data)) from None
-        if "error" in chunk:
-            raise _stream_error(self.request, chunk)
-        for choice in choices:
-            if choice.get("index", 0) != 0:
-                continue
+def _feed_event(request: BackendRequest, line: str, answer: StreamAccumulator) -> bool:
+    """Take one line of the stream; True at ``data: [DONE]``."""
+    if not line.startswith("data:"):
+        return False  # blank separators, "event:" lines, ": keep-alive" comments
+    data = line[5:].strip()
+    if data == "[DONE]":
+        answer.done = True
+        return True
+    try:
+        chunk = _loads(data)
+        choices = chunk.get("choices") or ()
+    except (ValueError, AttributeError) as exc:
+        raise response_error(request.backend, _malformed(exc, data)) from None
+    if "error" in chunk:
+        raise _stream_error(request, chunk)
+    for choice in choices:
+        if choice.get("index", 0) == 0:
             delta = choice.get("delta") or {}
-            if delta.get("tool_calls"):
-                merge_tool_call_deltas(self.tool_calls, delta["tool_calls"])
-            piece = delta.get("content")
-            if piece:
-                if self.ttft is None:
-                    self.ttft = time.perf_counter() - self.start
-                self.parts.append(piece)
-                self.on_text(piece)
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
-        self.model_id = self.model_id or chunk.get("model")
-        return False
-
-    def response(self) -> BackendResponse:
-        if not self.done and self.finish_reason is None:
-            raise response_error(
-                self.request.backend,
-                f"the stream ended before the answer was complete ({len(self.parts)} chunks received)")
-        return BackendResponse(
-            text="".join(self.parts),
-            **openai_usage(self.usage),
-            model_id=self.model_id or self.request.model_id,
-            finish_reason=self.finish_reason,
-            http_status=self.status,
-            ttft_s=self.ttft,
-            tool_calls=[self.tool_calls[i] for i in sorted(self.tool_calls)] or None,
-            proxy_cache_hit=self.proxy_hit,
-        )
+            answer.add(delta.get("content"), delta.get("tool_calls"), choice.get("finish_reason"))
+    answer.note(chunk.get("usage"), chunk.get("model"))
+    return False
 
 
 def _malformed(exc: Exception, raw: bytes | str) -> str:
@@ -389,16 +343,5 @@ def _stream_error(request: BackendRequest, chunk: dict[str, Any]) -> BackendErro
     body = json.dumps(chunk)
     if status is not None:
         return error_from_status(status, backend=request.backend, body=body,
-                                 model_id=request.model_id)
+                                 model_id=request.model_id, key_variable=request.key_variable)
     return response_error(request.backend, "error inside the stream: " + provider_message(body))
-
-
-def merge_tool_call_deltas(calls: dict[int, dict[str, Any]], deltas: list[dict[str, Any]]) -> None:
-    """Streamed tool calls arrive in pieces (by ``index``); ``arguments`` is concatenated."""
-    for delta in deltas:
-        call = calls.setdefault(delta.get("index", 0),
-                                {"id": None, "type": "function", "function": {"name": "", "arguments": ""}})
-        call["id"] = delta.get("id") or call["id"]
-        function = delta.get("function") or {}
-        call["function"]["name"] += function.get("name") or ""
-        call["function"]["arguments"] += function.get("arguments") or ""

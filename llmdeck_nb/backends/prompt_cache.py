@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from llmdeck_nb.backends.base import BackendRequest
+from llmdeck_nb.json_types import JsonObject
 
 EPHEMERAL = {"type": "ephemeral"}
 
@@ -24,7 +25,7 @@ def needs_cache_marks(request: BackendRequest) -> bool:
         request.provider in ("bedrock", "vertex_ai") and "claude" in request.model_id.lower())
 
 
-def mark_cacheable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def mark_cacheable(messages: list[JsonObject]) -> list[JsonObject]:
     """A copy of ``messages`` with the system prompt and the last message marked cacheable."""
     marked = list(messages)
     indexes = {len(marked) - 1} if marked else set()
@@ -34,7 +35,7 @@ def mark_cacheable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return marked
 
 
-def _marked(message: dict[str, Any]) -> dict[str, Any]:
+def _marked(message: JsonObject) -> JsonObject:
     content = message.get("content")
     if isinstance(content, str):
         parts: list[Any] = [{"type": "text", "text": content}]

@@ -23,7 +23,7 @@ _lock = threading.Lock()
 
 
 def known_kinds() -> list[str]:
-    return sorted(set(_FACTORIES) | set(_instances))
+    return sorted(_FACTORIES)
 
 
 def get_strategy(kind: str) -> BackendStrategy:
@@ -46,13 +46,8 @@ def get_strategy(kind: str) -> BackendStrategy:
     return strategy
 
 
-def register_strategy(kind: str, strategy: BackendStrategy) -> None:
-    """Use ``strategy`` for ``kind`` from now on (plugins; tests plugging a recorder)."""
-    with _lock:
-        _instances[kind] = strategy
-
-
 async def aclose_all() -> None:
-    """Release the connections of every strategy built so far (in this event loop)."""
+    """Release the connections of every strategy built so far (in this event loop): the
+    server's shutdown. A strategy used again afterwards opens new connections."""
     for strategy in list(_instances.values()):
         await strategy.aclose()

@@ -24,12 +24,20 @@ A count the provider does not report is ``None`` (not 0). Shapes read:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-UsageFields = dict[str, int | None]
+from typing import Any, TypedDict
 
 
-def _count(value: Any) -> int | None:
+class UsageFields(TypedDict, total=False):
+    """The token-count keywords of :class:`~llmdeck_nb.backends.base.BackendResponse`."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_tokens: int | None
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None
+
+
+def _count(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -51,7 +59,7 @@ def openai_usage(usage: Mapping[str, Any] | None) -> UsageFields:
     }
 
 
-def _field(obj: Any, name: str) -> Any:
+def _field(obj: object, name: str) -> Any:
     """``obj.name`` or None, read from the pydantic object's ``__dict__``: litellm deletes
     unset fields, and a missing one read with ``getattr`` costs ~10-20 us (pydantic's
     ``__getattr__`` raises inside), several times per call."""
@@ -59,7 +67,7 @@ def _field(obj: Any, name: str) -> Any:
     return fields.get(name) if isinstance(fields, dict) else getattr(obj, name, None)
 
 
-def litellm_usage(usage: Any) -> UsageFields:
+def litellm_usage(usage: object) -> UsageFields:
     """The counts of litellm's ``Usage`` object (litellm copies Anthropic's
     ``cache_creation_input_tokens`` into ``prompt_tokens_details.cache_write_tokens``)."""
     if usage is None:

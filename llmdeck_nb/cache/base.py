@@ -16,9 +16,10 @@ import json
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from llmdeck_nb.errors import CacheError
+from llmdeck_nb.json_types import JsonObject
 from llmdeck_nb.redaction import redact_value
 
 _encode_value = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -50,7 +51,7 @@ class CacheStats:
         )
 
 
-def encode_value(value: dict[str, Any]) -> str:
+def encode_value(value: JsonObject) -> str:
     """Redact and serialize a value; CacheError if it is not a JSON-able dict."""
     if not isinstance(value, dict):
         raise CacheError(f"a cache value must be a dict, not {type(value).__name__}")
@@ -63,7 +64,7 @@ def encode_value(value: dict[str, Any]) -> str:
         ) from exc
 
 
-def decode_value(raw: str | bytes | None) -> dict[str, Any] | None:
+def decode_value(raw: str | bytes | None) -> JsonObject | None:
     """Parse a stored value; None for anything that is not a JSON object."""
     if raw is None:
         return None
@@ -72,6 +73,18 @@ def decode_value(raw: str | bytes | None) -> dict[str, Any] | None:
     except (TypeError, ValueError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def check_ttl(ttl: float | None) -> float | None:
+    """``ttl`` as float seconds (None: entries never expire); CacheError if not positive."""
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+        raise CacheError(
+            f"cache ttl must be a positive number of seconds, got {ttl!r}",
+            hint="e.g. ttl = 86400 for one day; leave it out to keep entries until evicted",
+        )
+    return float(ttl)
 
 
 class ResponseCache(ABC):
@@ -122,7 +135,7 @@ class ResponseCache(ABC):
 
     # --- the interface the engine uses -----------------------------------------------
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> JsonObject | None:
         """The value stored under ``key``, or None. Counts a hit or a miss."""
         value = decode_value(self._load(key))
         with self._count_lock:
@@ -132,7 +145,7 @@ class ResponseCache(ABC):
                 self._hits += 1
         return value
 
-    def set(self, key: str, value: dict[str, Any]) -> None:
+    def set(self, key: str, value: JsonObject) -> None:
         """Store ``value`` (redacted, as JSON) under ``key``."""
         self._store(key, encode_value(value))
 

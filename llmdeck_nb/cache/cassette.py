@@ -49,7 +49,8 @@ class CassetteReport:
     missing: int = 0  # logged answers no longer in the cache (expired, cleared)
 
     def __str__(self) -> str:
-        missing = f" ({self.missing} logged answers were no longer in the cache)" if self.missing else ""
+        missing = (f" ({self.missing} logged answers were no longer in the cache)"
+                   if self.missing else "")
         way = "to" if self.action == "exported" else "from"
         return f"{self.action} {self.entries} cached answers {way} {self.path}{missing}"
 
@@ -106,7 +107,8 @@ def _entries(source: Path) -> list[dict[str, Any]]:
         raise CacheError(f"{where} is not an llmdeck cassette (no \"format\": "
                          f"\"{CASSETTE_FORMAT}\")",
                          hint="give the file `llmdeck cassette export` wrote")
-    if document.get("version") != CASSETTE_VERSION or document.get("cache_format") != CACHE_FORMAT_VERSION:
+    if (document.get("version") != CASSETTE_VERSION
+        or document.get("cache_format") != CACHE_FORMAT_VERSION):
         raise CacheError(
             f"{where} is cassette version {document.get('version')} for cache format "
             f"{document.get('cache_format')}; this llmdeck_nb reads version {CASSETTE_VERSION} for "

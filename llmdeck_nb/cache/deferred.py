@@ -13,10 +13,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from llmdeck_nb.cache.base import CacheStats, ResponseCache
 from llmdeck_nb.errors import CacheUnavailableError
+from llmdeck_nb.json_types import JsonObject
 
 RETRY_INTERVAL_S = 5.0
 
@@ -63,10 +63,10 @@ class DeferredCache(ResponseCache):
         return f"(not connected yet: {self._error.message})"
 
     # the real cache counts hits and misses once it is open
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get(self, key: str) -> JsonObject | None:
         return self._inner().get(key)
 
-    def set(self, key: str, value: dict[str, Any]) -> None:
+    def set(self, key: str, value: JsonObject) -> None:
         self._inner().set(key, value)
 
     def stats(self) -> CacheStats:
@@ -92,4 +92,4 @@ class DeferredCache(ResponseCache):
             self._cache.close()
 
 
-__all__ = ["DeferredCache", "RETRY_INTERVAL_S"]
+__all__ = ["RETRY_INTERVAL_S", "DeferredCache"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from llmdeck_nb.cache.base import ResponseCache
+from llmdeck_nb.cache.base import ResponseCache, check_ttl
 from llmdeck_nb.errors import CacheError
 from llmdeck_nb.redaction import redact
 
@@ -31,17 +31,6 @@ def default_directory() -> Path:
     return responses_dir()
 
 
-def _check_ttl(ttl: float | None) -> float | None:
-    if ttl is None:
-        return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
-        raise CacheError(
-            f"cache ttl must be a positive number of seconds, got {ttl!r}",
-            hint="e.g. ttl = 86400 for one day; leave it out to keep entries until evicted",
-        )
-    return float(ttl)
-
-
 class DiskResponseCache(ResponseCache):
     kind = "disk"
 
@@ -52,7 +41,7 @@ class DiskResponseCache(ResponseCache):
         size_limit: int | None = None,
     ) -> None:
         super().__init__()
-        self.ttl = _check_ttl(ttl)
+        self.ttl = check_ttl(ttl)
         if size_limit is not None and (
             isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit <= 0
         ):

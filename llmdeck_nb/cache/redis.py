@@ -19,8 +19,7 @@ import re
 from typing import Any
 
 from llmdeck_nb.cache import keys as _keys
-from llmdeck_nb.cache.base import ResponseCache
-from llmdeck_nb.cache.disk import _check_ttl
+from llmdeck_nb.cache.base import ResponseCache, check_ttl
 from llmdeck_nb.errors import CacheError, CacheUnavailableError
 from llmdeck_nb.redaction import REDACTED, redact, register_secret
 
@@ -79,7 +78,7 @@ class RedisResponseCache(ResponseCache):
                 f"Redis cache namespace {namespace!r} is not allowed",
                 hint="use 1-100 letters, digits, '_', '-' or '.' (no ':' or glob characters)",
             )
-        self.ttl = _check_ttl(ttl)
+        self.ttl = check_ttl(ttl)
         self._ttl_ms = max(1, round(self.ttl * 1000)) if self.ttl is not None else None
         self.namespace = namespace
         self.url = redact_url(url)  # the only form of the URL this object keeps

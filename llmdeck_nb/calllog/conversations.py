@@ -75,18 +75,21 @@ class ConversationStore:
         if count <= 0:
             return 0
         ids = [row[0] for row in self.log.query(
-            f"SELECT id FROM {TABLE} WHERE conversation = ? ORDER BY id DESC LIMIT ?", (name, count))]
+            f"SELECT id FROM {TABLE} WHERE conversation = ? ORDER BY id DESC LIMIT ?",
+            (name, count))]
         if ids:
             self.log.query(f"DELETE FROM {TABLE} WHERE id IN ({', '.join('?' * len(ids))})", ids)
         return len(ids)
 
     def delete(self, name: str) -> int:
-        return len(self.log.query(f"DELETE FROM {TABLE} WHERE conversation = ? RETURNING id", (name,)))
+        return len(self.log.query(f"DELETE FROM {TABLE} WHERE conversation = ? RETURNING id",
+                                  (name,)))
 
     def conversations(self) -> list[ConversationInfo]:
         """Every stored conversation, most recently used first."""
-        rows = self.log.query(f"SELECT conversation, count(*), ifnull(sum(tokens), 0), max(created_at) "
-                              f"FROM {TABLE} GROUP BY conversation ORDER BY max(id) DESC")
+        rows = self.log.query("SELECT conversation, count(*), ifnull(sum(tokens), 0), "
+                              f"max(created_at) FROM {TABLE} GROUP BY conversation "
+                              "ORDER BY max(id) DESC")
         return [ConversationInfo(*row) for row in rows]
 
 

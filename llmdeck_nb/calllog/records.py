@@ -36,9 +36,6 @@ Status = Literal["ok", "error", "cache_hit"]
 CostSource = str
 CacheWhere = Literal["local", "proxy"]
 
-STATUSES: tuple[str, ...] = ("ok", "error", "cache_hit")
-COST_SOURCES: tuple[str, ...] = ("deck", "litellm", "none")
-
 
 def truncate(text: str | None, limit: int = PREVIEW_CHARS) -> str | None:
     """``text`` cut to at most ``limit`` characters, ending with "…" when it was cut."""

@@ -1,28 +1,42 @@
 """CallRecords -> INSERT rows of the calls table, every string redacted on the way.
 
-Records are converted column by column (one list comprehension per column, no per-row
-function calls): appending 100,000 records is dominated by SQLite, not by Python. Each
-column's conversion follows its kind, taken from the dtype sets of
-:mod:`llmdeck_nb.calllog.frame`, so a new column of a known kind needs no code here.
+Records are converted column by column, and a column whose values already have the
+column's type (the engine's case) is checked as a whole (the set of its types, a sum, a
+maximum length) instead of value by value. Each column's conversion follows its kind,
+taken from the dtype sets of :mod:`llmdeck_nb.calllog.frame`, so a new column of a known
+kind needs no code here. Missing values are bound as NaN (see :data:`NULL`).
 
-Redaction: the strings of the batch are tested for secrets together (distinct values
-joined, one cheap test), then column by column; only a column that may hold one is
-redacted value by value.
+Redaction: all the strings of the batch are tested for secrets in one scan
+(:func:`llmdeck_nb.redaction.suspects`), and only the strings it points at are redacted.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from itertools import chain
-from operator import attrgetter
+from itertools import repeat
+from operator import attrgetter, floordiv, sub
 from typing import Any
 
 from llmdeck_nb.calllog.frame import BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, TIME_COLUMNS
-from llmdeck_nb.calllog.records import COLUMNS, ERROR_CHARS, PREVIEW_CHARS, CallRecord, truncate
-from llmdeck_nb.redaction import REDACTED, looks_secret, may_hold_secret, redact, redact_value
+from llmdeck_nb.calllog.records import (
+    COLUMNS,
+    ELLIPSIS,
+    ERROR_CHARS,
+    PREVIEW_CHARS,
+    CallRecord,
+    truncate,
+)
+from llmdeck_nb.redaction import (
+    REDACTED,
+    looks_secret,
+    may_hold_secret,
+    redact,
+    redact_value,
+    suspects,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
@@ -77,11 +91,33 @@ def tags_text(tags: Any) -> str:
 
 
 # --- one converter per kind of column --------------------------------------------------
+#
+# Each takes a column's values and the set of their types, and checks the whole column at
+# once where it can (a set of types, a sum, a maximum length, all computed in C), so the
+# common case costs no Python work per value.
+
+#: How a missing number is bound: NaN, which SQLite stores as NULL. The sqlite3 module binds
+#: a float as it is, but None only after failing to find an adapter for it (~0.7 us each,
+#: half of append_many's SQLite time on a typical batch, where a third of the values are None).
+NULL = float("nan")
+_NONE = type(None)
+_INT_KINDS = frozenset({int, _NONE})
+_FLOAT_KINDS = frozenset({float, _NONE})
+_TEXT_KINDS = frozenset({str, _NONE})
+
+Kinds = set[type] | frozenset[type]
+Converter = Callable[[Sequence[Any], Kinds], Sequence[Any]]
+Scalar = Callable[[Any], Any]
 
 
-def _times(values: Sequence[Any]) -> list[Any]:
-    try:  # aware datetimes, the engine's case: one subtraction each
-        return [(v - _EPOCH) // _ONE_US for v in values]
+def _bound(values: Sequence[Any], kinds: Kinds) -> Sequence[Any]:
+    """``values`` with None as :data:`NULL`."""
+    return [NULL if v is None else v for v in values] if _NONE in kinds else values
+
+
+def _times(values: Sequence[Any], kinds: Kinds) -> list[Any]:
+    try:  # aware datetimes, the engine's case: one subtraction and one division each, in C
+        return list(map(floordiv, map(sub, values, repeat(_EPOCH)), repeat(_ONE_US)))
     except TypeError:  # naive datetimes, or not datetimes (micros says which)
         return [micros(v) for v in values]
 
@@ -109,27 +145,46 @@ def _float(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _ints(values: Sequence[Any]) -> list[Any]:
-    return [v if v is None or v.__class__ is int else _int(v) for v in values]
+def _ints(values: Sequence[Any], kinds: Kinds) -> Sequence[Any]:
+    if kinds <= _INT_KINDS:
+        return _bound(values, kinds)
+    return [NULL if (number := _int(v)) is None else number for v in values]
 
 
-def _floats(values: Sequence[Any]) -> list[Any]:
-    # v - v == 0.0 is false for NaN and infinities: those, and anything not a float, go slow
-    return [v if v.__class__ is float and v - v == 0.0 else _float(v) for v in values]
+def _floats(values: Sequence[Any], kinds: Kinds) -> Sequence[Any]:
+    # a finite sum: no NaN or infinity among the values
+    if kinds <= _FLOAT_KINDS and math.isfinite(sum(filter(None, values))):
+        return _bound(values, kinds)
+    return [NULL if (number := _float(v)) is None else number for v in values]
 
 
-def _bools(values: Sequence[Any]) -> list[Any]:
+def _bool(value: Any) -> int:
+    return 1 if value else 0  # an int: a bool is bound through the adapter lookup
+
+
+def _bools(values: Sequence[Any], kinds: Kinds) -> list[Any]:
     return [1 if v else 0 for v in values]
 
 
-def _texts(values: Sequence[Any]) -> list[Any]:
+def _text(value: Any) -> str | None:
+    return value if value is None or value.__class__ is str else str(value)
+
+
+def _texts(values: Sequence[Any], kinds: Kinds) -> Sequence[Any]:
+    """Text stays None when missing here: redaction looks at the texts first (see rows)."""
+    if kinds <= _TEXT_KINDS:
+        return values
     return [v if v is None or v.__class__ is str else str(v) for v in values]
 
 
-def _memoised(convert: Callable[[Any], str], key: Callable[[Any], Any]) -> Callable[[Sequence[Any]], list[str]]:
+def _longest(values: Sequence[Any]) -> int:
+    return max(map(len, filter(None, values)), default=0)
+
+
+def _memoised(convert: Callable[[Any], str], key: Callable[[Any], Any]) -> Converter:
     """Per batch, convert each distinct value once (params and tags repeat call after call)."""
 
-    def column(values: Sequence[Any]) -> list[str]:
+    def column(values: Sequence[Any], kinds: Kinds) -> list[str]:
         seen: dict[Any, str] = {}
         out = []
         for value in values:
@@ -157,57 +212,88 @@ def _typed_tags(value: Any) -> Any:
     return value if isinstance(value, str) or not value else (tuple(value), tuple(map(type, value)))
 
 
-def _window(limit: int) -> Callable[[Sequence[Any]], list[Any]]:
+def _window(limit: int) -> tuple[Converter, Scalar]:
     cut = limit + _REDACTION_MARGIN
 
-    def column(values: Sequence[Any]) -> list[Any]:
-        return [None if v is None else (v if v.__class__ is str else str(v))[:cut] for v in values]
+    def column(values: Sequence[Any], kinds: Kinds) -> Sequence[Any]:
+        texts = _texts(values, kinds)
+        if _longest(texts) <= cut:
+            return texts
+        return [v if v is None else v[:cut] for v in texts]
 
-    return column
+    def scalar(value: Any) -> str | None:
+        text = _text(value)
+        return None if text is None else text[:cut]
+
+    return column, scalar
 
 
-def _converter(name: str) -> Callable[[Sequence[Any]], list[Any]]:
+def _converter(name: str) -> tuple[Converter, Scalar]:
+    """How a column is converted: all its values at once, or one value (a single row)."""
     if name in TIME_COLUMNS:
-        return _times
+        return _times, micros
     if name in INT_COLUMNS:
-        return _ints
+        return _ints, _int
     if name in FLOAT_COLUMNS:
-        return _floats
+        return _floats, _float
     if name in BOOL_COLUMNS:
-        return _bools
+        return _bools, _bool
     if name == "params":
-        return _memoised(params_json, _typed_items)
+        return _memoised(params_json, _typed_items), params_json
     if name == "tags":
-        return _memoised(tags_text, _typed_tags)
+        return _memoised(tags_text, _typed_tags), tags_text
     if name in _WINDOWS:
         return _window(_WINDOWS[name])
-    return _texts
+    return _texts, _text
 
 
-_CONVERTERS = [_converter(name) for name in COLUMNS]
+_CONVERTERS, _SCALARS = zip(*map(_converter, COLUMNS))
 _TEXT_INDEXES = [i for i, name in enumerate(COLUMNS)
                  if name not in TIME_COLUMNS | INT_COLUMNS | FLOAT_COLUMNS | BOOL_COLUMNS]
 _WINDOW_INDEXES = [(COLUMNS.index(name), limit) for name, limit in _WINDOWS.items()]
 
 
-def _may_hold_secret(columns: list[list[Any]]) -> bool:
-    return may_hold_secret("\0".join(filter(None, chain.from_iterable(columns))))
+def _redact_texts(columns: list[Sequence[Any]]) -> None:
+    """Every string of a call row passes here (conversation turns: conversations.py). One
+    scan of each text column (:func:`suspects`); :func:`redact` on the values it points at."""
+    for index in _TEXT_INDEXES:
+        found = suspects(columns[index])
+        if found:
+            column = columns[index] = list(columns[index])
+            for row in found:
+                column[row] = redact(column[row]) if column[row] else column[row]
+
+
+def _may_hold_secret(texts: Iterable[Any]) -> bool:
+    return may_hold_secret("\0".join(filter(None, texts)))
+
+
+def _row(record: CallRecord) -> tuple[Any, ...]:
+    """One record (a call's row) value by value: for a single row, cheaper than by column."""
+    values = [scalar(value) for scalar, value in zip(_SCALARS, _fields(record))]
+    if _may_hold_secret([values[i] for i in _TEXT_INDEXES]):
+        for index in _TEXT_INDEXES:
+            values[index] = redact(values[index]) if values[index] else values[index]
+    for index, limit in _WINDOW_INDEXES:
+        values[index] = truncate(values[index], limit)
+    return tuple(NULL if value is None else value for value in values)
 
 
 def rows(records: Sequence[CallRecord]) -> list[tuple[Any, ...]]:
     """``records`` as INSERT rows in :data:`COLUMNS` order, every string redacted."""
-    if not records:
-        return []
-    columns = [convert(values) for convert, values in zip(_CONVERTERS, zip(*map(_fields, records)))]
-    # Every string of a call row passes here (conversation turns: conversations.py). One
-    # test for all the strings; then one per column; then value by value.
-    if _may_hold_secret([columns[i] for i in _TEXT_INDEXES]):
-        for index in _TEXT_INDEXES:
-            if _may_hold_secret([columns[index]]):
-                columns[index] = [redact(v) if v else v for v in columns[index]]
+    if len(records) < 2:
+        return [_row(record) for record in records]
+    raw = list(zip(*map(_fields, records)))
+    kinds = [set(map(type, values)) for values in raw]
+    columns = [convert(values, k) for convert, values, k in zip(_CONVERTERS, raw, kinds)]
+    _redact_texts(columns)
     for index, limit in _WINDOW_INDEXES:
-        columns[index] = [v if v is None or len(v) <= limit else truncate(v, limit)
-                          for v in columns[index]]
+        if _longest(columns[index]) > limit:  # truncate() on the texts longer than limit
+            cut = limit - len(ELLIPSIS)
+            columns[index] = [v if v is None or len(v) <= limit else v[:cut] + ELLIPSIS
+                              for v in columns[index]]
+    for index in _TEXT_INDEXES:
+        columns[index] = _bound(columns[index], kinds[index])
     return list(zip(*columns))
 
 

@@ -120,7 +120,8 @@ def m004_conversation_turns(conn: sqlite3.Connection) -> None:
         )
         """
     )
-    conn.execute(f"CREATE INDEX {CONVERSATIONS_TABLE}_name ON {CONVERSATIONS_TABLE} (conversation, id)")
+    conn.execute(f"CREATE INDEX {CONVERSATIONS_TABLE}_name ON {CONVERSATIONS_TABLE} (conversation, "
+                 "id)")
 
 
 @migration

@@ -447,21 +447,20 @@ class CallLog:
                     return cache
                 tail_from = cache.max_id if cache is not None and count > cache.count else 0
                 rows = conn.execute(
-                    f"SELECT id, {_SELECT_COLUMNS} FROM {schema.TABLE} "
+                    f"SELECT {_SELECT_COLUMNS} FROM {schema.TABLE} "
                     "WHERE id > ? AND id <= ? ORDER BY id",
                     (tail_from, max_id),
                 ).fetchall()
                 if tail_from and cache is not None and cache.count + len(rows) != count:
                     tail_from = 0  # rows were deleted meanwhile: read everything again
                     rows = conn.execute(
-                        f"SELECT id, {_SELECT_COLUMNS} FROM {schema.TABLE} "
+                        f"SELECT {_SELECT_COLUMNS} FROM {schema.TABLE} "
                         "WHERE id <= ? ORDER BY id",
                         (max_id,),
                     ).fetchall()
             finally:
                 conn.execute("COMMIT")
-            new = _frame.build_frame(rows, ("id", *COLUMNS))
-            new.pop("id")
+            new = _frame.build_frame(rows, COLUMNS)
             micros = _started_micros(new)
             if tail_from and cache is not None:
                 import numpy as np

@@ -33,7 +33,8 @@ def register(commands: argparse._SubParsersAction,
                      "backends/NAME.toml and routed to it)")
     add.add_argument("--provider", help="litellm provider prefix (litellm backends)")
     add.add_argument("--display-name", metavar="TEXT")
-    add.add_argument("--profile", metavar="NAME", help="profile to route --models in (default: active)")
+    add.add_argument("--profile", metavar="NAME",
+                     help="profile to route --models in (default: active)")
     add.set_defaults(handler=_add)
 
     setter = actions.add_parser("set", help="set KEY=VALUE in a backend's table")
@@ -43,7 +44,8 @@ def register(commands: argparse._SubParsersAction,
     setter.set_defaults(handler=_set)
 
     for action, enabled in (("enable", True), ("disable", False)):
-        toggle = actions.add_parser(action, help=f"{action} a backend (enabled = {str(enabled).lower()})")
+        toggle = actions.add_parser(action,
+                                    help=f"{action} a backend (enabled = {str(enabled).lower()})")
         _folder_argument(toggle)
         toggle.add_argument("name")
         toggle.set_defaults(handler=_toggle, enabled=enabled)
@@ -64,7 +66,8 @@ def register(commands: argparse._SubParsersAction,
     _folder_argument(backup_list)
     backup_list.set_defaults(handler=_backups)
 
-    restore = commands.add_parser("restore", help="bring back a backup of the deck (default: the latest)")
+    restore = commands.add_parser("restore",
+                                  help="bring back a backup of the deck (default: the latest)")
     _folder_argument(restore)
     restore.add_argument("backup", nargs="?", help="backup name (from `llmdeck backup list`)")
     restore.set_defaults(handler=_restore)
@@ -138,7 +141,8 @@ def _test(args: argparse.Namespace) -> int:
         rows = session.check([args.name] if args.name else None).to_dict("records")
     for row in rows:
         row["latency_ms"] = f"{row['latency_s'] * 1000:.0f}" if row["status"] != "skipped" else ""
-    print(format_table(rows, ["backend", "status", "latency_ms", "model", "endpoint_host", "detail"]))
+    print(format_table(rows,
+                       ["backend", "status", "latency_ms", "model", "endpoint_host", "detail"]))
     return 1 if any(r["status"] == "error" for r in rows) else 0
 
 

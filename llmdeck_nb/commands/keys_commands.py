@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 def register(commands: argparse._SubParsersAction,
              deck_argument: Callable[[argparse.ArgumentParser], None]) -> None:
-    keys = commands.add_parser("keys", help="store API keys encrypted (keyring or file); list where each is found")
+    keys = commands.add_parser("keys",
+                               help="store API keys encrypted (keyring or file); list where each "
+                                    "is found")
     actions = keys.add_subparsers(dest="action", required=True)
 
     setter = actions.add_parser("set", help="store a key (asked without echo; or read from a pipe)")
@@ -52,7 +54,8 @@ def _list(args: argparse.Namespace) -> int:
 
     folder, _ = locate_deck(args.deck)
     rows = key_sources(deck_key_names(folder))
-    print(json.dumps(rows, indent=2) if args.json else format_table(rows, ["name", "used", "also_in"]))
+    print(json.dumps(rows, indent=2) if args.json
+          else format_table(rows, ["name", "used", "also_in"]))
     return 0
 
 

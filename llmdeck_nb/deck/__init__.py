@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from llmdeck_nb.deck.resolution import Candidate, Resolution
     from llmdeck_nb.deck.specs import BackendConfig, Costs, ModelSpec, Preset, RoutingProfile
     from llmdeck_nb.deck.validation import ValidationReport, validate_deck
-    from llmdeck_nb.deck.verdict import Reason, Unservable, serving_verdict
+    from llmdeck_nb.deck.verdict import Reason, Served, Unservable, serving_verdict
 
 _EXPORTS = {
     "Deck": "llmdeck_nb.deck.deck",
@@ -33,13 +33,14 @@ _EXPORTS = {
     "ValidationReport": "llmdeck_nb.deck.validation",
     "validate_deck": "llmdeck_nb.deck.validation",
     "Reason": "llmdeck_nb.deck.verdict",
+    "Served": "llmdeck_nb.deck.verdict",
     "Unservable": "llmdeck_nb.deck.verdict",
     "serving_verdict": "llmdeck_nb.deck.verdict",
 }
 
 __all__ = ["BackendConfig", "Candidate", "Costs", "Deck", "ModelSpec", "Preset", "Reason",
-           "Resolution", "RoutingProfile", "Unservable", "ValidationReport", "deck_summary",
-           "load_deck", "models_table", "serving_verdict", "validate_deck"]
+           "Resolution", "RoutingProfile", "Served", "Unservable", "ValidationReport",
+           "deck_summary", "load_deck", "models_table", "serving_verdict", "validate_deck"]
 
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS, globals())

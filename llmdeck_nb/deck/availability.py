@@ -29,7 +29,7 @@ def has_nothing_to_check(backend: BackendConfig) -> bool:
     return backend.api_key is None
 
 
-def latency_text(seconds: Any) -> str:
+def latency_text(seconds: object) -> str:
     """``"12 ms"``; empty for a missing or NaN latency."""
     if not isinstance(seconds, (int, float)) or math.isnan(seconds):
         return ""

@@ -58,7 +58,8 @@ def add_backend(edit: DeckEdit, name: str, *, kind: str = OPENAI_COMPATIBLE,
                             "prefix, e.g. anthropic, gemini, mistral)")
     if key_env is not None and not _VARIABLE.match(key_env):
         raise DeckEditError(f"--key-env '{key_env}' is not a variable name",
-                            hint="e.g. --key-env MY_PROXY_API_KEY (store it with `llmdeck keys set`)")
+                            hint="e.g. --key-env MY_PROXY_API_KEY (store it with `llmdeck keys "
+                                 "set`)")
     table = tomlkit.table()
     table.comment(f"added by `llmdeck backend add` on {date.today().isoformat()}")
     table["display_name"] = display_name or name
@@ -115,7 +116,8 @@ def set_values(edit: DeckEdit, name: str, assignments: list[str]) -> list[str]:
         key, sep, raw = assignment.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise DeckEditError(f"'{assignment}' is not KEY=VALUE", hint='e.g. endpoint="http://h/v1"')
+            raise DeckEditError(f"'{assignment}' is not KEY=VALUE",
+                                hint='e.g. endpoint="http://h/v1"')
         value = _value(raw.strip())
         if looks_secret(key) and not (isinstance(value, str) and "${" in value):
             raise DeckEditError(

@@ -26,7 +26,13 @@ from llmdeck_nb.deck.specs import (
     Preset,
     RoutingProfile,
 )
-from llmdeck_nb.deck.verdict import Reason, Unservable, dormant_phrase, serving_verdict
+from llmdeck_nb.deck.verdict import (
+    Reason,
+    Unservable,
+    dormant_phrase,
+    served_on,
+    serving_verdict,
+)
 from llmdeck_nb.errors import (
     AliasCycleError,
     AliasDepthError,
@@ -190,13 +196,13 @@ class Deck:
                 candidates.append(_candidate(model, found.spec, found.backend, params, via))
         for model, _ in chain:  # then the profile's fallback_order, for the same models
             for backend_name in self.routing_profile(profile).fallback_order:
-                backend = self.backends.get(backend_name)
-                if backend is None or not backend.available or (model, backend_name) in seen:
+                if (model, backend_name) in seen:
                     continue
-                spec = self.spec_on(model, backend)
-                if spec is not None and spec.enabled:
+                served = served_on(self, model, backend_name)
+                if served is not None:
                     seen.add((model, backend_name))
-                    candidates.append(_candidate(model, spec, backend, params, "fallback_order"))
+                    candidates.append(_candidate(model, served.spec, served.backend, params,
+                                                 "fallback_order"))
         if not candidates:
             raise self._no_candidate_error(handle, profile, chain, unservable)
         # The offline demo stands in only when no real backend can serve this handle: once a

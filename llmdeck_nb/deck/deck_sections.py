@@ -33,10 +33,11 @@ from llmdeck_nb.deck.specs import BudgetSettings, Preset
 from llmdeck_nb.errors import CacheError, DeckSchemaError
 
 ALIAS_SECTIONS = ("aliases", "waterfalls", "fallbacks")
-PRESET_KEYS = {"model", "llm_handle", "temperature", "max_tokens", "description", "prompting_target"}
+PRESET_KEYS = {"model", "llm_handle", "temperature", "max_tokens", "description",
+               "prompting_target"}
 LLM_KEYS = {*ALIAS_SECTIONS, "presets", "choice_defaults", "choice_overrides"}
-TOP_LEVEL_KEYS = {*ALIAS_SECTIONS, "llm", "llm_presets", "llm_choice_defaults", "llm_choice_overrides",
-                  "cache", "budget"}
+TOP_LEVEL_KEYS = {*ALIAS_SECTIONS, "llm", "llm_presets", "llm_choice_defaults",
+                  "llm_choice_overrides", "cache", "budget"}
 # Pipelex decks of models that are not LLMs: loaded and listed, never sent by %%llm.
 OTHER_KINDS = ("img_gen", "extract", "search", "doc_gen", "judgment", "ocr")
 NO_OVERRIDE = "disabled"  # a choice override of "disabled" leaves the default in force
@@ -81,10 +82,12 @@ class DeckFileReader:
         for key in llm.keys() - LLM_KEYS:
             self.log.unknown_key(file, f"llm.{key}", "[llm]", LLM_KEYS)
         for section in ALIAS_SECTIONS:
-            for where, table in ((section, data.get(section)), (f"llm.{section}", llm.get(section))):
+            for where, table in ((section, data.get(section)),
+                                 (f"llm.{section}", llm.get(section))):
                 self._aliases(self._table({where: table}, where, file), where, file,
                               self.choices.aliases)
-        for where, table in (("llm_presets", data.get("llm_presets")), ("llm.presets", llm.get("presets"))):
+        for where, table in (("llm_presets", data.get("llm_presets")),
+                             ("llm.presets", llm.get("presets"))):
             for name, value in (self._table({where: table}, where, file) or {}).items():
                 self._preset(name, value, f"{where}.{name}", file)
         for where, table in (("llm_choice_defaults", data.get("llm_choice_defaults")),
@@ -125,7 +128,8 @@ class DeckFileReader:
             detail = ("a preset needs `model` (or `llm_handle`)" if isinstance(table, dict)
                       else f"expected a table, got {got(table)}")
             error = DeckSchemaError(file, key, detail,
-                                    hint='e.g. my_preset = { model = "gpt-4o-mini", temperature = 0.2 }')
+                                    hint='e.g. my_preset = { model = "gpt-4o-mini", temperature = '
+                                         '0.2 }')
             self.log.errors([error], "presets")
             return
         fields = {k: v for k, v in table.items() if k in PRESET_KEYS}
@@ -133,11 +137,13 @@ class DeckFileReader:
         fields.pop("llm_handle", None)
         params = {k: v for k, v in table.items() if k not in PRESET_KEYS}
         try:
-            self.choices.presets[name] = Preset(name=name, model=model, params=params, source=file, **fields)
+            self.choices.presets[name] = Preset(name=name, model=model, params=params,
+                                                source=file, **fields)
         except ValidationError as exc:
             self.log.errors(from_validation_error(exc, file, key), "presets")
 
-    def _choices(self, table: dict[str, Any] | None, where: str, file: str, *, overrides: bool) -> None:
+    def _choices(self, table: dict[str, Any] | None, where: str, file: str, *,
+                 overrides: bool) -> None:
         if not table:
             return
         if self.log.errors(check_fields(table, CHOICE_FIELDS, file, where), "presets"):
@@ -149,7 +155,8 @@ class DeckFileReader:
             if overrides or not 0 <= temperature <= 2:
                 detail = ("belongs in choice_defaults" if overrides else
                           f"must be between 0 and 2, got {temperature!r}")
-                self.log.errors([DeckSchemaError(file, f"{where}.default_temperature", detail)], "presets")
+                self.log.errors([DeckSchemaError(file, f"{where}.default_temperature", detail)],
+                                "presets")
             else:
                 self.choices.default_temperature = float(temperature)
         target = self.choices.choice_overrides if overrides else self.choices.choice_defaults
@@ -170,7 +177,8 @@ class DeckFileReader:
         settings = self.substitute(value, "cache", missing)
         if missing:
             for name in missing:
-                self.log.report("warning", "files", f"{file}: [cache] needs {name}; using the default "
+                self.log.report("warning", "files",
+                                f"{file}: [cache] needs {name}; using the default "
                                  "disk cache", file=file, key="cache")
             return
         try:
@@ -184,7 +192,8 @@ class DeckFileReader:
         """``[budget] session_usd = 5.0, daily_usd = 20.0`` (a later file replaces the table)."""
         if not isinstance(table, dict):
             self.log.errors([type_error(file, "budget", TABLE, table,
-                                        hint="e.g. [budget] then session_usd = 5.0 and daily_usd = 20.0")])
+                                        hint="e.g. [budget] then session_usd = 5.0 and daily_usd = "
+                                             "20.0")])
             return
         try:
             self.choices.budget = BudgetSettings(**table)
@@ -201,12 +210,13 @@ class DeckFileReader:
         presets = self._table(table, "presets", file) or {}
         for name, preset in presets.items():
             # 2026: `model`; 0.11: `img_gen_handle`, `ocr_handle`...
-            model = next((v for k, v in preset.items() if k == "model" or k.endswith("_handle")), None) \
-                if isinstance(preset, dict) else None
+            model = (next((v for k, v in preset.items() if k == "model" or k.endswith("_handle")),
+                          None) if isinstance(preset, dict) else None)
             if isinstance(model, str):
                 deck.presets[name] = model
             else:
-                self.log.errors([type_error(file, f"{kind}.presets.{name}", "a table with a `model` (or `<kind>_handle`) string",
+                self.log.errors([type_error(file, f"{kind}.presets.{name}",
+                                            "a table with a `model` (or `<kind>_handle`) string",
                                             preset)], "presets")
         deck.source.update({name: file for name in (*(aliases or {}), *presets)})
         choice = table.get("choice_default")
@@ -214,4 +224,5 @@ class DeckFileReader:
             if STRING.accepts(choice):
                 deck.choice_default = choice
             else:
-                self.log.errors([type_error(file, f"{kind}.choice_default", STRING, choice)], "presets")
+                self.log.errors([type_error(file, f"{kind}.choice_default", STRING, choice)],
+                                "presets")

@@ -126,7 +126,7 @@ def _errors(folder: Path) -> list[str]:
         deck = load_deck(folder, strict=False)
     except DeckError as exc:
         return [exc.message]
-    except Exception as exc:  # a value the loader does not expect at all: refuse it too
+    except Exception as exc:  # noqa: BLE001 - a value the loader does not expect at all: refuse it
         return [f"the deck does not load ({type(exc).__name__}: {exc})"]
     messages: dict[str, None] = {}
     for profile in deck.profiles or [deck.active_profile]:

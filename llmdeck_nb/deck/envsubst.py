@@ -65,6 +65,13 @@ def _lookup(expression: str, env: Mapping[str, str]) -> tuple[str | None, list[s
     return default, names, None
 
 
+def supplying_variable(text: str, env: Mapping[str, str]) -> str | None:
+    """The variable a ``${...}`` reference takes its value from (the first one set), or None
+    for a literal, a default or an unset variable."""
+    used = substitute(text, env).used
+    return used[0] if used else None
+
+
 def substitute(text: str, env: Mapping[str, str]) -> Substituted:
     """Replace every ``${...}`` in ``text``; names of unset variables go to ``missing``."""
     if "${" not in text:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG, strategy_for
 from llmdeck_nb.deck.deck_sections import DeckChoices, DeckFileReader
-from llmdeck_nb.deck.envsubst import Substituted, deck_environment, substitute
+from llmdeck_nb.deck.envsubst import Substituted, deck_environment, substitute, supplying_variable
 from llmdeck_nb.deck.locate import PROFILE_VARIABLE, locate_deck
 from llmdeck_nb.deck.project import find_env_file
 from llmdeck_nb.deck.problems import DeckProblem, DeckWarning, ProblemLog
@@ -182,6 +182,8 @@ class _Reader(ProblemLog):
         api_key = values.get("api_key")
         if isinstance(api_key, str):  # a literal or an unresolved reference
             api_key = Secret(api_key) if "${" not in api_key else None
+        raw_key = table.get("api_key")
+        key_variable = supplying_variable(raw_key, self.env) if isinstance(raw_key, str) else None
         misconfigured = None
         if wrong:
             self.errors(wrong, "backends")
@@ -196,7 +198,8 @@ class _Reader(ProblemLog):
         extra = {k: v for k, v in values.items() if k not in BACKEND_OWN_KEYS}
         try:
             return BackendConfig(**{**base, "provider": str(values.get("provider") or base["provider"])},
-                                 strategy=strategy, endpoints=tuple(endpoints), api_key=api_key, extra=extra,
+                                 strategy=strategy, endpoints=tuple(endpoints), api_key=api_key,
+                                 key_variable=key_variable, extra=extra,
                                  missing=tuple(missing), misconfigured=misconfigured,
                                  serves_any_model=values.get("serves_any_model", False),
                                  timeout=values.get("timeout"),

@@ -12,7 +12,7 @@ from typing import Any
 
 from llmdeck_nb.deck.deck import Deck
 from llmdeck_nb.deck.specs import ModelSpec
-from llmdeck_nb.deck.verdict import Unservable, serving_verdict
+from llmdeck_nb.deck.verdict import Unservable, served_on, serving_verdict
 from llmdeck_nb.errors import LLMDeckError
 
 
@@ -39,11 +39,13 @@ def routing_rows(deck: Deck, profile: str | None = None) -> list[RoutingRow]:
     rows = []
     for model in deck.model_names:
         match = deck.route(model, name)
+        found = serving_verdict(deck, model, name, match)
+        if not isinstance(found, Unservable):
+            rows.append(RoutingRow(model, match.backend, match.rule, found.spec, None))
+            continue
         backend = deck.backends.get(match.backend) if match.backend else None
         spec = deck.spec_on(model, backend) if backend else None
-        found = serving_verdict(deck, model, name)
-        unservable = found if isinstance(found, Unservable) else None
-        rows.append(RoutingRow(model, match.backend, match.rule, spec, unservable))
+        rows.append(RoutingRow(model, match.backend, match.rule, spec, found))
     return rows
 
 
@@ -101,10 +103,9 @@ def _served(deck: Deck, row: RoutingRow, profile: str | None) -> tuple[str | Non
     if row.spec is not None:  # the routed backend lists it: callable, or why not
         return row.backend, row.spec, row.why_not or ""
     for name in deck.routing_profile(profile).fallback_order:
-        backend = deck.backends.get(name)
-        spec = deck.spec_on(row.model, backend) if backend is not None and backend.available else None
-        if spec is not None and spec.enabled:
-            return name, spec, f"served by fallback_order ({row.why_not})"
+        served = served_on(deck, row.model, name)
+        if served is not None:
+            return name, served.spec, f"served by fallback_order ({row.why_not})"
     own = _own_spec(deck, row.model)
     why = row.why_not
     return (own.backend if own else None), None, f"not served under this profile: {why}"

@@ -46,7 +46,8 @@ class ProblemLog:
         """Record schema errors; True when there was at least one."""
         found = False
         for error in errors:
-            self.report("error", section, error.message, file=error.file, key=error.key, error=error)
+            self.report("error", section, error.message, file=error.file, key=error.key,
+                        error=error)
             found = True
         return found
 

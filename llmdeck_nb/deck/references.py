@@ -17,7 +17,8 @@ _SIGILS: tuple[tuple[str, ReferenceKind], ...] = (
 
 
 def parse_reference(text: str) -> tuple[ReferenceKind | None, str]:
-    """``"@default-premium"`` -> ``("alias", "default-premium")``; a bare name -> ``(None, name)``."""
+    """``"@default-premium"`` -> ``("alias", "default-premium")``;
+    a bare name -> ``(None, name)``."""
     for sigil, kind in _SIGILS:
         if text.startswith(sigil):
             return kind, text[len(sigil):]

@@ -8,10 +8,9 @@ table, the key, the type expected and the value found, never a ``TypeError`` dee
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
-from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -24,14 +23,14 @@ class Expect:
     """What a key takes: ``description`` is what the message says was expected."""
 
     description: str
-    accepts: Callable[[Any], bool]
+    accepts: Callable[[object], bool]
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _strings(value: Any) -> bool:
+def _strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
@@ -77,7 +76,7 @@ DECK_TABLES = ("aliases", "waterfalls", "fallbacks", "presets", "choice_defaults
                "choice_overrides")
 
 
-def got(value: Any) -> str:
+def got(value: object) -> str:
     """The value found, in TOML words: ``integer 123``, ``string 'yes'``, ``a table``."""
     if isinstance(value, bool):
         return f"boolean {str(value).lower()}"
@@ -93,12 +92,13 @@ def got(value: Any) -> str:
     return type(value).__name__
 
 
-def type_error(file: str, key: str, expect: Expect | str, value: Any, *, hint: str | None = None) -> DeckSchemaError:
+def type_error(file: str, key: str, expect: Expect | str, value: object, *,
+               hint: str | None = None) -> DeckSchemaError:
     expected = expect.description if isinstance(expect, Expect) else expect
     return DeckSchemaError(file, key, f"expected {expected}, got {got(value)}", hint=hint)
 
 
-def check_fields(table: Mapping[str, Any], fields: Mapping[str, Expect], file: str,
+def check_fields(table: Mapping[str, object], fields: Mapping[str, Expect], file: str,
                  prefix: str) -> list[DeckSchemaError]:
     """Type errors of the known keys of ``table`` (``prefix`` is the table's dotted name)."""
     errors = []
@@ -109,7 +109,7 @@ def check_fields(table: Mapping[str, Any], fields: Mapping[str, Expect], file: s
     return errors
 
 
-def suggestion(key: str, known: Any) -> str:
+def suggestion(key: str, known: Iterable[str]) -> str:
     """`` (did you mean 'endpoint'?)`` for a misspelt key, else ``""``."""
     close = get_close_matches(key, list(known), n=1, cutoff=0.75)
     return f" (did you mean '{close[0]}'?)" if close else ""

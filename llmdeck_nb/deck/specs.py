@@ -178,6 +178,7 @@ class BackendConfig(RateLimits):
     provider: str
     endpoints: tuple[str, ...] = ()
     api_key: Secret | None = None
+    key_variable: str | None = None  # the environment variable api_key was read from
     extra: dict[str, Any] = Field(default_factory=dict)  # api_version, aws_region... (secrets wrapped)
     missing: tuple[str, ...] = ()  # variables that were not set
     misconfigured: str | None = None  # why its table cannot be used (a wrong value, no strategy)

@@ -17,6 +17,10 @@ from llmdeck_nb.errors import DeckError, DeckSyntaxError
 
 _LINE = re.compile(r"at line (\d+)")
 
+# A parsed TOML table. Its values are checked where each key is read (deck/schema.py's
+# `Expect`s, the pydantic models), so the alias names the shape and leaves the values open.
+TomlTable = dict[str, Any]
+
 
 def unreadable(label: str, exc: OSError, what: str = "file") -> DeckError:
     """An OS error on a deck file or folder, as a deck error that says what to do."""
@@ -26,7 +30,7 @@ def unreadable(label: str, exc: OSError, what: str = "file") -> DeckError:
     return DeckError(f"{label}: cannot read this {what} ({reason.lower()})", hint=hint)
 
 
-def read_toml(path: Path, *, label: str | None = None) -> dict[str, Any]:
+def read_toml(path: Path, *, label: str | None = None) -> TomlTable:
     """Parse one TOML file; a syntax error becomes DeckSyntaxError(file, line)."""
     return parse_toml(read_text(path, label=label), label=label or str(path))
 
@@ -42,7 +46,7 @@ def read_text(path: Path, *, label: str | None = None) -> str:
         raise unreadable(label, exc) from None
 
 
-def parse_toml(text: str, *, label: str) -> dict[str, Any]:
+def parse_toml(text: str, *, label: str) -> TomlTable:
     try:
         return rtoml.loads(text)
     except rtoml.TomlParsingError as exc:

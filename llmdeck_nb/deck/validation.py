@@ -84,7 +84,8 @@ class ValidationReport:
         for r in self.routing:
             mark = "ok" if r["callable"] else "--"
             tail = "" if r["callable"] else f"  ({r['why_not']})"
-            out.append(f"  {mark} {r['model']:<28} -> {r['backend'] or '-':<14} by {r['rule']}{tail}")
+            out.append(f"  {mark} {r['model']:<28} -> {r['backend'] or '-':<14} by "
+                       f"{r['rule']}{tail}")
         out += ["", "ALIASES"]
         for a in self.aliases:
             out.append(f"  {'ok' if a['resolves_to'] else '--'} {a['alias']:<22} -> "
@@ -141,7 +142,8 @@ def validate_deck(deck: Deck, profile: str | None = None) -> ValidationReport:
         row["model"] = preset.model
         report.presets.append(row)
         _check_preset(deck, preset.name, name, row, add)
-    for where, choices in (("choice default", deck.choice_defaults), ("choice override", deck.choice_overrides)):
+    for where, choices in (("choice default", deck.choice_defaults),
+                           ("choice override", deck.choice_overrides)):
         for key, handle in choices.items():
             _resolution_row(deck, deck.choice_handle(handle), name, where, add, blocked,
                             label=f"{where} {key} = '{handle}'")
@@ -152,8 +154,8 @@ def validate_deck(deck: Deck, profile: str | None = None) -> ValidationReport:
                        "enabled = true for a backend in backends.toml to use them")
         else:
             message = (f"profile '{name}' sends {count} to backend '{cause}', which is "
-                       f"{deck.backends[cause].unavailable_reason}: switch profile to call them from "
-                       f"llmdeck{_profile_hint(deck, name)}")
+                       f"{deck.backends[cause].unavailable_reason}: switch profile to call them "
+                       f"from llmdeck{_profile_hint(deck, name)}")
         add(DeckProblem("warning", "routing", message, key=cause))
     return report
 

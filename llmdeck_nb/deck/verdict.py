@@ -1,4 +1,4 @@
-"""Can a routing profile serve one model name? The candidate, or the typed reason why not.
+"""Can a routing profile serve one model name? Where (backend + spec), or the typed reason why not.
 
 :func:`serving_verdict` is the only classification of routing: ``Deck.resolve`` (its
 ``skipped`` list and the error it raises when nothing can serve a handle), the routing rows
@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from llmdeck_nb.deck.resolution import Candidate, frozen_params
 from llmdeck_nb.deck.routing import RouteMatch
 from llmdeck_nb.deck.specs import BackendConfig, ModelSpec, RoutingProfile
 
@@ -81,6 +80,14 @@ class Unservable:
         return self.detail if self.reason.backend_state else self.text
 
 
+class Served(NamedTuple):
+    """The backend that serves a model, and the model's spec there (a tuple: verdicts are
+    made for every model of a deck, so they are cheap to build)."""
+
+    backend: BackendConfig
+    spec: ModelSpec
+
+
 class RoutingView(Protocol):
     """What a verdict reads of a deck (:class:`~llmdeck_nb.deck.deck.Deck` is one)."""
 
@@ -103,38 +110,57 @@ class RoutingView(Protocol):
     def spec_on(self, model: str, backend: BackendConfig) -> ModelSpec | None: ...
 
 
-def serving_verdict(deck: RoutingView, model: str, profile: str) -> Candidate | Unservable:
-    """One model name under ``profile``: a bare Candidate (no parameters, ``via`` "direct")
-    when the routed backend can serve it, else the reason it cannot."""
-    match = deck.route(model, profile)
+def serving_verdict(deck: RoutingView, model: str, profile: str,
+                    match: RouteMatch | None = None) -> Served | Unservable:
+    """One model name under ``profile``: the routed backend and the model's spec there when
+    that backend can serve it, else the reason it cannot. ``match``: the route
+    of ``model`` under ``profile``, when the caller has it already."""
+    match = match or deck.route(model, profile)
+    if deck.defines(model):
+        served = served_on(deck, model, match.backend or "")
+        if served is not None:
+            return served
+    reason, detail = _why_not(deck, model, profile, match)
+    backend = deck.backends.get(match.backend or "")
+    missing = backend.missing if backend is not None and reason is Reason.MISSING_KEY else ()
+    return Unservable(model, profile, reason, match.backend, detail, missing)
+
+
+def _why_not(deck: RoutingView, model: str, profile: str, match: RouteMatch) -> tuple[Reason, str]:
+    """(reason, detail) for a model that ``serving_verdict`` found the profile cannot serve."""
     backend = deck.backends.get(match.backend) if match.backend else None
-
-    def unservable(reason: Reason, detail: str = "", missing: tuple[str, ...] = ()) -> Unservable:
-        return Unservable(model, profile, reason, match.backend, detail, missing)
-
     if not deck.defines(model):
         dormant = deck.dormant.get(model)
         where = dormant_phrase(dormant) if dormant else "not listed in any backends/*.toml file"
         if backend is not None and backend.remote_catalogue:
-            return unservable(Reason.REMOTE, f"{where}; profile '{profile}' routes it to backend "
-                              f"'{backend.name}', which is {backend.unavailable_reason}")
-        return unservable(Reason.DORMANT, where) if dormant else unservable(Reason.UNKNOWN)
+            return Reason.REMOTE, (f"{where}; profile '{profile}' routes it to backend "
+                                   f"'{backend.name}', which is {backend.unavailable_reason}")
+        return (Reason.DORMANT, where) if dormant else (Reason.UNKNOWN, "")
     if match.backend is None:
-        return unservable(Reason.NO_ROUTE)
+        return Reason.NO_ROUTE, ""
     if backend is None:
-        return unservable(Reason.NO_BACKEND, match.rule)
+        return Reason.NO_BACKEND, match.rule
     state = backend_reason(backend)
     if state is not None:
         detail = backend.unavailable_reason or ""
-        if state is Reason.NOT_CALLABLE:
-            detail += _switch_hint(deck, model)
-        return unservable(state, detail, backend.missing)
+        hint = _switch_hint(deck, model) if state is Reason.NOT_CALLABLE else ""
+        return state, detail + hint
     spec = deck.spec_on(model, backend)
     if spec is None:
-        return unservable(Reason.NO_SPEC)
-    if not spec.enabled:
-        return unservable(Reason.SPEC_DISABLED, spec.source)
-    return Candidate(model, spec, backend, frozen_params({}), "direct")
+        return Reason.NO_SPEC, ""
+    return Reason.SPEC_DISABLED, spec.source  # available, listed: only its spec says no
+
+
+def served_on(deck: RoutingView, model: str, backend_name: str) -> Served | None:
+    """``model`` on a backend named outright (a profile's ``fallback_order``, another
+    profile's route), when that backend is available and has an enabled spec for it."""
+    backend = deck.backends.get(backend_name)
+    if backend is None or not backend.available:
+        return None
+    spec = deck.spec_on(model, backend)
+    if spec is None or not spec.enabled:
+        return None
+    return Served(backend, spec)
 
 
 def backend_reason(backend: BackendConfig) -> Reason | None:
@@ -160,8 +186,7 @@ def dormant_phrase(backends: Sequence[str]) -> str:
 def _switch_hint(deck: RoutingView, model: str) -> str:
     """"; switch profile: 'direct' serves it (LLMDECK_PROFILE=direct)": a way out."""
     for name in deck.profiles:
-        backend = deck.backends.get(deck.route(model, name).backend or "")
-        if backend is not None and backend.available and deck.spec_on(model, backend) is not None:
+        if served_on(deck, model, deck.route(model, name).backend or "") is not None:
             return f"; switch profile: '{name}' serves it (LLMDECK_PROFILE={name})"
     serving = [b for b, specs in deck.specs.items()
                if model in specs and not deck.backends[b].not_callable]
@@ -170,5 +195,5 @@ def _switch_hint(deck: RoutingView, model: str) -> str:
     return "; enable a backend that lists it and switch to a profile that routes to it"
 
 
-__all__ = ["Reason", "RoutingView", "Unservable", "backend_reason", "dormant_phrase",
-           "serving_verdict"]
+__all__ = ["Reason", "RoutingView", "Served", "Unservable", "backend_reason", "dormant_phrase",
+           "served_on", "serving_verdict"]

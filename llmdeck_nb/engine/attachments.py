@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from llmdeck_nb.errors import RequestRejectedError
+from llmdeck_nb.json_types import JsonObject
 
-Part = dict[str, Any]
+Part = JsonObject  # one content part of a message
 
 _SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
                (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"))
@@ -60,9 +61,9 @@ def attachment_bytes(value: Any, what: str = "the attachment") -> tuple[bytes, s
         data = bytes(value)
         mime = sniff(data[:16])
         if mime is None:
-            raise RequestRejectedError(f"{what} holds bytes that are not PNG, JPEG, GIF, WebP or "
-                                       "PDF",
-                                       hint="pass the file's bytes, a path, a PIL image or a figure")
+            raise RequestRejectedError(
+                f"{what} holds bytes that are not PNG, JPEG, GIF, WebP or PDF",
+                hint="pass the file's bytes, a path, a PIL image or a figure")
         return data, mime, None
     if isinstance(value, (str, os.PathLike)):
         return _file(Path(value).expanduser(), what)

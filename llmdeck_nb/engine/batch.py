@@ -27,9 +27,9 @@ import asyncio
 import logging
 import time
 from collections import ChainMap
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.budget import Allowance, batch_allowance
@@ -132,7 +132,11 @@ class BatchRun:
                 hint="name the answer column with column= (--column NAME), or rename those columns")
 
     def _namespace(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
-        return ChainMap(row, self.variables) if self.variables is not None else row
+        if self.variables is None:
+            return row
+        # ChainMap writes only to its first map, and nothing writes to this one
+        layers = cast("list[MutableMapping[str, Any]]", [row, self.variables])
+        return ChainMap(*layers)
 
     # --- running -------------------------------------------------------------------------
 
@@ -167,9 +171,10 @@ class BatchRun:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         for task in done:
-            if not task.cancelled() and task.exception() is not None:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
                 self.stats.stopped = "error"
-                raise task.exception()
+                raise error
 
     async def _worker(self) -> None:
         for position, row in self._rows:
@@ -229,8 +234,8 @@ class BatchRun:
         frame[self.column] = values["output"]
         for name in RESULT_COLUMNS[1:]:
             frame[name] = values[name]
-        frame = frame.astype({"input_tokens": "Int64", "output_tokens": "Int64", "cached": "boolean",
-                              "latency_s": "float64", "cost_usd": "float64"})
+        frame = frame.astype({"input_tokens": "Int64", "output_tokens": "Int64",
+                              "cached": "boolean", "latency_s": "float64", "cost_usd": "float64"})
         frame.attrs["llmdeck_batch"] = self.stats
         return frame
 
@@ -260,7 +265,8 @@ def _input_frame(rows: Any) -> tuple[pd.DataFrame, RowDicts]:
 
     if isinstance(rows, pd.DataFrame):
         names = [str(c) for c in rows.columns]
-        return rows, lambda: (dict(zip(names, values)) for values in rows.itertuples(index=False, name=None))
+        return rows, lambda: (dict(zip(names, values))
+                              for values in rows.itertuples(index=False, name=None))
     if isinstance(rows, pd.Series):
         name = rows.name if isinstance(rows.name, str) and rows.name.isidentifier() else None
         return rows.to_frame(name or "value"), lambda: ({"value": v, **({name: v} if name else {})}
@@ -308,8 +314,10 @@ def summary_line(frame: pd.DataFrame) -> str:
     stats: BatchStats | None = frame.attrs.get("llmdeck_batch")
     if stats is None:
         return f"batch: {len(frame)} rows"
-    parts = [f"batch: {stats.rows} rows", f"{stats.answered} answered ({stats.cached} from the cache)",
-             f"{stats.errors} error{'' if stats.errors == 1 else 's'}", format_cost(stats.cost_usd), f"{stats.elapsed_s:.2f} s"]
+    parts = [f"batch: {stats.rows} rows",
+             f"{stats.answered} answered ({stats.cached} from the cache)",
+             f"{stats.errors} error{'' if stats.errors == 1 else 's'}", format_cost(stats.cost_usd),
+             f"{stats.elapsed_s:.2f} s"]
     if stats.stopped == "interrupted":
         parts.append(f"interrupted: {stats.not_run} rows not run (run it again to send only those)")
     elif stats.stopped == "budget":

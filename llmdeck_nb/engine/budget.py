@@ -47,7 +47,8 @@ _HINTS = {
     "batch": "raise the batch's budget_usd=, or run the remaining rows later",
     "session": "raise it with %llm_budget 10 (or Session(budget_usd=...), [budget] session_usd in "
                "the deck), or lower max_tokens",
-    "daily": "raise [budget] daily_usd in the deck (%llm_budget --daily 50), or wait until tomorrow",
+    "daily": "raise [budget] daily_usd in the deck (%llm_budget --daily 50), or wait until "
+             "tomorrow",
 }
 
 
@@ -56,7 +57,8 @@ def worst_case_usd(spec: ModelSpec, request: BackendRequest) -> float | None:
     if spec.costs is None:
         return None
     max_tokens = request.params.get("max_tokens")
-    output = max_tokens if isinstance(max_tokens, int) else spec.output_token_limit or DEFAULT_MAX_OUTPUT_TOKENS
+    output = (max_tokens if isinstance(max_tokens, int) else spec.output_token_limit
+              or DEFAULT_MAX_OUTPUT_TOKENS)
     return call_cost(spec, estimate_tokens(text_of(request.messages)), output).usd
 
 
@@ -121,7 +123,7 @@ class Budget:
         return self._others_today + self.session.spent
 
     def _refresh_daily(self, force: bool = False) -> None:
-        if self._log is None or self.daily.limit is None and not force:
+        if self._log is None or (self.daily.limit is None and not force):
             return
         now = time.monotonic()
         if force or now - self._read_at > DAILY_REFRESH_S:
@@ -184,7 +186,8 @@ def _line(label: str, spent: float, limit: float | None) -> str:
 
 def _exceeded(candidate: Candidate, allowance: Allowance, worst: float) -> BudgetExceededError:
     left = max(0.0, allowance.unreserved)
-    in_flight = f", {format_cost(allowance.reserved)} reserved by calls in flight" if allowance.reserved else ""
+    in_flight = (f", {format_cost(allowance.reserved)} reserved by calls in flight"
+                 if allowance.reserved else "")
     return BudgetExceededError(
         f"budget: this call to {candidate.label} could cost up to {format_cost(worst)}, more than "
         f"the {format_cost(left)} left of the {allowance.kind} budget of "
@@ -213,7 +216,8 @@ class BudgetedStrategy(BackendStrategy):
 
     def __init__(self, inner: BackendStrategy, budget: Budget, candidate: Candidate,
                  max_cost_usd: float | None) -> None:
-        self.inner, self.budget, self.candidate, self.max_cost_usd = inner, budget, candidate, max_cost_usd
+        self.inner, self.budget, self.candidate, self.max_cost_usd = (inner, budget, candidate,
+                                                                      max_cost_usd)
 
     async def complete(self, request: BackendRequest) -> BackendResponse:
         reservation = self.budget.reserve(self.candidate, request, self.max_cost_usd)

@@ -46,8 +46,8 @@ async def compare(session: Caller, prompt: Prompt, models: Sequence[str] | None,
     return frame
 
 
-async def _one(session: Caller, prompt: Prompt, model: str | None, profile: str, label_profile: bool,
-               options: dict[str, Any]) -> dict[str, Any]:
+async def _one(session: Caller, prompt: Prompt, model: str | None, profile: str,
+               label_profile: bool, options: dict[str, Any]) -> dict[str, Any]:
     name = model or session.default_model or "(default)"
     row: dict[str, Any] = {"target": f"{name} [{profile}]" if label_profile else name, "profile": profile}
     try:

@@ -128,8 +128,10 @@ class Conversations:
         return stored
 
     def record(self, prepared: Prepared, result: Result) -> None:
-        turns = [StoredTurn("user", prepared.content, tokens=estimate_tokens(text_of(prepared.messages[-1:]))),
-                 StoredTurn("assistant", result.text, result.model, result.call_id, result.output_tokens)]
+        turns = [StoredTurn("user", prepared.content,
+                            tokens=estimate_tokens(text_of(prepared.messages[-1:]))),
+                 StoredTurn("assistant", result.text, result.model, result.call_id,
+                            result.output_tokens)]
         self.store.append(prepared.conversation.name, turns)
         prepared.conversation.turns.extend(turns)
 
@@ -158,8 +160,8 @@ def prepare(conversation: Conversation, prompt: Content, resolution: Resolution,
     if dropped:
         note = (f"history trimmed: the {dropped} oldest turns left out to fit {label}'s context "
                 f"window of {window:,} tokens")
-    kept = History(conversation.name, len(history), estimate_tokens(text_of(history)) if history else 0,
-                   dropped)
+    kept = History(conversation.name, len(history), estimate_tokens(text_of(history))
+                   if history else 0, dropped)
     return Prepared(conversation, content, messages, kept, note)
 
 
@@ -191,8 +193,8 @@ def call_options(call: Callable[..., object]) -> frozenset[str]:
     import inspect
 
     named = inspect.signature(call).parameters.values()
-    return frozenset(p.name for p in named if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)) - {
-        "self", "prompt", "model"}
+    keywords = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(p.name for p in named if p.kind in keywords) - {"self", "prompt", "model"}
 
 
 def split_options(options: dict[str, Any],

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
+from llmdeck_nb.backends.errors import deadline_error
 from llmdeck_nb.errors import BackendTimeoutError
 
 T = TypeVar("T")
@@ -53,12 +54,7 @@ class Deadline:
             raise self.exceeded(backend) from None
 
     def exceeded(self, backend: str) -> BackendTimeoutError:
-        return BackendTimeoutError(
-            f"the call's total time budget of {self.budget_s:g}s ran out while backend "
-            f"'{backend}' was answering",
-            backend=backend, retryable=False,
-            hint="raise RetryPolicy(total_budget_s=...) for long answers, or use a faster model",
-        )
+        return deadline_error(backend, self.budget_s)
 
 
 __all__ = ["Deadline"]

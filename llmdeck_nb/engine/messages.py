@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeGuard
+from typing import TypeGuard
 
 from llmdeck_nb.backends.base import content_text
 from llmdeck_nb.errors import RequestRejectedError
+from llmdeck_nb.json_types import JsonObject
 
-Messages = list[dict[str, Any]]
+Messages = list[JsonObject]  # OpenAI-style chat messages
 
 # A rough, provider-independent estimate: about 4 characters per token for English text.
 CHARS_PER_TOKEN = 4
 
 
-def _is_message_list(value: object) -> TypeGuard[Sequence[dict[str, Any]]]:
+def _is_message_list(value: object) -> TypeGuard[Sequence[JsonObject]]:
     return isinstance(value, Sequence) and all(isinstance(m, dict) and "role" in m for m in value)
 
 
-def build_messages(prompt: str | Sequence[dict[str, Any]], system: str | None = None) -> Messages:
+def build_messages(prompt: str | Sequence[JsonObject], system: str | None = None) -> Messages:
     """A prompt string or an OpenAI-style message list, with ``system`` put first."""
     if isinstance(prompt, str):
         messages: Messages = [{"role": "user", "content": prompt}]

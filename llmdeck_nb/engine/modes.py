@@ -45,7 +45,8 @@ def replay_miss(requested: str, prompt: str, cache_on: bool) -> ReplayMissError:
             hint="switch the cache on (%llm_cache on, Session(cache=...)) or leave replay mode "
                  "(%llm_mode normal)")
     return ReplayMissError(
-        f"replay mode: no cached answer for '{requested}' and the prompt {start!r}; nothing was sent",
+        f"replay mode: no cached answer for '{requested}' and the prompt {start!r}; nothing was "
+        "sent",
         hint="import the notebook's cassette (llmdeck cassette import FILE), or run once in normal "
              "mode (%llm_mode normal) to record the answer")
 

@@ -52,7 +52,8 @@ async def _probe(deck: Deck, backend: BackendConfig | None, name: str,
     request = BackendRequest(
         backend=backend.name, provider=backend.provider, model_id=spec.model_id if spec else "",
         messages=[{"role": "user", "content": "ping"}], params={"max_tokens": 1},
-        endpoint=backend.endpoint, api_key=backend.api_key, extra=backend.extra, timeout=timeout,
+        endpoint=backend.endpoint, api_key=backend.api_key, key_variable=backend.key_variable,
+        extra=backend.extra, timeout=timeout,
     )
     began = time.perf_counter()
     try:

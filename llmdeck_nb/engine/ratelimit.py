@@ -212,7 +212,7 @@ class LimitedStrategy(BackendStrategy):
                 wait = self.retry.delay(throttled, exc.retry_after)
                 for limiter in self.limiters:
                     limiter.pause(wait)
-                if (exc.retry_after is not None and exc.retry_after > self.retry.max_retry_after_s
+                if ((exc.retry_after is not None and exc.retry_after > self.retry.max_retry_after_s)
                         or time.perf_counter() - first_429 + wait > self.retry.total_budget_s):
                     raise
                 self.on_throttled(exc, time.perf_counter() - began)

@@ -98,7 +98,8 @@ class Result:
                                                     (self.cache_write_tokens, "cache write")) if n]
         cached = f" ({', '.join(cache)})" if cache else ""
         reasoning = f" ({self.reasoning_tokens:,} reasoning)" if self.reasoning_tokens else ""
-        return f"{self.input_tokens or 0:,}{cached} -> {self.output_tokens or 0:,}{reasoning} tokens"
+        return (f"{self.input_tokens or 0:,}{cached} -> {self.output_tokens or 0:,}{reasoning} "
+                "tokens")
 
     def __str__(self) -> str:
         return self.text

@@ -1,7 +1,8 @@
 """When to try again, and how long to wait: exponential backoff with full jitter.
 
-Retry decisions read the error's ``retryable`` flag (408, 429, 5xx, connection and
-timeouts), set by the backend strategy; other 4xx go straight to the next candidate.
+Retry decisions read the error's ``retryable`` flag (408, 429, 5xx, connection, timeouts,
+cut answers), set by :func:`llmdeck_nb.backends.errors.is_retryable`; other 4xx and a
+schema mismatch go straight to the next candidate.
 """
 
 from __future__ import annotations

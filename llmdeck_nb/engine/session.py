@@ -93,7 +93,7 @@ class Session:
         timeout: float | None = 60.0,
         retry: RetryPolicy | None = None,
         tags: Sequence[str] = (),
-        budget_usd: float | None | NotGiven = NOT_GIVEN,
+        budget_usd: float | NotGiven | None = NOT_GIVEN,
         allow_unknown_prices: bool | None = None,
         mode: str | None = None,
     ) -> None:
@@ -185,7 +185,7 @@ class Session:
         refresh: bool = False,
         tags: Sequence[str] = (),
         on_text: TextCallback | None = None,
-        timeout: float | None | NotGiven = NOT_GIVEN,
+        timeout: float | NotGiven | None = NOT_GIVEN,
         max_cost_usd: float | None = None,
         on_reset: ResetCallback | None = None,
         sample: int | None = None,
@@ -198,8 +198,8 @@ class Session:
         refuses the call (nothing sent) if its worst-case cost is higher. ``timeout``
         (seconds per attempt) overrides the model's and the backend's; ``None``: no limit
         (the call's total budget, ``RetryPolicy.total_budget_s``, still applies). Streamed
-        text reaches ``on_text`` redacted; when an attempt that already showed text fails and the call
-        goes on, ``on_reset`` is called first: the consumer clears what it showed.
+        text reaches ``on_text`` redacted; when an attempt that already showed text fails and
+        the call goes on, ``on_reset`` is called first: the consumer clears what it showed.
         ``sample`` (2, 3, ...) names one of several repeats of the same request
         (``compare(repeat=N)``): each has its own cache entry, so the first run really sends
         every repeat (identical calls in flight would otherwise go out once) and a rerun
@@ -331,7 +331,7 @@ class Session:
         return usable
 
     def _request(self, candidate: Candidate, messages: Messages, wanted: SchemaSpec | None,
-                 timeout: float | None | NotGiven) -> BackendRequest:
+                 timeout: float | NotGiven | None) -> BackendRequest:
         """The request for one candidate. ``timeout``: the call's (``None``: no limit);
         else the model's, the backend's, the session's."""
         backend = candidate.backend
@@ -346,6 +346,7 @@ class Session:
         return BackendRequest(
             backend=backend.name, provider=backend.provider, model_id=candidate.spec.model_id,
             messages=messages, params=params, endpoint=endpoint, api_key=backend.api_key,
+            key_variable=backend.key_variable,
             extra=backend.extra, schema=wanted.json_schema if wanted else None,
             timeout=given_or(timeout, candidate.spec.timeout or backend.timeout or self.timeout),
             prompt_cache=prompt_cache,
@@ -481,12 +482,11 @@ class Session:
     def compare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                 profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
         """Send one prompt to several targets at once; one row per target (and repeat)."""
-        from llmdeck_nb.engine.compare import compare
-
-        return loop.run(compare(self, prompt, models, profiles, repeat, **options))
+        return loop.run(self.acompare(prompt, models, profiles, repeat, **options))
 
     async def acompare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
                        profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
+        """:meth:`compare` on the running event loop (``await`` it in a notebook or a script)."""
         from llmdeck_nb.engine.compare import compare
 
         return await compare(self, prompt, models, profiles, repeat, **options)

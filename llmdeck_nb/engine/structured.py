@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmdeck_nb.errors import RequestRejectedError, SchemaMismatchError
+from llmdeck_nb.backends.errors import schema_mismatch_error
+from llmdeck_nb.errors import RequestRejectedError
+from llmdeck_nb.json_types import JsonObject
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 
 @dataclass(frozen=True)
 class SchemaSpec:
-    json_schema: dict[str, Any]
-    model: Any = None  # the pydantic class, when one was given
+    json_schema: JsonObject
+    model: type[BaseModel] | None = None  # the pydantic class, when one was given
 
     def parse(self, text: str, backend: str) -> Any:
         body = _FENCE.sub(r"\1", text)
@@ -24,14 +29,10 @@ class SchemaSpec:
                 return self.model.model_validate_json(body)
             return json.loads(body)
         except ValueError as exc:  # json.JSONDecodeError and pydantic.ValidationError
-            raise SchemaMismatchError(
-                f"{backend} returned text that does not match the schema: {str(exc)[:300]}",
-                backend=backend,
-                hint="try a model with reliable structured output, or a simpler schema",
-            ) from None
+            raise schema_mismatch_error(backend, str(exc)) from None
 
 
-def schema_spec(schema: Any) -> SchemaSpec | None:
+def schema_spec(schema: type[BaseModel] | JsonObject | None) -> SchemaSpec | None:
     if schema is None:
         return None
     if isinstance(schema, dict):

@@ -245,8 +245,9 @@ class KeyringStore(KeyStore):
         try:
             return method(*args)
         except KeyringError as exc:
-            raise KeyStoreError(f"the OS keyring failed: {type(exc).__name__}",
-                                hint=f"use the encrypted file instead: {STORE_VARIABLE}=file") from None
+            raise KeyStoreError(
+                f"the OS keyring failed: {type(exc).__name__}",
+                hint=f"use the encrypted file instead: {STORE_VARIABLE}=file") from None
 
 
 def keyring_usable() -> bool:

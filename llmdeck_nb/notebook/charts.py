@@ -56,7 +56,8 @@ def runs_chart(frame: pd.DataFrame, title: str, *, demo: bool = False) -> Figure
     for ax, column, label, colour in zip(axes, ("latency_s", "cost_usd"),
                                          ("latency (s)", "cost per call (USD)"), POINT_COLOURS):
         for row, target in enumerate(targets):
-            values = frame.loc[frame["target"].astype(str) == target, column].astype(float).dropna().tolist()
+            chosen = frame.loc[frame["target"].astype(str) == target, column]
+            values = chosen.astype(float).dropna().tolist()
             if not values:
                 continue
             offsets = [0.0] if len(values) == 1 else [

@@ -72,7 +72,8 @@ def _content_text(content: str | list[dict[str, Any]]) -> str:
         elif part.get("type") == "image_url":
             pieces.append("[image]")
         else:
-            pieces.append(f"[document {part.get('file', {}).get('filename', '')}]".replace(" ]", "]"))
+            filename = part.get("file", {}).get("filename", "")
+            pieces.append(f"[document {filename}]".replace(" ]", "]"))
     return "\n".join(pieces)
 
 
@@ -94,7 +95,8 @@ def show(conversation: Conversation) -> None:
     summary = (f"conversation '{conversation.name}': {_turns(len(conversation))}, "
                f"~{conversation.tokens:,} tokens")
     display({"text/plain": "\n\n".join([*plain, summary]),
-             "text/markdown": "\n\n---\n\n".join(markdown) + f"\n\n<sub>{html.escape(summary)}</sub>"},
+             "text/markdown": "\n\n---\n\n".join(markdown)
+             + f"\n\n<sub>{html.escape(summary)}</sub>"},
             raw=True)
 
 

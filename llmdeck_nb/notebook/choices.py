@@ -103,7 +103,8 @@ def choices(session: Session, profile: str | None = None) -> list[Choice]:
     """Presets, aliases, then models; callable ones first within each kind."""
     deck = session.deck
     out: list[Choice] = []
-    for kind, names in (("preset", deck.presets), ("alias", deck.aliases), ("model", deck.model_names)):
+    for kind, names in (("preset", deck.presets), ("alias", deck.aliases),
+                        ("model", deck.model_names)):
         group = [choice(session, name, kind, profile) for name in names]
         out.extend(sorted(group, key=lambda c: not c.callable))
     return out
@@ -126,9 +127,11 @@ def serving_status(session: Session, unreachable: dict[str, str | None] | None =
         resolution = session.resolve()
     except CredentialsMissingError as exc:
         names = ", ".join(exc.variables)
-        return Serving(False, f"{name} cannot be served {where}: backend '{exc.backend}' is missing {names}. "
-                              f"Fix it here: choose another profile or model above, or press 'set "
-                              f"{exc.variables[0]}' below (or put it in .env), then reload.",
+        return Serving(False,
+                       f"{name} cannot be served {where}: backend '{exc.backend}' is missing "
+                              f"{names}. Fix it here: choose another profile or model above, or "
+                              f"press 'set {exc.variables[0]}' below (or put it in .env), then "
+                              "reload.",
                        tuple(exc.variables))
     except LLMDeckError as exc:
         return Serving(False, f"{name} cannot be served {where}: {exc.message}. "
@@ -138,8 +141,10 @@ def serving_status(session: Session, unreachable: dict[str, str | None] | None =
     target = f"{resolution.requested} -> {primary.model} on {primary.backend.name}"
     if failure:
         return Serving(False, f"{target}, which did not answer the last check ({_short(failure)}). "
-                              "Fix it here: choose another profile or model above, or press check again.")
-    demo = " (offline demo answers: no key for its provider)" if primary.backend.provider == "demo" else ""
+                              "Fix it here: choose another profile or model above, or press check "
+                              "again.")
+    demo = (" (offline demo answers: no key for its provider)"
+            if primary.backend.provider == "demo" else "")
     return Serving(True, f"%%llm uses {target}{demo}")
 
 
@@ -168,4 +173,5 @@ def _short(message: str, limit: int = 80) -> str:
     return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
-__all__ = ["Choice", "Serving", "aliases_rows", "choice", "choices", "describe", "presets_rows", "serving_status"]
+__all__ = ["Choice", "Serving", "aliases_rows", "choice", "choices", "describe", "presets_rows",
+           "serving_status"]

@@ -147,7 +147,8 @@ class StreamView:
         elif self._handle is not None:
             self._show({"text/plain": ""})
 
-    def finish(self, result: Result, fmt: str, *, footer: bool = True, parsed: bool = False) -> None:
+    def finish(self, result: Result, fmt: str, *, footer: bool = True,
+               parsed: bool = False) -> None:
         from IPython.display import display
 
         if self._inline:
@@ -171,7 +172,8 @@ class StreamView:
 # --- tables -------------------------------------------------------------------------------
 
 
-def to_frame(rows: Sequence[dict[str, Any]] | pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+def to_frame(rows: Sequence[dict[str, Any]] | pd.DataFrame,
+             columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Rows (plain dicts from the deck or the notebook) as a DataFrame; pandas imported here."""
     import pandas as pd
 
@@ -271,12 +273,14 @@ def calls_table_html(rows: Iterable[dict[str, Any]]) -> str:
     head = "".join(f"<th style='text-align:left;padding:0 8px'>{h}</th>" for h in columns)
     body = []
     for row in rows:
-        cells = (row["time"], row["model"], row["backend"], row["status"], row["latency"], row["cost"],
-                 "yes" if row["cached"] else "", row["error"])
+        cells = (row["time"], row["model"], row["backend"], row["status"], row["latency"],
+                 row["cost"], "yes" if row["cached"] else "", row["error"])
         colour = "color:#b00020;" if row["status"] == "error" else ""
-        body.append("<tr>" + "".join(f"<td style='{colour}padding:0 8px;white-space:nowrap;max-width:40em;"
-                                     f"overflow:hidden;text-overflow:ellipsis'>{html.escape(str(c or ''))}</td>"
-                                     for c in cells) + "</tr>")
+        style = (f"{colour}padding:0 8px;white-space:nowrap;max-width:40em;overflow:hidden;"
+                 "text-overflow:ellipsis")
+        body.append("<tr>"
+                    + "".join(f"<td style='{style}'>{html.escape(str(c or ''))}</td>"
+                              for c in cells) + "</tr>")
     return (f"<div style='{FOOTER_STYLE}'>recent calls (every kernel's, from the call log)</div>"
             f"<table style='font-size:smaller'><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>")

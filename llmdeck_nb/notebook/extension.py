@@ -41,7 +41,8 @@ def load_ipython_extension(shell: Any) -> None:
     try:
         say(_status(magics))
     except LLMDeckError as exc:
-        say(f"llmdeck: magics loaded, but the deck did not load: {one_line(exc)}; then run %llm_reload")
+        say(f"llmdeck: magics loaded, but the deck did not load: {one_line(exc)}; then run "
+            "%llm_reload")
 
 
 def _status(magics: Any) -> str:

@@ -86,7 +86,7 @@ def evaluate(expression: str, namespace: Mapping[str, Any], *, what: str | None 
             f"cannot fill {label}: '{name}' is not defined in the notebook",
             hint="define it in a cell above, " + _HINT,
         ) from None
-    except Exception as exc:  # noqa: BLE001 (IndexError from In[99], KeyError from Out[5]...)
+    except Exception as exc:  # noqa: BLE001 - IndexError from In[99], KeyError from Out[5]...
         raise PromptTemplateError(f"cannot fill {label}: {type(exc).__name__}: {exc}",
                                   hint=_HINT) from None
 

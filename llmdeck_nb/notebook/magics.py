@@ -42,6 +42,7 @@ from llmdeck_nb.notebook.display import FORMATS, say
 
 if TYPE_CHECKING:
     import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
 
     from llmdeck_nb.engine.session import Session
 
@@ -59,17 +60,21 @@ def user_errors() -> Iterator[None]:
 class LLMDeckMagics(Magics):
     """%%llm, %%llm_compare and the %llm_* line magics over the default Session."""
 
+    shell: InteractiveShell  # never None: the extension registers the magics with its shell
+
     default_model = Unicode(
         None, allow_none=True,
         help="Model, alias or preset that %%llm uses when none is given (None: the routing "
              "profile's / deck's default). Kept in sync with the session and the panel.",
     ).tag(config=True)
-    stream = Bool(False, help="Show answers as they arrive (--stream / --no-stream).").tag(config=True)
+    stream = Bool(False,
+                  help="Show answers as they arrive (--stream / --no-stream).").tag(config=True)
     show_footer = Bool(
         True, help="Show the grey footer (model, backend, latency, tokens, cost) under answers."
     ).tag(config=True)
     format = Enum(FORMATS, default_value="markdown",
-                  help="How %%llm shows answers: markdown, text, code, json or html (-f).").tag(config=True)
+                  help="How %%llm shows answers: markdown, text, code, json or html (-f)."
+                  ).tag(config=True)
     interpolate = Bool(
         True, help="Fill {name} / {expression} in cells from the notebook (--no-interpolate)."
     ).tag(config=True)
@@ -149,7 +154,8 @@ class LLMDeckMagics(Magics):
 
     @magic_arguments()
     @argument("model", nargs="?", metavar="MODEL",
-              help="model, alias or preset (default: %%llm_use / the panel's choice, else the deck's)")
+              help="model, alias or preset (default: %%llm_use / the panel's choice, else the "
+                   "deck's)")
     @output_options
     @chat_options
     @call_options
@@ -246,12 +252,14 @@ class LLMDeckMagics(Magics):
             profile = kwargs.pop("profile", None)
             profiles = names_list(args.profiles) or ([profile] if profile else None)
             out = variable_name(args.out)
-            frame = session.compare(prompt, names_list(args.models), profiles, repeat=args.repeat, **kwargs)
+            frame = session.compare(prompt, names_list(args.models), profiles,
+                                    repeat=args.repeat, **kwargs)
         display.mark_compare(frame, grid=args.grid)
         if args.plot:
             from llmdeck_nb.notebook.charts import chart_title, shows_demo
 
-            display.show_chart(frame, chart_title(prompt, args.repeat), demo=shows_demo(frame, session.deck))
+            display.show_chart(frame, chart_title(prompt, args.repeat),
+                               demo=shows_demo(frame, session.deck))
         if out:
             self.shell.user_ns[out] = frame
         return frame
@@ -259,10 +267,12 @@ class LLMDeckMagics(Magics):
     # --- conversations ----------------------------------------------------------------------------
 
     @magic_arguments()
-    @argument("action", nargs="?", default="show", choices=["new", "show", "list", "switch", "drop"],
-              help="new [NAME]: start a conversation (NAME again: start it over) and make it current; "
-                   "show [NAME] (the default): its turns; list: every conversation; switch NAME; "
-                   "drop [N]: forget the last N turns (default 2: the last prompt and its answer)")
+    @argument("action", nargs="?", default="show",
+              choices=["new", "show", "list", "switch", "drop"],
+              help="new [NAME]: start a conversation (NAME again: start it over) and make it "
+                   "current; show [NAME] (the default): its turns; list: every conversation; "
+                   "switch NAME; drop [N]: forget the last N turns (default 2: the last prompt and "
+                   "its answer)")
     @argument("value", nargs="?", metavar="NAME_OR_N")
     @line_magic
     def llm_chat(self, line: str) -> None:
@@ -290,13 +300,17 @@ class LLMDeckMagics(Magics):
 
     @magic_arguments()
     @argument("rows", metavar="DF", help="a DataFrame, Series or list in the notebook")
-    @argument("model", nargs="?", metavar="MODEL", help="model, alias or preset (default: the current choice)")
+    @argument("model", nargs="?", metavar="MODEL",
+              help="model, alias or preset (default: the current choice)")
     @argument("-o", "--out", metavar="VAR", help="store the result DataFrame in this variable")
-    @argument("--concurrency", type=int, default=16, metavar="N", help="requests in flight at once (16)")
-    @argument("--column", default="output", metavar="NAME", help="name of the answer column (output)")
+    @argument("--concurrency", type=int, default=16, metavar="N",
+              help="requests in flight at once (16)")
+    @argument("--column", default="output", metavar="NAME",
+              help="name of the answer column (output)")
     @argument("--budget", type=float, metavar="USD", help="stop this batch before it spends more")
     @argument("--on-error", choices=["record", "raise"], default="record", dest="on_error",
-              help="record: a failed row keeps its error and the others go on (default); raise: stop")
+              help="record: a failed row keeps its error and the others go on (default); raise: "
+                   "stop")
     @argument("--no-progress", action="store_false", dest="progress", help="no progress bar")
     @call_options
     @no_var_expand
@@ -319,16 +333,19 @@ class LLMDeckMagics(Magics):
             kwargs = call_kwargs(args, self.shell.user_ns)
             out = variable_name(args.out)
             frame = session.batch(rows, cell.strip(), args.model, concurrency=args.concurrency,
-                                  on_error=args.on_error, progress=args.progress, column=args.column,
-                                  budget_usd=args.budget, variables=self.shell.user_ns, **kwargs)
+                                  on_error=args.on_error, progress=args.progress,
+                                  column=args.column, budget_usd=args.budget,
+                                  variables=self.shell.user_ns, **kwargs)
         say(f"llmdeck: {summary_line(frame)}")
         if out:
             self.shell.user_ns[out] = frame
         return frame
 
     @magic_arguments()
-    @argument("usd", nargs="?", metavar="USD", help="the session's limit in USD, or off (none: show)")
-    @argument("--daily", metavar="USD", help="the daily limit (all sessions, counted from the call log), or off")
+    @argument("usd", nargs="?", metavar="USD",
+              help="the session's limit in USD, or off (none: show)")
+    @argument("--daily", metavar="USD",
+              help="the daily limit (all sessions, counted from the call log), or off")
     @argument("--allow-unknown-prices", action="store_true", dest="allow_unknown",
               help="let models without a price in the deck through while a limit is set")
     @argument("--refuse-unknown-prices", action="store_true", dest="refuse_unknown",
@@ -447,12 +464,15 @@ class LLMDeckMagics(Magics):
 
     @magic_arguments()
     @argument("-n", type=log_rows, default=None, metavar="N",
-              help="the last N attempts, or all (default: 20 shown; every row for --summary and --export)")
-    @argument("--all", action="store_true", help="every column (default: time, model, backend, status, "
+              help="the last N attempts, or all (default: 20 shown; every row for --summary and "
+                   "--export)")
+    @argument("--all", action="store_true",
+              help="every column (default: time, model, backend, status, "
               "latency, tokens, cost, cached, error, tags)")
     @argument("--summary", action="store_true", help="one row per backend/model: calls, errors, "
               "cache hit rate, p50/p95 latency, tokens, cost, and what caching saved")
-    @argument("--export", metavar="PATH", help="also write the table, every column, to PATH (.csv or .parquet)")
+    @argument("--export", metavar="PATH",
+              help="also write the table, every column, to PATH (.csv or .parquet)")
     @line_magic
     def llm_log(self, line: str) -> pd.DataFrame:
         """The call log as a DataFrame (one row per attempt, oldest first), or its summary."""
@@ -527,7 +547,8 @@ def _dollars(text: str) -> float | None:
     try:
         return float(text.strip().lstrip("$"))
     except ValueError:
-        raise UsageError(f"a budget is a number of dollars (e.g. 5.00) or off, not {text!r}") from None
+        raise UsageError(
+            f"a budget is a number of dollars (e.g. 5.00) or off, not {text!r}") from None
 
 
 def export(frame: pd.DataFrame, path: str) -> str:

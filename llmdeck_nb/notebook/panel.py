@@ -56,10 +56,12 @@ class Panel:
 
         self.header = w.HTML()
         self.profile = w.Dropdown(description="profile")
-        self.reload_button = w.Button(description="reload", icon="refresh", tooltip="read the deck, "
+        self.reload_button = w.Button(description="reload", icon="refresh",
+                                      tooltip="read the deck, "
                                       "the environment and .env again (after setting a key)",
                                       layout=w.Layout(width="8em"))
-        self.check_button = w.Button(description="check", icon="plug", tooltip="send one tiny request "
+        self.check_button = w.Button(description="check", icon="plug",
+                                     tooltip="send one tiny request "
                                      "to each available backend", layout=w.Layout(width="8em"))
         self.filter = w.Text(placeholder="filter models, aliases, presets", description="find",
                              continuous_update=True, layout=w.Layout(width="22em"))
@@ -67,12 +69,14 @@ class Panel:
         self.model = w.Dropdown(description="model", layout=w.Layout(width="46em"))
         self.temperature_set = w.Checkbox(description="temperature", indent=False,
                                           layout=w.Layout(width="8em"))
-        self.temperature = w.FloatSlider(value=0.7, min=0.0, max=2.0, step=0.05, readout_format=".2f",
-                                         continuous_update=False)
+        self.temperature = w.FloatSlider(value=0.7, min=0.0, max=2.0, step=0.05,
+                                         readout_format=".2f", continuous_update=False)
         self.cache = w.Checkbox(description="cache", indent=False)
         self.status = w.HTML()
-        self.key_button = w.Button(icon="key", tooltip="type the key in a password box: it is stored "
-                                   "encrypted and never enters the notebook", layout=w.Layout(display="none"))
+        self.key_button = w.Button(icon="key",
+                                   tooltip="type the key in a password box: it is stored "
+                                   "encrypted and never enters the notebook",
+                                   layout=w.Layout(display="none"))
         self.key_area = w.Output()
         self.calls = w.HTML()
         self.widget = w.VBox([
@@ -129,7 +133,8 @@ class Panel:
             self.temperature.description = "" if temperature is not None else "(not sent)"
             self.cache.value = bool(session.use_cache) and session.cache is not None
             self.cache.disabled = session.cache is None
-            self.cache.description = "cache" if session.cache is not None else "cache (off: Session(cache=False))"
+            self.cache.description = ("cache" if session.cache is not None
+                                      else "cache (off: Session(cache=False))")
         finally:
             self._syncing = False
         self._show_status()
@@ -150,7 +155,8 @@ class Panel:
 
     def _label(self, c: Choice) -> str:
         """``[presets] precise -> gpt-4o-mini on openai · available``."""
-        target = "" if c.kind == "model" and c.model == c.handle else f" -> {c.model}" if c.model else ""
+        target = ("" if c.kind == "model" and c.model == c.handle else f" -> {c.model}"
+                  if c.model else "")
         if c.why_not:
             state = c.why_not
         elif self.controls.unreachable.get(c.backend or ""):
@@ -182,7 +188,8 @@ class Panel:
 
         session = self.session
         calls, spent = session_spend(session)
-        parts = ["<b>llmdeck</b>", html.escape(deck_location(session.deck)), f"profile <b>{html.escape(session.profile)}</b>",
+        parts = ["<b>llmdeck</b>", html.escape(deck_location(session.deck)),
+                 f"profile <b>{html.escape(session.profile)}</b>",
                  f"this session: {calls} call{'s' if calls != 1 else ''}, {usd(spent) or '$0'}"]
         chat = session.conversations.current
         parts.append(html.escape(f"chat '{chat.name}' ({len(chat)} turns)"))
@@ -306,7 +313,8 @@ def _shell() -> Any:
 def session_spend(session: Session) -> tuple[int, float]:
     """(calls, USD) this session has made, from the call log."""
     calls, spent = session.log.query(
-        f"SELECT count(DISTINCT call_id), ifnull(sum(cost_usd), 0) FROM {TABLE} WHERE session_id = ?",
+        f"SELECT count(DISTINCT call_id), ifnull(sum(cost_usd), 0) FROM {TABLE} WHERE session_id = "
+        "?",
         (session.id,))[0]
     return int(calls), float(spent)
 
@@ -330,7 +338,8 @@ def recent_calls(session: Session, count: int = RECENT_CALLS) -> list[dict[str, 
     for row in frame.iloc[::-1].itertuples():
         error = row.error_message if isinstance(row.error_message, str) else ""
         rows.append({
-            "time": row.started_at.tz_convert(None).strftime("%H:%M:%S"), "model": row.model or row.requested,
+            "time": row.started_at.tz_convert(None).strftime("%H:%M:%S"),
+            "model": row.model or row.requested,
             "backend": row.backend, "status": row.status,
             "latency": f"{row.latency_s:.2f} s" if row.latency_s == row.latency_s else "",
             "cost": usd(row.cost_usd), "cached": bool(row.cache_hit), "error": error})

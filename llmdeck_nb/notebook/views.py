@@ -170,8 +170,9 @@ def grid_html(frame: pd.DataFrame) -> str:
             answers.append(f"<td style='vertical-align:top;color:#b00020;white-space:pre-wrap;"
                            f"max-width:40em'>{html.escape(row['error'])}</td>")
         else:
+            output = html.escape(str(row.get("output") or ""))
             answers.append(f"<td style='vertical-align:top;text-align:left;white-space:pre-wrap;"
-                           f"min-width:16em;max-width:40em'>{html.escape(str(row.get('output') or ''))}</td>")
+                           f"min-width:16em;max-width:40em'>{output}</td>")
     metrics = []
     for name, render in (("model", str), ("backend", str), ("latency_s", seconds), ("tokens", None),
                          ("cost_usd", usd), ("cached", lambda v: "yes" if v is True else "")):

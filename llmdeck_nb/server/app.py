@@ -107,14 +107,16 @@ def create_app(session: Session, *, token: str | None = None,
     return TokenGate(app, token) if token else app
 
 
-def _guarded(endpoint: Callable[[Request], Awaitable[Response]]) -> Callable[[Request],
-                                                                             Awaitable[Response]]:
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _guarded(endpoint: Endpoint) -> Endpoint:
     """Management endpoints: any failure becomes an OpenAI-format error answer."""
 
     async def guarded(request: Request) -> Response:
         try:
             return await endpoint(request)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the answer is an error body, never a traceback
             return _send(error_response(exc))
 
     return guarded

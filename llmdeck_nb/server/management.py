@@ -32,7 +32,8 @@ def backends(session: Session, checks: dict[str, dict[str, Any]]) -> list[dict[s
             for b in deck.backends.values()]
 
 
-async def test_backend(session: Session, name: str, checks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+async def test_backend(session: Session, name: str,
+                       checks: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One live probe (as ``llmdeck validate --live``): status and latency; remembered."""
     from llmdeck_nb.engine.probe import check_backends, probe_timeout
 
@@ -87,7 +88,8 @@ def calls(session: Session, query: dict[str, str]) -> dict[str, Any]:
     frame = session.log.frame(since=query.get("since") or None, model=query.get("model"),
                               backend=query.get("backend"), status=query.get("status"),
                               call_id=query.get("call_id"), last=int(limit))
-    return {"object": "list", "data": json.loads(frame.to_json(orient="records", date_format="iso"))}
+    return {"object": "list",
+            "data": json.loads(frame.to_json(orient="records", date_format="iso"))}
 
 
 def not_found(what: str, name: str, known: Any) -> ApiError:

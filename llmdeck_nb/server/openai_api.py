@@ -86,7 +86,7 @@ async def dispatch(session: Session, method: str, path: str, body: bytes,
                                        f"{', '.join(handlers)})", code="method_not_allowed"))
     try:
         return await handler(session, argument, body, tags)
-    except Exception as exc:  # every failure is an OpenAI error body, never a traceback
+    except Exception as exc:  # noqa: BLE001 - every failure is an OpenAI error body, not a traceback
         return error_response(exc)
 
 

@@ -9,8 +9,8 @@ from llmdeck_nb.server.auth import server_token
 
 
 def serve(deck: str | Path | None = None, profile: str | None = None, *, host: str = "127.0.0.1",
-          port: int = 8765, token: str | None = None, timeout: float | None = 60.0, cache: bool = True,
-          log_level: str = "info") -> None:
+          port: int = 8765, token: str | None = None, timeout: float | None = 60.0,
+          cache: bool = True, log_level: str = "info") -> None:
     """Serve the deck on ``host:port`` until interrupted (Ctrl-C)."""
     import uvicorn
 

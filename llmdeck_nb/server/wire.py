@@ -177,8 +177,8 @@ def _messages(value: Any) -> list[dict[str, Any]]:
     messages = []
     for index, message in enumerate(value):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
-            raise bad_request(f"messages[{index}] needs a 'role' among: " + ", ".join(sorted(ROLES)),
-                              f"messages[{index}].role")
+            raise bad_request(f"messages[{index}] needs a 'role' among: "
+                              + ", ".join(sorted(ROLES)), f"messages[{index}].role")
         if message["role"] == "developer":  # OpenAI's newer name; every backend knows "system"
             message = {**message, "role": "system"}
         messages.append(message)

@@ -74,5 +74,6 @@ if __name__ == "__main__":
         if cell.cell_type == "code":
             print("----", cell.source.splitlines()[-1][:70])
             for output in cell.outputs:
-                text = output.get("text") or output.get("data", {}).get("text/plain") or output.get("evalue")
+                text = (output.get("text") or output.get("data", {}).get("text/plain")
+                        or output.get("evalue"))
                 print("   ", output.get("output_type"), str(text)[:120])
