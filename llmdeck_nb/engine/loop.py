@@ -132,7 +132,7 @@ class _Resumed:
             except GeneratorExit:
                 coroutine.close()
                 raise
-            except BaseException as exc:  # a cancellation: passed into the coroutine, as await does
+            except BaseException as exc:  # noqa: BLE001 - a cancellation: into the coroutine
                 value, step = exc, coroutine.throw
 
 
