@@ -3,6 +3,7 @@
     LLMDeckError                      base: catch this to catch everything of ours
     ├── DeckError                     the deck folder or its files are wrong
     │   ├── DeckNotFoundError         no deck folder / no backends.toml
+    │   ├── DeckUnreadableError       a deck file or folder cannot be read (permissions)
     │   ├── DeckSyntaxError           a TOML file does not parse (file, line)
     │   ├── DeckSchemaError           a key has a wrong type or value (file, key)
     │   ├── UnknownProfileError       routing profile not defined (lists available)
@@ -10,8 +11,10 @@
     │   ├── AliasDepthError           an alias chain nests or fans out too far
     │   ├── RoutingError              a route names an unknown or disabled backend,
     │   │                             or no route reaches a model
-    │   └── DeckEditError             a deck change (`llmdeck backends add` ...) was
-    │                                 refused; nothing was written
+    │   ├── UnknownStrategyError      a backend's strategy is unknown, or it is no known
+    │   │                             provider and has no endpoint (lists the known ones)
+    │   └── DeckEditError             a deck change (`llmdeck backend add`, `llmdeck
+    │                                 restore` ...) was refused; nothing was written
     ├── ResolutionError               a handle cannot become a callable model
     │   ├── HandleNotFoundError       model/alias/preset unknown (close matches)
     │   ├── PresetNotFoundError       preset unknown (close matches)
@@ -89,6 +92,10 @@ class DeckNotFoundError(DeckError):
     pass
 
 
+class DeckUnreadableError(DeckError):
+    """A deck file or folder exists but cannot be read (permissions, I/O): names it."""
+
+
 class DeckSyntaxError(DeckError):
     def __init__(self, file: str, line: int | None, detail: str) -> None:
         self.file, self.line = file, line
@@ -136,6 +143,11 @@ class AliasDepthError(DeckError):
 
 class RoutingError(DeckError):
     pass
+
+
+class UnknownStrategyError(DeckError):
+    """A backend names a strategy llmdeck does not have, or is no known provider and has no
+    endpoint, so no strategy can call it; the hint lists the known ones."""
 
 
 class DeckEditError(DeckError):
@@ -377,6 +389,7 @@ __all__ = [
     "DeckNotFoundError",
     "DeckSchemaError",
     "DeckSyntaxError",
+    "DeckUnreadableError",
     "HandleNotFoundError",
     "InvalidModeError",
     "InvalidParameterError",
@@ -397,5 +410,6 @@ __all__ = [
     "ServerSetupError",
     "UnknownPriceError",
     "UnknownProfileError",
+    "UnknownStrategyError",
     "WrongReferenceKindError",
 ]

@@ -286,10 +286,10 @@ def redact_value(value: Any) -> Any:
         changed = any(items[k] is not v for k, v in value.items())
         return items if changed or not isinstance(value, dict) else value
     if isinstance(value, (list, tuple)):
-        items = [redact_value(v) for v in value]
-        if all(a is b for a, b in zip(items, value)):
+        parts = [redact_value(v) for v in value]
+        if all(a is b for a, b in zip(parts, value)):
             return value
-        return type(value)(items) if isinstance(value, list) else tuple(items)
+        return type(value)(parts) if isinstance(value, list) else tuple(parts)
     fields = getattr(type(value), "model_fields", None)
     if fields is not None and hasattr(value, "model_copy"):  # a pydantic model
         update = {}

@@ -18,7 +18,7 @@ from llmdeck_nb.backends.errors import (
     provider_message,
 )
 from llmdeck_nb.backends.registry import aclose_all, get_strategy
-from llmdeck_nb.errors import BackendError, BackendTimeoutError, DeckError
+from llmdeck_nb.errors import BackendError, BackendTimeoutError, UnknownStrategyError
 from llmdeck_nb.redaction import Secret
 
 
@@ -97,16 +97,16 @@ def test_catalog_strategies_and_unknown_names():
     assert strategy_for("anthropic", None, None) == "litellm"
     assert strategy_for("my_box", None, "http://10.0.0.5:8000/v1") == "openai_compatible"
     assert strategy_for("openai", "litellm", None) == "litellm"
-    with pytest.raises(DeckError, match="not a known provider"):
+    with pytest.raises(UnknownStrategyError, match="not a known provider"):
         strategy_for("my_box", None, None)
-    with pytest.raises(DeckError, match="unknown strategy"):
+    with pytest.raises(UnknownStrategyError, match="unknown strategy"):
         strategy_for("openai", "grpc", None)
 
 
 def test_registry_shares_instances_and_lists_kinds_on_error():
     assert get_strategy("demo") is get_strategy("demo")
     assert get_strategy("openai_compatible").kind == "openai_compatible"
-    with pytest.raises(DeckError) as info:
+    with pytest.raises(UnknownStrategyError) as info:
         get_strategy("carrier_pigeon")
     assert "demo, litellm, openai_compatible" in str(info.value)
 

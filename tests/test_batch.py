@@ -20,7 +20,7 @@ from deck_folders import LOOPBACK_ENV
 from loopback import chat_requests, deck_on, session_on
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.batch import NOT_RUN, BatchRun, summary_line
-from llmdeck_nb.errors import AllAttemptsFailedError, LLMDeckError, PromptTemplateError
+from llmdeck_nb.errors import AllAttemptsFailedError, BatchError, PromptTemplateError
 
 TESTS = Path(__file__).resolve().parent
 
@@ -89,7 +89,7 @@ def test_series_and_lists_are_rows_too(session, rows, template, expected):
 def test_a_field_no_row_can_fill_fails_before_anything_is_sent(session, fake_llm_server):
     with pytest.raises(PromptTemplateError, match="tex"):
         session.batch(tickets(5), "{tex}", "gpt-4o-mini", progress=False)
-    with pytest.raises(LLMDeckError, match="already have column"):
+    with pytest.raises(BatchError, match="already have column"):
         session.batch(tickets(5).assign(output=1), "{text}", "gpt-4o-mini", progress=False)
     assert chat_requests(fake_llm_server) == []
 

@@ -27,7 +27,12 @@ from llmdeck_nb.calllog import (
     truncate,
 )
 from llmdeck_nb.calllog import schema
-from llmdeck_nb.errors import BackendTimeoutError, LLMDeckError
+from llmdeck_nb.errors import (
+    BackendTimeoutError,
+    CallLogError,
+    CallLogFilterError,
+    CallLogFormatError,
+)
 from llmdeck_nb.redaction import REDACTED, register_secret
 
 REPO = Path(__file__).resolve().parents[1]
@@ -360,12 +365,12 @@ def test_since_relative_to_now(tmp_path):
 @pytest.mark.parametrize("since", ["yesterday-ish", 12, timedelta(hours=-1)])
 def test_bad_since_is_a_clear_error(tmp_path, since):
     log = make_log(tmp_path)
-    with pytest.raises(LLMDeckError, match="since="):
+    with pytest.raises(CallLogFilterError, match="since="):
         log.frame(since=since)
 
 
 def test_negative_last_is_an_error(tmp_path):
-    with pytest.raises(LLMDeckError, match="last="):
+    with pytest.raises(CallLogFilterError, match="last="):
         make_log(tmp_path).frame(last=-1)
 
 
@@ -475,7 +480,7 @@ def test_persists_across_reopen(tmp_path):
     log.close()
     log.close()  # twice is fine
     assert "closed" in repr(log)
-    with pytest.raises(LLMDeckError, match="closed"):
+    with pytest.raises(CallLogError, match="closed"):
         log.append(full_record())
 
     reopened = CallLog(str(path))  # a new kernel
@@ -705,7 +710,7 @@ def test_file_from_a_newer_version_is_a_clear_error(tmp_path):
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.commit()
     conn.close()
-    with pytest.raises(LLMDeckError) as info:
+    with pytest.raises(CallLogFormatError) as info:
         CallLog(path)
     message = str(info.value)
     assert str(path.resolve()) in message
@@ -715,14 +720,14 @@ def test_file_from_a_newer_version_is_a_clear_error(tmp_path):
 def test_not_a_call_log_is_a_clear_error(tmp_path):
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(LLMDeckError, match=r"junk\.sqlite"):
+    with pytest.raises(CallLogError, match=r"junk\.sqlite"):
         CallLog(junk)
     other = tmp_path / "other.sqlite"
     conn = sqlite3.connect(other)
     conn.execute("CREATE TABLE calls (x)")
     conn.commit()
     conn.close()
-    with pytest.raises(LLMDeckError, match="no call log schema version"):
+    with pytest.raises(CallLogFormatError, match="no call log schema version"):
         CallLog(other)
 
 

@@ -13,7 +13,8 @@ pytest_plugins = ["notebooks_magics.shell_fixtures"]  # session, ip, run
 
 
 def sent_messages(fake_llm_server) -> list[list[dict]]:
-    return [r.json["messages"] for r in fake_llm_server.requests if r.path.endswith("/chat/completions")]
+    return [r.json["messages"] for r in fake_llm_server.requests
+            if r.path.endswith("/chat/completions")]
 
 
 def test_follow_ups_send_the_history_and_the_footer_counts_it(ip, run, session, fake_llm_server):
@@ -73,9 +74,11 @@ def test_history_is_trimmed_to_the_context_window_with_a_note(ip, run, session, 
         run(f"%%llm --chat tiny-context\nquestion {i} " + "word " * 12)
     messages = sent_messages(fake_llm_server)[-1]
     assert messages[-1]["content"].startswith("question 3")
-    assert len(messages) < 7 and messages[0]["role"] == "user"  # the oldest exchanges left out, in pairs
+    # the oldest exchanges left out, in pairs
+    assert len(messages) < 7 and messages[0]["role"] == "user"
     footer = run("%%llm --chat tiny-context\nlast").bundles("text/plain")[-1]
-    assert "history trimmed: the " in footer and "to fit tiny-context's context window of 50 tokens" in footer
+    assert ("history trimmed: the " in footer
+            and "to fit tiny-context's context window of 50 tokens" in footer)
     assert len(session.conversations.current) == 10  # trimming sends less, forgets nothing
 
 
@@ -107,8 +110,10 @@ def test_llm_chat_new_show_list_switch_drop(ip, run, session, assert_usage_error
     listing = run("%llm_chat list").stdout.splitlines()
     assert listing[0].startswith("* chat-2 ") and listing[0].rstrip().endswith("empty")
     assert listing[1].startswith("  first ") and "4 turns" in listing[1]
-    assert run("%llm_chat switch first").stdout.startswith("llmdeck: conversation 'first' is current (4 turns")
-    assert run("%llm_chat drop").stdout.strip() == "llmdeck: forgot the last 2 turns of 'first'; 2 turns left"
+    switched = run("%llm_chat switch first").stdout
+    assert switched.startswith("llmdeck: conversation 'first' is current (4 turns")
+    assert (run("%llm_chat drop").stdout.strip()
+            == "llmdeck: forgot the last 2 turns of 'first'; 2 turns left")
     assert session.conversations.current.turns[0].content == "alpha question"
     assert "started over: 2 turns forgotten" in run("%llm_chat new first").stdout
     assert_usage_error(run("%llm_chat switch nowhere"), "no conversation named 'nowhere'",
@@ -134,9 +139,10 @@ def test_call_options_are_told_from_generation_parameters():
     from llmdeck_nb.engine.conversation import split_options
     from llmdeck_nb.engine.session import Session
 
-    call, params = split_options({"on_reset": print, "max_cost_usd": 1.0, "timeout": 3, "tags": ("a",),
-                                  "top_p": 0.5, "seed": 7}, Session.acomplete)
-    assert set(call) == {"on_reset", "max_cost_usd", "timeout", "tags"} and params == {"top_p": 0.5, "seed": 7}
+    call, params = split_options({"on_reset": print, "max_cost_usd": 1.0, "timeout": 3,
+                                  "tags": ("a",), "top_p": 0.5, "seed": 7}, Session.acomplete)
+    assert set(call) == {"on_reset", "max_cost_usd", "timeout", "tags"}
+    assert params == {"top_p": 0.5, "seed": 7}
 
 
 def test_chat_streams_and_sends_parameters_but_no_call_option(ip, run, session, fake_llm_server):

@@ -151,8 +151,12 @@ def test_every_error_llmdeck_nb_defines_is_in_the_tree() -> None:
                 assert name in drawn, f"{path}: {name} subclasses an llmdeck_nb error"
 
 
-def test_every_raise_in_the_package_names_a_specific_class() -> None:
-    """A bare ``raise LLMDeckError(...)`` tells a caller nothing it can catch narrowly."""
-    bare = [path for path, text in _package_sources()
-            for _ in re.findall(r"raise LLMDeckError\b", text)]
-    assert bare == []
+# Branches that only group others: raising one tells a caller nothing it can catch narrowly.
+GROUPING_ONLY = ("LLMDeckError", "DeckError", "ResolutionError", "CallError")
+
+
+def test_every_error_the_package_makes_is_of_a_specific_class() -> None:
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(GROUPING_ONLY) + r")\(")
+    made = [f"{path}: {name}(...)" for path, text in _package_sources()
+            if not path.endswith("llmdeck_nb/errors.py") for name in pattern.findall(text)]
+    assert made == []

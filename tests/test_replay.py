@@ -14,7 +14,7 @@ from loopback import chat_requests, deck_on, session_on
 from llmdeck_nb.cache import open_cache
 from llmdeck_nb.cache.cassette import export_cassette, import_cassette
 from llmdeck_nb.engine.session import Session
-from llmdeck_nb.errors import CacheError, LLMDeckError, ReplayMissError
+from llmdeck_nb.errors import CacheError, InvalidModeError, ReplayMissError
 
 new_session = session_on
 
@@ -52,9 +52,9 @@ def test_mode_from_the_environment_and_bad_values(deck, tmp_path, monkeypatch):
     with new_session(deck, tmp_path) as session:
         assert session.mode == "replay"
     monkeypatch.setenv("LLMDECK_MODE", "offline")
-    with pytest.raises(LLMDeckError, match=r"\$LLMDECK_MODE = 'offline' is not a cache mode"):
+    with pytest.raises(InvalidModeError, match=r"\$LLMDECK_MODE = 'offline' is not a cache mode"):
         new_session(deck, tmp_path)
-    with pytest.raises(LLMDeckError, match="normal, replay, refresh"):
+    with pytest.raises(InvalidModeError, match="normal, replay, refresh"):
         new_session(deck, tmp_path, mode="fast")
 
 

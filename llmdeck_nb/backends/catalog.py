@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmdeck_nb.errors import DeckError
+from llmdeck_nb.errors import UnknownStrategyError
 
 OPENAI_COMPATIBLE = "openai_compatible"
 LITELLM = "litellm"
@@ -109,7 +109,7 @@ def strategy_for(backend_name: str, explicit_strategy: str | None, endpoint: str
     worded to follow "backend 'name' is ..."."""
     if explicit_strategy:
         if explicit_strategy not in STRATEGIES:
-            raise DeckError(
+            raise UnknownStrategyError(
                 f"configured with an unknown strategy '{explicit_strategy}'",
                 hint="use one of: " + ", ".join(STRATEGIES),
             )
@@ -119,7 +119,7 @@ def strategy_for(backend_name: str, explicit_strategy: str | None, endpoint: str
         return known.strategy
     if endpoint:
         return OPENAI_COMPATIBLE
-    raise DeckError(
+    raise UnknownStrategyError(
         "not a known provider and has no endpoint",
         hint="set `endpoint = \"http://host:port/v1\"` for an OpenAI-compatible server, or "
              "`strategy`/`provider`; known backends: " + ", ".join(sorted(PROVIDER_CATALOG)),

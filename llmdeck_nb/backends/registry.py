@@ -10,7 +10,7 @@ import importlib
 import threading
 
 from llmdeck_nb.backends.base import BackendStrategy
-from llmdeck_nb.errors import DeckError
+from llmdeck_nb.errors import UnknownStrategyError
 
 # kind -> "module:Class", imported on first use
 _FACTORIES: dict[str, str] = {
@@ -36,7 +36,7 @@ def get_strategy(kind: str) -> BackendStrategy:
         if strategy is None:
             target = _FACTORIES.get(kind)
             if target is None:
-                raise DeckError(
+                raise UnknownStrategyError(
                     f"no backend strategy named '{kind}'",
                     hint="set `strategy` in backends.toml to one of: " + ", ".join(known_kinds()),
                 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from llmdeck_nb.errors import DeckError
+from llmdeck_nb.errors import DeckEditError
 
 NOTE_FILE = "BACKUP.json"
 STAMP = "%Y%m%dT%H%M%S.%fZ"
@@ -70,12 +70,14 @@ def restore_backup(folder: Path, name: str | None = None) -> tuple[Backup, Backu
     """
     backups = list_backups(folder)
     if not backups:
-        raise DeckError(f"{folder} has no backups (none in {backups_dir(folder)})",
-                        hint="backups are taken by `llmdeck backend add|set|remove|enable|disable`")
+        raise DeckEditError(
+            f"{folder} has no backups (none in {backups_dir(folder)})",
+            hint="backups are taken by `llmdeck backend add|set|remove|enable|disable`")
     chosen = backups[-1] if name is None else next((b for b in backups if b.name == name), None)
     if chosen is None:
-        raise DeckError(f"no backup named '{name}' in {backups_dir(folder)}",
-                        hint="list them with `llmdeck backup list`; latest: " + backups[-1].name)
+        raise DeckEditError(
+            f"no backup named '{name}' in {backups_dir(folder)}",
+            hint="list them with `llmdeck backup list`; latest: " + backups[-1].name)
     before = make_backup(folder, f"before restoring {chosen.name}")
     scratch = folder.with_name(folder.name + ".restoring")
     shutil.rmtree(scratch, ignore_errors=True)

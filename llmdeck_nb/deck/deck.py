@@ -225,7 +225,8 @@ class Deck:
         if name in self._model_set:
             if all(spec.model_type != "llm" for spec in self.specs_of(name)):
                 raise NotAnLLMError(f"'{name}' is {self._what(name)}, not an LLM",
-                                    hint="%%llm and complete() send only LLM models (model_type = \"llm\")")
+                                    hint="%%llm and complete() send only LLM models (model_type = "
+                                         "\"llm\")")
             return "model", name, None
         if name in self.aliases:
             return "alias", name, None
@@ -253,15 +254,17 @@ class Deck:
             fix = f": write '{spelled('alias' if name in self.aliases else 'preset', name)}'"
         elif name in self._model_set:
             fix = f": write '{name}' (no sigil) for a model"
-        raise WrongReferenceKindError(f"'{reference}' names {'an alias' if wanted == 'alias' else 'a preset'}, "
-                                      f"but '{name}' is {what}{fix}")
+        raise WrongReferenceKindError(f"'{reference}' names "
+                                      f"{'an alias' if wanted == 'alias' else 'a preset'}, but "
+                                      f"'{name}' is {what}{fix}")
 
     def specs_of(self, model: str) -> list[ModelSpec]:
         """Every spec of a model name, on every (enabled) backend that lists it."""
         return [specs[model] for specs in self.specs.values() if model in specs]
 
     def _what(self, name: str) -> str | None:
-        """What a bare name is, for messages: "a preset", "an img_gen preset (deck/2_img_gen_deck.toml)"..."""
+        """What a bare name is, for messages: "a preset",
+        "an img_gen preset (deck/2_img_gen_deck.toml)"..."""
         if name in self.aliases:
             return "an alias"
         if name in self.presets:
@@ -273,7 +276,8 @@ class Deck:
         for deck in self.other_decks.values():
             for what, names in (("alias", deck.aliases), ("preset", deck.presets)):
                 if name in names:
-                    return f"{'an' if deck.kind[0] in 'aeiou' else 'a'} {deck.kind} {what} ({deck.source.get(name)})"
+                    return (f"{'an' if deck.kind[0] in 'aeiou' else 'a'} {deck.kind} {what} "
+                            f"({deck.source.get(name)})")
         backends = self.dormant.get(name)
         return dormant_phrase(backends) if backends else None
 
@@ -342,10 +346,12 @@ class Deck:
 def _candidate(model: str, spec: ModelSpec, backend: BackendConfig, params: Mapping[str, Any],
                via: str) -> Candidate:
     final, adjustments = apply_constraints(spec, params)
-    return Candidate(model, spec, backend, frozen_params(final), via, adjustments, frozen_params(params))
+    return Candidate(model, spec, backend, frozen_params(final), via, adjustments,
+                     frozen_params(params))
 
 
-def apply_constraints(spec: ModelSpec, params: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+def apply_constraints(spec: ModelSpec,
+                      params: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
     """Apply a model's constraints to parameters; report each change made."""
     final = dict(params)
     notes: list[str] = []
@@ -359,9 +365,11 @@ def apply_constraints(spec: ModelSpec, params: Mapping[str, Any]) -> tuple[dict[
         notes.append(f"temperature {temperature} -> {fixed} ({spec.name} only accepts {fixed})")
     elif "temperature_must_be_multiplied_by_2" in spec.constraints and temperature is not None:
         final["temperature"] = temperature * 2
-        notes.append(f"temperature {temperature} -> {temperature * 2} (temperature_must_be_multiplied_by_2)")
+        notes.append(f"temperature {temperature} -> {temperature * 2} "
+                     "(temperature_must_be_multiplied_by_2)")
     if "temperature_unsupported" in spec.constraints and "temperature" in final:
-        notes.append(f"temperature {final.pop('temperature')} dropped ({spec.name} takes no temperature)")
+        notes.append(f"temperature {final.pop('temperature')} dropped ({spec.name} takes no "
+                     "temperature)")
     max_tokens, limit = final.get("max_tokens"), spec.output_token_limit
     if isinstance(max_tokens, int) and limit and max_tokens > limit:
         final["max_tokens"] = limit

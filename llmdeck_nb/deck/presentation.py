@@ -98,7 +98,8 @@ def models_table(deck: Deck, profile: str | None = None) -> list[dict[str, Any]]
     return rows
 
 
-def _served(deck: Deck, row: RoutingRow, profile: str | None) -> tuple[str | None, ModelSpec | None, str]:
+def _served(deck: Deck, row: RoutingRow,
+            profile: str | None) -> tuple[str | None, ModelSpec | None, str]:
     """(backend, its spec, note) for one routing row."""
     if row.spec is not None:  # the routed backend lists it: callable, or why not
         return row.backend, row.spec, row.why_not or ""
@@ -149,7 +150,8 @@ def deck_summary(deck: Deck, profile: str | None = None) -> str:
     lines.append(f"aliases: {len(deck.aliases)} ({_preview(deck.aliases)})")
     lines.append(f"presets: {len(deck.presets)} ({_preview(deck.presets)})")
     if deck.choice_defaults:
-        lines.append("defaults: " + ", ".join(f"{k} = {v}" for k, v in deck.choice_defaults.items()))
+        lines.append("defaults: "
+                     + ", ".join(f"{k} = {v}" for k, v in deck.choice_defaults.items()))
     errors = sum(p.severity == "error" for p in deck.problems)
     warnings = sum(p.severity == "warning" for p in deck.problems)
     if errors or warnings:

@@ -13,7 +13,7 @@ from typing import Any
 
 import rtoml
 
-from llmdeck_nb.errors import DeckError, DeckSyntaxError
+from llmdeck_nb.errors import DeckSyntaxError, DeckUnreadableError
 
 _LINE = re.compile(r"at line (\d+)")
 
@@ -22,12 +22,12 @@ _LINE = re.compile(r"at line (\d+)")
 TomlTable = dict[str, Any]
 
 
-def unreadable(label: str, exc: OSError, what: str = "file") -> DeckError:
+def unreadable(label: str, exc: OSError, what: str = "file") -> DeckUnreadableError:
     """An OS error on a deck file or folder, as a deck error that says what to do."""
     reason = exc.strerror or errno.errorcode.get(exc.errno or 0, "") or type(exc).__name__
     hint = ("give the user running llmdeck read access (e.g. chmod u+r), or point --deck / "
             "$LLMDECK_CONFIG_DIR at a folder you can read")
-    return DeckError(f"{label}: cannot read this {what} ({reason.lower()})", hint=hint)
+    return DeckUnreadableError(f"{label}: cannot read this {what} ({reason.lower()})", hint=hint)
 
 
 def read_toml(path: Path, *, label: str | None = None) -> TomlTable:

@@ -49,14 +49,16 @@ async def compare(session: Caller, prompt: Prompt, models: Sequence[str] | None,
 async def _one(session: Caller, prompt: Prompt, model: str | None, profile: str,
                label_profile: bool, options: dict[str, Any]) -> dict[str, Any]:
     name = model or session.default_model or "(default)"
-    row: dict[str, Any] = {"target": f"{name} [{profile}]" if label_profile else name, "profile": profile}
+    row: dict[str, Any] = {"target": f"{name} [{profile}]" if label_profile else name,
+                           "profile": profile}
     try:
         result = await session.acomplete(prompt, model, profile=profile, **options)
     except LLMDeckError as exc:
         row["error"] = exc.message
         return row
-    row.update(backend=result.backend, model=result.model, output=result.text, latency_s=result.latency_s,
-               ttft_s=result.ttft_s, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
-               cached_tokens=result.cached_tokens, reasoning_tokens=result.reasoning_tokens,
-               cost_usd=result.cost_usd, cached=result.cached, error=None)
+    row.update(backend=result.backend, model=result.model, output=result.text,
+               latency_s=result.latency_s, ttft_s=result.ttft_s, input_tokens=result.input_tokens,
+               output_tokens=result.output_tokens, cached_tokens=result.cached_tokens,
+               reasoning_tokens=result.reasoning_tokens, cost_usd=result.cost_usd,
+               cached=result.cached, error=None)
     return row
