@@ -49,8 +49,9 @@ from llmdeck_nb.calllog.frame import (
     INT_COLUMNS,
     TIME_COLUMNS,
 )
+from llmdeck_nb.calllog.rows import batch as _batch
 from llmdeck_nb.calllog.rows import rows as _rows
-from llmdeck_nb.calllog.store import _INSERT, _SELECT_COLUMNS
+from llmdeck_nb.calllog.store import _INSERT, _SELECT_COLUMNS, _gc_paused, _insert
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -142,7 +143,8 @@ def timing(fn: Callable[[], object]) -> tuple[Timing, object]:
 
 
 def median_timing(samples: list[Timing]) -> Timing:
-    return Timing(statistics.median(t.wall for t in samples), statistics.median(t.cpu for t in samples))
+    return Timing(statistics.median(t.wall for t in samples),
+                  statistics.median(t.cpu for t in samples))
 
 
 def median_time(fn: Callable[[], object], repeat: int) -> float:
@@ -185,18 +187,22 @@ def untyped_columns(frame: pd.DataFrame) -> list[str]:
     return [name for name in COLUMNS if str(frame[name].dtype) != expected[name]]
 
 
-def sqlite_insert_into(path: Path, rows: list[tuple[object, ...]]) -> Timing:
-    """The SQLite part of append_many alone: ready rows, one transaction, into a fresh file."""
+def parts_of_append_many(path: Path, records: list[CallRecord]) -> tuple[Timing, Timing]:
+    """append_many's two parts alone, into a fresh file: turning the records into rows, and
+    SQLite (executemany of the ready rows, commit)."""
     with CallLog(fresh_file(path)) as log:
         conn = log._connection()
+        with _gc_paused():
+            converting, (columns, rows) = timing(lambda: _batch(records, log._nullable))
 
         def insert() -> None:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(_INSERT, rows)
+            conn.executemany(_insert(columns), rows)
             conn.execute("COMMIT")
 
-        took, _ = timing(insert)
-    return took
+        with _gc_paused():
+            inserting, _ = timing(insert)
+    return converting, inserting
 
 
 def bare_fetchall(path: Path) -> Timing:
@@ -255,9 +261,9 @@ def main() -> None:
         untyped: list[str] = []
         for _ in range(repeat):  # interleaved: each figure once per round
             appends.append(append_many_into(path, records))
-            took, rows = timing(lambda: _rows(records))
-            converts.append(took)
-            inserts.append(sqlite_insert_into(scratch, rows))  # type: ignore[arg-type]
+            converting, inserting = parts_of_append_many(scratch, records)
+            converts.append(converting)
+            inserts.append(inserting)
             took, df = cold_frame(path)
             colds.append(took)
             untyped = untyped_columns(df)

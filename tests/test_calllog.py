@@ -691,7 +691,8 @@ def test_migration_from_version_2_adds_usage_columns_and_keeps_rows(tmp_path):
         assert df[column].iloc[:3].isna().all(), column  # old rows: the provider said nothing
     assert (df["cached_tokens"].iloc[-1], df["reasoning_tokens"].iloc[-1]) == (64, 20)
     summary = log.summary()
-    assert summary["cached_tokens"].sum() == 64 and summary["provider_saved_usd"].sum() == pytest.approx(8e-5)
+    assert (summary["cached_tokens"].sum() == 64
+            and summary["provider_saved_usd"].sum() == pytest.approx(8e-5))
     log.close()
 
 
@@ -797,7 +798,8 @@ def test_append_many_redacts_the_one_leaky_value_of_a_large_batch(tmp_path):
     assert df.loc["c700", "response_preview"] == f"the answer quotes {REDACTED}"
     assert df.loc["c1500", "model_id"] == REDACTED
     assert df.loc["c1", "prompt_preview"] == "question 1" and df.loc["c1", "tags"] == "eval"
-    assert df.loc["c1998", "params"] == '{"seed": 1}' and df.loc["c1999", "params"] == '{"seed": true}'
+    assert (df.loc["c1998", "params"] == '{"seed": 1}'
+            and df.loc["c1999", "params"] == '{"seed": true}')
     log.close()
     assert SENTINEL.encode() not in file_bytes(log.path)
 

@@ -38,6 +38,8 @@ FILES = {
         [broken]
         endpoint = "{LOCAL}"
         strategy = "carrier-pigeon"
+
+        [internal]
         ''',
     "backends/openai.toml": '[models.keyless-model]\nmodel_id = "gpt-4o-mini"\n',
     "backends/local.toml": '''
@@ -54,6 +56,8 @@ FILES = {
         enabled = false
         [models.lost-model]
         model_id = "m5"
+        [models.gated-model]
+        model_id = "m7"
         ''',
     "backends/broken.toml": '[models.unlisted-model]\nmodel_id = "m6"\n',
     "routing_profiles.toml": '''
@@ -68,6 +72,7 @@ FILES = {
         "stray-model" = "nowhere"
         "unlisted-model" = "local"
         "off-model" = "local"
+        "gated-model" = "internal"
         ''',
     "deck/base_deck.toml": '''
         [aliases]
@@ -83,6 +88,7 @@ CASES = {
     "unlisted-model": Reason.NO_SPEC,
     "off-model": Reason.SPEC_DISABLED,
     "lost-model": Reason.NO_ROUTE,
+    "gated-model": Reason.NOT_CALLABLE,
 }
 
 
@@ -178,6 +184,9 @@ def test_the_wordings(deck: Deck) -> None:
     assert texts["unlisted-model"] == "backend 'local' has no spec for it (backends/local.toml)"
     assert texts["off-model"].startswith("disabled in ") and "local.toml" in texts["off-model"]
     assert texts["lost-model"] == "no route in profile 'p' reaches it"
+    assert texts["gated-model"].startswith("backend 'internal' is not callable from llmdeck (")
+    assert texts["gated-model"].endswith("; set up backend 'local' and switch to a profile that "
+                                         "routes to it")
 
 
 def test_a_model_in_no_backend_file_has_one_reason_too(deck: Deck, folder: Path) -> None:

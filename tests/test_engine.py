@@ -31,10 +31,12 @@ def test_openai_compatible_call_sends_key_and_costs_from_deck_prices(session, fa
     sent = fake_llm_server.requests[-1]
     assert sent.path == "/v1/chat/completions"
     assert sent.headers["authorization"] == f"Bearer {SENTINEL_KEY}"
-    assert result.cost_usd == pytest.approx((result.input_tokens * 0.15 + result.output_tokens * 0.6) / 1e6)
+    assert (result.cost_usd
+            == pytest.approx((result.input_tokens * 0.15 + result.output_tokens * 0.6) / 1e6))
     assert result.cost_source == "deck"
     row = session.calls().iloc[-1]
-    assert (row.status, row.backend, row.model, row.cost_source) == ("ok", "openai", "gpt-4o-mini", "deck")
+    assert ((row.status, row.backend, row.model, row.cost_source)
+            == ("ok", "openai", "gpt-4o-mini", "deck"))
 
 
 def test_preset_parameters_reach_the_server(session, fake_llm_server):
@@ -55,7 +57,8 @@ def test_second_identical_call_is_a_cache_hit_with_its_own_row(session, fake_llm
     assert "served from the cache" in caplog.text and "cache me" not in caplog.text
     hit = session.calls().iloc[-1]
     assert (hit.status, bool(hit.cache_hit), hit.cost_usd) == ("cache_hit", True, 0.0)
-    assert hit.input_tokens == first.input_tokens and hit.saved_cost_usd == pytest.approx(first.cost_usd)
+    assert (hit.input_tokens == first.input_tokens
+            and hit.saved_cost_usd == pytest.approx(first.cost_usd))
     # refresh calls again and overwrites; cache=False skips the cache entirely
     assert not session.complete("cache me", "gpt-4o-mini", refresh=True).cached
     assert not session.complete("cache me", "gpt-4o-mini", cache=False).cached
@@ -90,7 +93,8 @@ def test_client_error_is_not_retried_but_fails_over_to_the_next_candidate(sessio
     fake_llm_server.add_fault(status=401, model="gpt-4o-mini")
     result = session.complete("who am i", "gpt-4o-mini")
     # fallback_order = ["backup"]: the same model on the backup backend
-    assert [(a.backend, a.status) for a in result.attempts] == [("openai", "error"), ("backup", "ok")]
+    assert ([(a.backend, a.status) for a in result.attempts]
+            == [("openai", "error"), ("backup", "ok")])
     assert result.model_id == "backup-mini" and result.backend == "backup"
 
 
@@ -156,8 +160,11 @@ def test_sync_calls_run_on_the_calling_thread_even_inside_a_running_loop(session
     async def cell() -> None:
         kernel = asyncio.get_running_loop()
         deltas: list[tuple[str, str]] = []
+        def on_text(text: str) -> None:
+            deltas.append((text, threading.current_thread().name))
+
         result = session.complete("one two three", "gpt-4o-mini", stream=True, cache=False,
-                                  on_text=lambda t: deltas.append((t, threading.current_thread().name)))
+                                  on_text=on_text)
         assert result.text == "echo: one two three" == "".join(t for t, _ in deltas)
         assert {name for _, name in deltas} == {threading.current_thread().name}
         assert asyncio.get_running_loop() is kernel
@@ -233,7 +240,8 @@ def test_schema_mismatch_is_not_retried_but_fails_over_to_the_next_candidate(ses
     fake_llm_server.add_fault(off_schema=True, model="gpt-4o-mini")
     result = session.complete("Largest city in Spain?", "gpt-4o-mini", schema=City)
     assert isinstance(result.value, City)
-    assert [(a.backend, a.status) for a in result.attempts] == [("openai", "error"), ("backup", "ok")]
+    assert ([(a.backend, a.status) for a in result.attempts]
+            == [("openai", "error"), ("backup", "ok")])
     assert result.attempts[0].error_type == "SchemaMismatchError"
 
 
@@ -251,14 +259,16 @@ def test_schema_skips_models_without_structured_output(session):
 
 
 def test_prompt_longer_than_the_context_window_is_refused_before_sending(session, fake_llm_server):
-    with pytest.raises(RequestRejectedError, match="exceeds tiny-context@openai's context window of 50"):
+    with pytest.raises(RequestRejectedError,
+                       match="exceeds tiny-context@openai's context window of 50"):
         session.complete("word " * 400, "tiny-context")
     assert fake_llm_server.requests == []
 
 
 def test_images_only_go_to_models_that_take_them(session, fake_llm_server):
     image = [{"role": "user", "content": [{"type": "text", "text": "what is this"},
-                                          {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]
+                                          {"type": "image_url",
+                                           "image_url": {"url": "data:image/png;base64,AAAA"}}]}]
     with pytest.raises(RequestRejectedError, match="does not take images"):
         session.complete(image, "text-only")
     assert session.complete(image, "gpt-4o-mini").text == "echo: what is this"
@@ -266,7 +276,8 @@ def test_images_only_go_to_models_that_take_them(session, fake_llm_server):
 
 def test_round_robin_across_endpoints(tmp_path, fake_llm_server):
     with FakeLLMServer() as second:
-        deck = load_deck(loopback_deck(tmp_path / "deck", fake_llm_server.url, second_url=second.url),
+        deck = load_deck(loopback_deck(tmp_path / "deck", fake_llm_server.url,
+                                       second_url=second.url),
                          env=LOOPBACK_ENV)
         with Session(deck=deck, cache=False, log=False) as s:
             for i in range(4):
@@ -330,7 +341,8 @@ def test_reload_follows_the_search_order_and_sees_new_keys(tmp_path, monkeypatch
     monkeypatch.delenv("LLMDECK_CONFIG_DIR", raising=False)
     with Session(cache=False, log=False) as s:
         assert s.deck.origin == "packaged default"
-        loopback_deck(tmp_path / ".llmdeck" / "inference", fake_llm_server.url)  # like `llmdeck init`
+        # like `llmdeck init`
+        loopback_deck(tmp_path / ".llmdeck" / "inference", fake_llm_server.url)
         monkeypatch.setenv("OPENAI_API_KEY", SENTINEL_KEY)
         s.reload()
         assert s.deck.origin == "project" and s.profile == "loopback"

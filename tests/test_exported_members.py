@@ -77,6 +77,17 @@ def test_each_package_member_comes_from_a_public_module(name: str) -> None:
     assert getattr(importlib.import_module(module), name) is member
 
 
+def test_deck_package_all_resolves_and_dir_lists_it_before_first_use() -> None:
+    code = (
+        "import llmdeck_nb.deck as d; "
+        "print(sorted(set(d.__all__) - set(dir(d)))); "
+        "print(sorted(n for n in d.__all__ if getattr(d, n, None) is None))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == ["[]", "[]"]
+
+
 # --- errors.py -------------------------------------------------------------------------
 
 

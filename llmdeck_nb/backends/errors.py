@@ -125,11 +125,13 @@ def _message_in(data: Any) -> str | None:
         return error
     if isinstance(error, dict):
         for key in ("message", "detail", "msg"):
-            if isinstance(error.get(key), str):
-                return error[key]
+            text = error.get(key)
+            if isinstance(text, str):
+                return text
     for key in ("message", "detail"):
-        if isinstance(data.get(key), str):
-            return data[key]
+        text = data.get(key)
+        if isinstance(text, str):
+            return text
     return None
 
 

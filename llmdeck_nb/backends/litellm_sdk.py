@@ -171,7 +171,7 @@ class LiteLLMStrategy(BackendStrategy):
             answer.started = True  # a transport failure from now on cuts the answer off
             async for chunk in response:
                 _add_chunk(answer, chunk)
-        except Exception as exc:  # every litellm failure becomes a BackendError...
+        except Exception as exc:  # every litellm failure becomes a BackendError
             if exc is answer.callback_error:
                 raise  # the caller's own on_text failed: unchanged
             error = map_litellm_error(exc, request, mid_stream=answer.started)
@@ -191,11 +191,11 @@ class LiteLLMStrategy(BackendStrategy):
 def _add_chunk(answer: StreamAccumulator, chunk: Any) -> None:
     """One litellm stream chunk (OpenAI-shaped objects) into the answer."""
     choices = chunk.choices
-    if choices:
-        choice = choices[0]
-        delta = choice.delta
-        answer.add(delta.content if delta is not None else None, None, choice.finish_reason)
-    answer.note(getattr(chunk, "usage", None), getattr(chunk, "model", None))
+    choice = choices[0] if choices else None
+    delta = choice.delta if choice is not None else None
+    answer.add(delta.content if delta is not None else None, None,
+               choice.finish_reason if choice is not None else None,
+               getattr(chunk, "usage", None), getattr(chunk, "model", None))
 
 
 def _cost(value: Any) -> float | None:

@@ -87,7 +87,7 @@ class _LoopPool:
         block and given back however the block ends (httpx's ``request_context()`` is the
         model)."""
         in_flight = self.in_flight
-        for slot, busy in enumerate(in_flight):
+        for slot, busy in enumerate(in_flight):  # noqa: B007 - the slot found is used below
             if busy < CALLS_PER_CLIENT:
                 break
         else:
@@ -290,8 +290,8 @@ class OpenAICompatibleStrategy(BackendStrategy):
                 await response.aread()
                 raise self._status_error(request, response)
             answer.started = True  # a 2xx status line: a failure now is a cut answer
-            async for line in response.aiter_lines():
-                if _feed_event(request, line, answer):
+            async for line in response.aiter_lines():  # "event:", ": keep-alive", blank: skipped
+                if line.startswith("data:") and _feed_event(request, line[5:].strip(), answer):
                     break
         finally:
             await response.aclose()
@@ -311,11 +311,8 @@ class OpenAICompatibleStrategy(BackendStrategy):
             raise self._status_error(request, response)
 
 
-def _feed_event(request: BackendRequest, line: str, answer: StreamAccumulator) -> bool:
-    """Take one line of the stream; True at ``data: [DONE]``."""
-    if not line.startswith("data:"):
-        return False  # blank separators, "event:" lines, ": keep-alive" comments
-    data = line[5:].strip()
+def _feed_event(request: BackendRequest, data: str, answer: StreamAccumulator) -> bool:
+    """Take the data of one ``data:`` line of the stream; True at ``[DONE]``."""
     if data == "[DONE]":
         answer.done = True
         return True
@@ -326,11 +323,14 @@ def _feed_event(request: BackendRequest, line: str, answer: StreamAccumulator) -
         raise response_error(request.backend, _malformed(exc, data)) from None
     if "error" in chunk:
         raise _stream_error(request, chunk)
+    usage, model = chunk.get("usage"), chunk.get("model")
     for choice in choices:
-        if choice.get("index", 0) == 0:
+        if choice.get("index", 0) == 0:  # n > 1 streams the other choices too: not kept
             delta = choice.get("delta") or {}
-            answer.add(delta.get("content"), delta.get("tool_calls"), choice.get("finish_reason"))
-    answer.note(chunk.get("usage"), chunk.get("model"))
+            answer.add(delta.get("content"), delta.get("tool_calls"), choice.get("finish_reason"),
+                       usage, model)
+            return False
+    answer.add(None, None, None, usage, model)  # the usage chunk has no choices
     return False
 
 

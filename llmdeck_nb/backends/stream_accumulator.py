@@ -43,8 +43,14 @@ class StreamAccumulator:
         self.callback_error: BaseException | None = None
 
     def add(self, text: str | None, tool_calls: Iterable[Mapping[str, Any]] | None = None,
-            finish_reason: str | None = None) -> None:
-        """One choice-0 delta: its text, tool-call fragments and finish reason (if any)."""
+            finish_reason: str | None = None, usage: Any = None,
+            model_id: str | None = None) -> None:
+        """One chunk: its choice-0 delta (text, tool-call fragments, finish reason) and what
+        it says besides (usage, kept when present; the model id). One call per chunk."""
+        if usage:
+            self.usage = usage
+        if self.model_id is None:
+            self.model_id = model_id
         if tool_calls:
             merge_tool_call_deltas(self.tool_calls, tool_calls)
         if text:
@@ -58,12 +64,6 @@ class StreamAccumulator:
                 raise
         if finish_reason:
             self.finish_reason = finish_reason
-
-    def note(self, usage: Any, model_id: str | None) -> None:
-        """What a chunk says besides its choices: usage (kept when present), model id."""
-        if usage:
-            self.usage = usage
-        self.model_id = self.model_id or model_id
 
     @property
     def text(self) -> str:

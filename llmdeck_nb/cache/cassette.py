@@ -32,7 +32,7 @@ from llmdeck_nb.redaction import redact, redact_value
 
 if TYPE_CHECKING:
     from llmdeck_nb.cache.base import ResponseCache
-    from llmdeck_nb.calllog.store import CallLog
+    from llmdeck_nb.calllog.store import CallLog, Since
 
 CASSETTE_FORMAT = "llmdeck-cassette"
 CASSETTE_VERSION = 1
@@ -56,7 +56,7 @@ class CassetteReport:
 
 
 def export_cassette(log: CallLog, cache: ResponseCache, path: str | Path, *, tag: str | None = None,
-                    since: Any = None, session_id: str | None = None) -> CassetteReport:
+                    since: Since | None = None, session_id: str | None = None) -> CassetteReport:
     """Write the cache entries of the logged answers (filtered) to ``path``."""
     frame = log.frame(since=since)
     frame = frame[frame["status"].isin(["ok", "cache_hit"]) & frame["cache_key"].notna()]

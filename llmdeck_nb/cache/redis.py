@@ -131,7 +131,7 @@ class RedisResponseCache(ResponseCache):
 
     # --- storage primitives ------------------------------------------------------
 
-    def _load(self, key: str) -> bytes | None:
+    def _load(self, key: str) -> str | bytes | None:
         try:
             return self._client_get(self.prefix + key)
         except self._errors as exc:

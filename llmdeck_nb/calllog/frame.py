@@ -32,8 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 INT_COLUMNS = frozenset({"attempt", "http_status", "input_tokens", "output_tokens", "max_tokens",
                          "cached_tokens", "cache_write_tokens", "reasoning_tokens"})
-FLOAT_COLUMNS = frozenset({"latency_s", "ttft_s", "cost_usd", "saved_cost_usd", "provider_saved_usd",
-                           "temperature"})
+FLOAT_COLUMNS = frozenset({"latency_s", "ttft_s", "cost_usd", "saved_cost_usd",
+                           "provider_saved_usd", "temperature"})
 BOOL_COLUMNS = frozenset({"cache_hit", "stream"})
 CATEGORY_COLUMNS = frozenset({"profile", "backend", "provider", "model", "status", "cost_source"})
 TIME_COLUMNS = frozenset({"started_at"})

@@ -14,13 +14,14 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -31,6 +32,7 @@ from llmdeck_nb.calllog import frame as _frame
 from llmdeck_nb.calllog import schema
 from llmdeck_nb.calllog.records import COLUMNS, CallRecord
 from llmdeck_nb.calllog.rows import micros as _micros
+from llmdeck_nb.calllog.rows import batch as _batch
 from llmdeck_nb.calllog.rows import rows as _rows
 from llmdeck_nb.errors import CallLogError, CallLogFilterError, LLMDeckError
 from llmdeck_nb.redaction import redact
@@ -41,9 +43,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_TIMEOUT_S = 10.0
 
-_INSERT = (
-    f"INSERT INTO {schema.TABLE} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-)
+
+@functools.cache
+def _insert(columns: tuple[str, ...] = COLUMNS) -> str:
+    """The INSERT of a row holding ``columns`` (the others take their default)."""
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {schema.TABLE} ({', '.join(columns)}) VALUES ({marks})"
+
+
+_INSERT = _insert()
 _SELECT_COLUMNS = ", ".join(COLUMNS)
 
 _RELATIVE = re.compile(
@@ -57,7 +65,12 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # --- filters ---------------------------------------------------------------------------
 
 
-def _since_micros(since: Any) -> int:
+# What ``since=`` takes (see :meth:`CallLog.frame`) and what a name filter takes.
+Since = datetime | date | timedelta | str
+Names = str | Iterable[str]
+
+
+def _since_micros(since: object) -> int:
     if isinstance(since, timedelta):
         if since < timedelta(0):
             raise CallLogFilterError(f"since={since!r} is negative",
@@ -86,7 +99,7 @@ def _since_micros(since: Any) -> int:
     )
 
 
-def _choices(value: Any) -> tuple[str, ...] | None:
+def _choices(value: Names | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -106,11 +119,11 @@ class _Filters:
     @classmethod
     def of(
         cls,
-        since: Any = None,
-        model: Any = None,
-        backend: Any = None,
-        status: Any = None,
-        call_id: Any = None,
+        since: Since | None = None,
+        model: Names | None = None,
+        backend: Names | None = None,
+        status: Names | None = None,
+        call_id: Names | None = None,
         last: int | None = None,
     ) -> _Filters:
         if last is not None:
@@ -195,6 +208,7 @@ class CallLog:
         self._conn: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._closed = False
+        self._nullable: frozenset[str] = frozenset()  # columns a batch may leave out
         self._conn = self._connect()
 
     # -- connection ---------------------------------------------------------------------
@@ -226,6 +240,11 @@ class CallLog:
                 conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA cache_size = -32000")
             self._retry_locked(lambda: schema.migrate(conn, self._where))
+            columns = conn.execute(f"PRAGMA table_info({schema.TABLE})").fetchall()
+            self._nullable = frozenset(
+                name for _, name, _, not_null, default, _ in columns
+                if not not_null and default is None
+            )
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
@@ -306,14 +325,14 @@ class CallLog:
     def append_many(self, records: Iterable[CallRecord]) -> int:
         """Store several attempts in one transaction; return how many."""
         with _gc_paused():
-            rows = _rows(list(records))
+            columns, rows = _batch(list(records), self._nullable)
         if not rows:
             return 0
         with self._lock, self._sqlite_errors("append to"), _gc_paused():
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
+                conn.executemany(_insert(columns), rows)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -337,11 +356,11 @@ class CallLog:
 
     def count(
         self,
-        since: Any = None,
-        model: Any = None,
-        backend: Any = None,
-        status: Any = None,
-        call_id: Any = None,
+        since: Since | None = None,
+        model: Names | None = None,
+        backend: Names | None = None,
+        status: Names | None = None,
+        call_id: Names | None = None,
         last: int | None = None,
     ) -> int:
         """Number of rows (attempts), optionally filtered like :meth:`frame`."""
@@ -349,13 +368,13 @@ class CallLog:
         where, args = filters.sql()
         with self._lock, self._sqlite_errors("read"):
             sql = f"SELECT count(*) FROM {schema.TABLE}{where}"
-            (n,) = self._connection().execute(sql, args).fetchone()
+            n: int = self._connection().execute(sql, args).fetchone()[0]
         return n if filters.last is None else min(n, filters.last)
 
     def __len__(self) -> int:
         return self.count()
 
-    def cost_since(self, since: Any, *, exclude_session: str | None = None) -> float:
+    def cost_since(self, since: Since, *, exclude_session: str | None = None) -> float:
         """USD spent by the calls started since ``since`` (see :meth:`frame`), all kernels
         together, optionally leaving out one session's rows (it counts its own in memory)."""
         sql = f"SELECT coalesce(sum(cost_usd), 0) FROM {schema.TABLE} WHERE started_at >= ?"
@@ -369,11 +388,11 @@ class CallLog:
 
     def frame(
         self,
-        since: datetime | date | timedelta | str | None = None,
-        model: str | Iterable[str] | None = None,
-        backend: str | Iterable[str] | None = None,
-        status: str | Iterable[str] | None = None,
-        call_id: str | Iterable[str] | None = None,
+        since: Since | None = None,
+        model: Names | None = None,
+        backend: Names | None = None,
+        status: Names | None = None,
+        call_id: Names | None = None,
         last: int | None = None,
         *,
         parse_params: bool = False,
@@ -394,11 +413,11 @@ class CallLog:
 
     def summary(
         self,
-        since: datetime | date | timedelta | str | None = None,
-        model: str | Iterable[str] | None = None,
-        backend: str | Iterable[str] | None = None,
-        status: str | Iterable[str] | None = None,
-        call_id: str | Iterable[str] | None = None,
+        since: Since | None = None,
+        model: Names | None = None,
+        backend: Names | None = None,
+        status: Names | None = None,
+        call_id: Names | None = None,
         last: int | None = None,
     ) -> pd.DataFrame:
         """One row per (backend, model) over the matching attempts; see

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from llmdeck_nb.lazy import lazy_getattr
+from llmdeck_nb.lazy import lazy_dir, lazy_getattr
 
 if TYPE_CHECKING:
     from llmdeck_nb.deck.deck import Deck, load_deck
@@ -44,3 +44,4 @@ __all__ = ["BackendConfig", "Candidate", "Costs", "Deck", "ModelSpec", "Preset",
 
 
 __getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
+__dir__ = lazy_dir(__all__, globals())

@@ -30,6 +30,7 @@ from llmdeck_nb.deck.schema import (
     type_error,
 )
 from llmdeck_nb.deck.specs import BudgetSettings, Preset
+from llmdeck_nb.deck.toml_files import TomlTable
 from llmdeck_nb.errors import CacheError, DeckSchemaError
 
 ALIAS_SECTIONS = ("aliases", "waterfalls", "fallbacks")
@@ -108,14 +109,14 @@ class DeckFileReader:
 
     # --- one section each ------------------------------------------------------------------
 
-    def _table(self, data: Mapping[str, Any], key: str, file: str) -> dict[str, Any] | None:
+    def _table(self, data: Mapping[str, Any], key: str, file: str) -> TomlTable | None:
         value = data.get(key)
         if value is None or isinstance(value, dict):
             return value
         self.log.errors([type_error(file, key, TABLE, value)])
         return None
 
-    def _aliases(self, table: dict[str, Any] | None, where: str, file: str,
+    def _aliases(self, table: TomlTable | None, where: str, file: str,
                  into: dict[str, str | tuple[str, ...]]) -> None:
         for name, target in (table or {}).items():
             if ALIASES.accepts(target):
@@ -123,7 +124,7 @@ class DeckFileReader:
             else:
                 self.log.errors([type_error(file, f"{where}.{name}", ALIASES, target)], "aliases")
 
-    def _preset(self, name: str, table: Any, key: str, file: str) -> None:
+    def _preset(self, name: str, table: object, key: str, file: str) -> None:
         if not isinstance(table, dict) or not (table.get("model") or table.get("llm_handle")):
             detail = ("a preset needs `model` (or `llm_handle`)" if isinstance(table, dict)
                       else f"expected a table, got {got(table)}")
@@ -142,7 +143,7 @@ class DeckFileReader:
         except ValidationError as exc:
             self.log.errors(from_validation_error(exc, file, key), "presets")
 
-    def _choices(self, table: dict[str, Any] | None, where: str, file: str, *,
+    def _choices(self, table: TomlTable | None, where: str, file: str, *,
                  overrides: bool) -> None:
         if not table:
             return
@@ -167,7 +168,7 @@ class DeckFileReader:
                 else:
                     target[key] = table[key]
 
-    def _cache(self, value: Any, file: str) -> None:
+    def _cache(self, value: object, file: str) -> None:
         from llmdeck_nb.cache import check_cache_setting
 
         if not CACHE.accepts(value):
@@ -188,7 +189,7 @@ class DeckFileReader:
             return
         self.choices.cache_settings, self.choices.cache_source = settings, file
 
-    def _budget(self, table: Any, file: str) -> None:
+    def _budget(self, table: object, file: str) -> None:
         """``[budget] session_usd = 5.0, daily_usd = 20.0`` (a later file replaces the table)."""
         if not isinstance(table, dict):
             self.log.errors([type_error(file, "budget", TABLE, table,
@@ -200,7 +201,7 @@ class DeckFileReader:
         except ValidationError as exc:
             self.log.errors(from_validation_error(exc, file, "budget"))
 
-    def _other_deck(self, kind: str, table: Any, file: str) -> None:
+    def _other_deck(self, kind: str, table: object, file: str) -> None:
         if not isinstance(table, dict):
             self.log.errors([type_error(file, kind, TABLE, table)])
             return

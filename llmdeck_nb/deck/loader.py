@@ -40,7 +40,7 @@ from llmdeck_nb.deck.schema import (
     url_problem,
 )
 from llmdeck_nb.deck.specs import BackendConfig, ModelSpec, RoutingProfile
-from llmdeck_nb.deck.toml_files import deck_files, parse_toml, read_text, read_toml
+from llmdeck_nb.deck.toml_files import TomlTable, deck_files, parse_toml, read_text, read_toml
 from llmdeck_nb.errors import DeckError, DeckNotFoundError, DeckSchemaError
 from llmdeck_nb.redaction import Secret, looks_secret, register_url_password
 
@@ -98,12 +98,13 @@ class _Reader(ProblemLog):
                 continue
         return str(path)
 
-    def read(self, path: Path, *, required: bool) -> dict[str, Any] | None:
+    def read(self, path: Path, *, required: bool) -> TomlTable | None:
         if not path.is_file():
             if required:
                 error = DeckNotFoundError(f"{self.label(path)} is missing",
-                                          hint="a deck folder needs backends.toml and routing_profiles.toml; "
-                                          "`llmdeck init` writes a complete one")
+                                          hint="a deck folder needs backends.toml and "
+                                          "routing_profiles.toml; `llmdeck init` writes a "
+                                          "complete one")
                 self.report("error", "files", error.message, file=self.label(path), error=error)
             return None
         label = self.label(path)
@@ -136,7 +137,8 @@ class _Reader(ProblemLog):
     def unclosed_errors(self, file: str, table: str) -> list[DeckSchemaError]:
         found, self.unclosed = self.unclosed, []
         return [DeckSchemaError(file, f"{table}.{key}", "has a '${' without its closing '}'",
-                                hint="write ${NAME}, ${env:NAME} or ${NAME:-default}") for key in found]
+                                hint="write ${NAME}, ${env:NAME} or ${NAME:-default}")
+                for key in found]
 
     # --- backends.toml -----------------------------------------------------------------
 
@@ -150,18 +152,20 @@ class _Reader(ProblemLog):
                 continue
             self.content.backends[name] = self.backend(name, table, file)
 
-    def backend(self, name: str, table: dict[str, Any], file: str) -> BackendConfig:
+    def backend(self, name: str, table: TomlTable, file: str) -> BackendConfig:
         defaults = PROVIDER_CATALOG.get(name)
         for key in table.keys() - BACKEND_FIELDS.keys():
             self.unknown_key(file, f"{name}.{key}", f"backend '{name}'", BACKEND_FIELDS)
         wrong = check_fields(table, BACKEND_FIELDS, file, name)
         enabled = table.get("enabled", True) is not False  # a wrong type is reported below
-        display_name = table.get("display_name") if isinstance(table.get("display_name"), str) else name
-        base = {"name": name, "display_name": display_name, "enabled": enabled, "source": file,
-                "provider": defaults.provider if defaults else name}
+        display_name = (table.get("display_name")
+                        if isinstance(table.get("display_name"), str) else name)
+        base: dict[str, Any] = {"name": name, "display_name": display_name, "enabled": enabled,
+                                "source": file, "provider": defaults.provider if defaults else name}
         if wrong:
             self.errors(wrong, "backends")
-            return BackendConfig(**base, strategy="none", misconfigured="misconfigured: " + wrong[0].message)
+            return BackendConfig(**base, strategy="none",
+                                 misconfigured="misconfigured: " + wrong[0].message)
         if defaults is not None and defaults.not_callable and "strategy" not in table:
             return BackendConfig(**base, strategy="none", not_callable=defaults.not_callable,
                                  remote_catalogue=defaults.remote_catalogue)
@@ -189,15 +193,18 @@ class _Reader(ProblemLog):
             self.errors(wrong, "backends")
             misconfigured = "misconfigured: " + wrong[0].message
         try:
-            strategy = strategy_for(name, values.get("strategy"), endpoints[0] if endpoints else None)
+            first_endpoint = endpoints[0] if endpoints else None
+            strategy = strategy_for(name, values.get("strategy"), first_endpoint)
         except DeckError as exc:  # unknown provider without endpoint, or unknown strategy
             strategy, misconfigured = "none", misconfigured or exc.message
             if enabled:
-                self.report("warning", "backends", f"{file}: backend '{name}' is {exc.message} ({exc.hint})",
-                             file=file, key=name)
+                self.report("warning", "backends",
+                            f"{file}: backend '{name}' is {exc.message} ({exc.hint})",
+                            file=file, key=name)
         extra = {k: v for k, v in values.items() if k not in BACKEND_OWN_KEYS}
         try:
-            return BackendConfig(**{**base, "provider": str(values.get("provider") or base["provider"])},
+            return BackendConfig(**{**base,
+                                    "provider": str(values.get("provider") or base["provider"])},
                                  strategy=strategy, endpoints=tuple(endpoints), api_key=api_key,
                                  key_variable=key_variable, extra=extra,
                                  missing=tuple(missing), misconfigured=misconfigured,
@@ -207,7 +214,8 @@ class _Reader(ProblemLog):
         except ValidationError as exc:  # a value out of range (rpm = 0...)
             wrong = from_validation_error(exc, file, name)
             self.errors(wrong, "backends")
-            return BackendConfig(**base, strategy="none", misconfigured="misconfigured: " + wrong[0].message)
+            return BackendConfig(**base, strategy="none",
+                                 misconfigured="misconfigured: " + wrong[0].message)
 
     # --- backends/<name>.toml ----------------------------------------------------------
 
@@ -221,8 +229,9 @@ class _Reader(ProblemLog):
                 continue
             if not path.is_file():
                 if not backend.serves_any_model and not backend.not_callable:
-                    self.report("note", "backends", f"backend '{backend.name}' has no model file "
-                                 f"backends/{backend.name}.toml: it serves no model", file=self.label(path))
+                    self.report("note", "backends", f"backend '{backend.name}' has no model "
+                                f"file backends/{backend.name}.toml: it serves no model",
+                                file=self.label(path))
                 continue
             data = self.read(path, required=False)
             if data is not None:
@@ -231,7 +240,8 @@ class _Reader(ProblemLog):
             for path in sorted(spec_dir.glob("*.toml")):
                 if path.stem not in self.content.backends:
                     self.report("note", "backends", f"{self.label(path)}: no backend named "
-                                 f"'{path.stem}' in backends.toml, file ignored", file=self.label(path))
+                                f"'{path.stem}' in backends.toml, file ignored",
+                                file=self.label(path))
 
     def dormant_names(self, backend: str, path: Path) -> None:
         """Model names of a disabled backend, so a message can say where a model is defined."""
@@ -245,11 +255,13 @@ class _Reader(ProblemLog):
         for name in names:
             self.content.dormant.setdefault(name, []).append(backend)
 
-    def specs_of(self, backend: BackendConfig, data: dict[str, Any], file: str) -> dict[str, ModelSpec]:
+    def specs_of(self, backend: BackendConfig, data: TomlTable,
+                 file: str) -> dict[str, ModelSpec]:
         if self.errors(check_fields(data, SPEC_FILE_FIELDS, file, ""), "models"):
             data = {k: v for k, v in data.items() if k not in SPEC_FILE_FIELDS}
         defaults: dict[str, Any] = dict(data.get("defaults") or {})
-        for key, field_name in (("default_sdk", "sdk"), ("default_prompting_target", "prompting_target"),
+        for key, field_name in (("default_sdk", "sdk"),
+                                ("default_prompting_target", "prompting_target"),
                                 ("default_model_type", "model_type")):
             if key in data:
                 defaults.setdefault(field_name, data[key])
@@ -277,7 +289,8 @@ class _Reader(ProblemLog):
                 update={"missing": tuple(dict.fromkeys((*backend.missing, *missing)))})
         return specs
 
-    def spec(self, backend: BackendConfig, name: str, table: dict[str, Any], file: str) -> ModelSpec | None:
+    def spec(self, backend: BackendConfig, name: str, table: TomlTable,
+             file: str) -> ModelSpec | None:
         fields: dict[str, Any] = {}
         pipelex: dict[str, Any] = {}
         for key, value in table.items():
@@ -286,17 +299,21 @@ class _Reader(ProblemLog):
             elif key in PIPELEX_SPEC_KEYS:
                 pipelex[key] = value
             else:
-                self.unknown_key(file, f"{name}.{key}", f"model '{name}'", (*SPEC_KEYS, *PIPELEX_SPEC_KEYS))
+                self.unknown_key(file, f"{name}.{key}", f"model '{name}'",
+                                 (*SPEC_KEYS, *PIPELEX_SPEC_KEYS))
         if self.unclosed and self.errors(self.unclosed_errors(file, name), "models"):
             return None
         fields.setdefault("model_id", name)
         if "listed_constraints" in fields:  # Pipelex's name for the list form
             fields["constraints"] = fields.pop("listed_constraints")
         provider = pipelex.get(PORTKEY_PROVIDER)
-        if isinstance(provider, str) and isinstance(fields["model_id"], str) and not fields["model_id"].startswith("@"):
-            fields["model_id"] = f"{provider}/{fields['model_id']}"  # Portkey's "@provider/model" form
+        if (isinstance(provider, str) and isinstance(fields["model_id"], str)
+            and not fields["model_id"].startswith("@")):
+            # Portkey's "@provider/model" form
+            fields["model_id"] = f"{provider}/{fields['model_id']}"
         try:
-            return ModelSpec(name=name, backend=backend.name, pipelex_settings=pipelex, source=file, **fields)
+            return ModelSpec(name=name, backend=backend.name, pipelex_settings=pipelex,
+                             source=file, **fields)
         except ValidationError as exc:
             self.errors(from_validation_error(exc, file, name), "models")
             return None
@@ -315,12 +332,14 @@ class _Reader(ProblemLog):
         for name, table in (data.get("profiles") or {}).items():
             self.profile(name, table, file)
         if env_profile:
-            self.content.active_profile, self.content.active_source = env_profile, f"${PROFILE_VARIABLE}"
+            self.content.active_profile = env_profile
+            self.content.active_source = f"${PROFILE_VARIABLE}"
         else:
-            self.content.active_profile = str(data.get("active") or next(iter(self.content.profiles), ""))
+            self.content.active_profile = str(data.get("active")
+                                              or next(iter(self.content.profiles), ""))
             self.content.active_source = f"{file} (active)"
 
-    def profile(self, name: str, table: Any, file: str) -> None:
+    def profile(self, name: str, table: object, file: str) -> None:
         where = f"profiles.{name}"
         if not isinstance(table, dict):
             self.errors([type_error(file, where, TABLE, table)], "routing")
@@ -333,8 +352,8 @@ class _Reader(ProblemLog):
             for pattern in table.get(section) or {}:
                 why = pattern_problem(pattern)
                 if why:
-                    self.report("warning", "routing", f"{file}: profile '{name}', {section} pattern "
-                                 f"'{pattern}' {why}", file=file, key=f"{where}.{section}")
+                    self.report("warning", "routing", f"{file}: profile '{name}', {section} "
+                                f"pattern '{pattern}' {why}", file=file, key=f"{where}.{section}")
         try:
             self.content.profiles[name] = RoutingProfile(
                 name=name,

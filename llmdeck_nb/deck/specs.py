@@ -190,7 +190,8 @@ class BackendConfig(RateLimits):
 
     @property
     def available(self) -> bool:
-        return self.enabled and not self.missing and not self.misconfigured and not self.not_callable
+        return (self.enabled and not self.missing and not self.misconfigured
+                and not self.not_callable)
 
     @property
     def unavailable_reason(self) -> str | None:

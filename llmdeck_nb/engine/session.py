@@ -104,7 +104,7 @@ class Session:
         self._deck_path = self.deck.folder if self.deck.origin == "argument" else None
         self.profile = profile or self.deck.active_profile
         if profile is not None:
-            self.deck.routing_profile(profile)  # an unknown profile fails here, not at the first call
+            self.deck.routing_profile(profile)  # an unknown profile fails here, not at a call
         if cache is None and self.deck.cache_settings:
             cache = self.deck.cache_settings
         self.cache: ResponseCache | None = _open_or_defer(cache)
