@@ -123,7 +123,7 @@ class Session:
         self.use_cache = True
         self.listeners: list[CallListener] = []
         self.reachability: dict[str, dict[str, Any]] = {}  # backend -> last live check row
-        self._round_robin: dict[str, itertools.count] = {}
+        self._round_robin: dict[str, itertools.count[int]] = {}
         self._cache_warned = self.cache is not None and self.cache.kind == "deferred"  # warned
         self._conversations: Conversations | None = None
 
@@ -243,7 +243,8 @@ class Session:
                                   max_cost_usd: float | None) -> Result | None:
         """Not cached: the answer of an identical call in flight, else a call."""
         async with first_or_wait(key) as waited:
-            hit = self._cache_call(self.cache.get, key) if waited else None
+            hit = (self._cache_call(self.cache.get, key) if waited and self.cache is not None
+                   else None)
             if hit is None:
                 return await self._attempts(call, candidate, request, wanted, key, max_cost_usd)
         return self._serve_hit(call, candidate, hit, wanted, call.deadline.started, call.on_text)
@@ -280,7 +281,7 @@ class Session:
             if shown is not None:
                 shown.flush()
             result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
-            if key is not None:
+            if key is not None and self.cache is not None:
                 self._cache_call(self.cache.set, key, _cache_entry(response, result))
             self._notify(result)
             return result
