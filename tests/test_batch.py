@@ -152,19 +152,27 @@ def test_interrupt_stops_within_a_second_and_a_rerun_sends_only_the_rest(session
     assert again.loc[done.index, "cached"].all() and not again.loc[not_run.index, "cached"].any()
 
 
-def test_keyboard_interrupt_returns_the_partial_frame(session, fake_llm_server):
-    """What the kernel's stop button does: SIGINT to the main thread while batch() waits."""
-    fake_llm_server.default_delay = 0.3
+@pytest.mark.parametrize("target", ["main", "other"])
+def test_keyboard_interrupt_returns_the_partial_frame(session, fake_llm_server, target):
+    """What the kernel's stop button does: SIGINT while batch() waits. ``other``: the signal
+    is handled on another thread, so it never wakes the main thread's wait (as one that lands
+    just before the wait begins, which a loaded machine once hit: the whole batch ran)."""
+    rows = tickets(40)
+    session.batch(rows.head(5), "{text}", "gpt-4o-mini", progress=False)  # 5 rows done before
+    fake_llm_server.default_delay = 2.0  # no other row can finish before the interrupt lands
+    seen = len(chat_requests(fake_llm_server))
     main = threading.main_thread().ident
 
     def interrupt_when_busy():
-        while len(chat_requests(fake_llm_server)) < 4:
+        while len(chat_requests(fake_llm_server)) < seen + 4:
             time.sleep(0.01)
-        signal.pthread_kill(main, signal.SIGINT)
+        signal.pthread_kill(main if target == "main" else threading.get_ident(), signal.SIGINT)
 
     threading.Thread(target=interrupt_when_busy, daemon=True).start()
-    frame = session.batch(tickets(40), "{text}", "gpt-4o-mini", concurrency=4, progress=False)
-    assert (frame["error"] == NOT_RUN).sum() >= 20 and frame["error"].isna().sum() < 20
+    frame = session.batch(rows, "{text}", "gpt-4o-mini", concurrency=4, progress=False)
+    assert frame["error"].head(5).isna().all() and frame["cached"].head(5).all()
+    assert (frame["error"].iloc[5:] == NOT_RUN).all()
+    assert frame.attrs["llmdeck_batch"].stopped == "interrupted"
 
 
 KILLED_BATCH = textwrap.dedent("""

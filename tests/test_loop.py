@@ -73,3 +73,19 @@ def test_on_a_running_loop_needed_is_a_no_op():
         return "done"
 
     assert asyncio.run(awaited_normally()) == "done"
+
+
+def test_wait_returns_a_background_result_and_raises_its_own_timeout_error():
+    """loop.wait polls in WAKE_S slices; a TimeoutError the coroutine raises is its error,
+    raised to the caller, not a slice running out (which would make wait loop forever)."""
+    async def slow(answer: str) -> str:
+        await asyncio.sleep(3 * loop.WAKE_S)
+        return answer
+
+    async def timing_out() -> None:
+        await asyncio.sleep(3 * loop.WAKE_S)
+        raise TimeoutError("the provider's own timeout")
+
+    assert loop.wait(loop.submit(slow("done"))) == "done"
+    with pytest.raises(TimeoutError, match="provider's own"):
+        loop.wait(loop.submit(timing_out()))

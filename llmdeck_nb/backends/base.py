@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from llmdeck_nb.json_types import JsonObject
 from llmdeck_nb.redaction import Secret
 
 TextCallback = Callable[[str], None]
@@ -27,7 +28,7 @@ TextCallback = Callable[[str], None]
 BLOCKING_IO: ContextVar[bool] = ContextVar("llmdeck_blocking_io", default=False)
 
 
-def content_text(content: Any) -> str:
+def content_text(content: object) -> str:
     """Message content as text: a string, or the text parts of a list of parts."""
     if content is None or isinstance(content, str):
         return content or ""
@@ -36,7 +37,7 @@ def content_text(content: Any) -> str:
     return str(content)
 
 
-def part_data(part: Any) -> tuple[str, bytes] | None:
+def part_data(part: object) -> tuple[str, bytes] | None:
     """(MIME type, bytes) of an image or file part that holds a base64 data URL, else None."""
     if not isinstance(part, dict):
         return None
@@ -59,13 +60,13 @@ class BackendRequest:
     backend: str  # backend name in the deck, e.g. "openai", "self_hosted"
     provider: str  # provider family / litellm prefix, e.g. "openai", "anthropic", "azure"
     model_id: str  # the provider's model id (or Azure deployment name)
-    messages: list[dict[str, Any]]
+    messages: list[JsonObject]
     params: Mapping[str, Any] = field(default_factory=dict)  # temperature, max_tokens, top_p...
     endpoint: str | None = None  # base URL; None = provider default
     api_key: Secret | None = None
     key_variable: str | None = None  # the variable that holds api_key (names it in a 401 hint)
     extra: Mapping[str, Any] = field(default_factory=dict)  # api_version, aws_region, ...
-    schema: dict[str, Any] | None = None  # JSON schema for structured output
+    schema: JsonObject | None = None  # JSON schema for structured output
     timeout: float | None = 60.0  # seconds per attempt; None: no limit
     prompt_cache: bool = False  # mark the system prompt and history cacheable (Anthropic)
 
@@ -80,7 +81,7 @@ class BackendResponse:
     http_status: int | None = None
     provider_cost_usd: float | None = None  # litellm's own estimate, when it has one
     ttft_s: float | None = None  # time to first token (streaming)
-    tool_calls: list[dict[str, Any]] | None = None  # OpenAI-format calls the model asked for
+    tool_calls: list[JsonObject] | None = None  # OpenAI-format calls the model asked for
     proxy_cache_hit: bool = False  # a LiteLLM proxy answered from its own cache
     # from the provider's usage block; None where it says nothing (see backends/usage.py)
     cached_tokens: int | None = None  # input read from the provider's prompt cache

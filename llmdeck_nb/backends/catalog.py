@@ -105,10 +105,6 @@ PROVIDER_CATALOG: dict[str, ProviderDefaults] = {
 }
 
 
-def defaults_for(backend_name: str) -> ProviderDefaults | None:
-    return PROVIDER_CATALOG.get(backend_name)
-
-
 def strategy_for(backend_name: str, explicit_strategy: str | None, endpoint: str | None) -> str:
     """The strategy a backend uses: the deck's explicit choice, else the catalog's, else
     ``openai_compatible`` for an unknown name that has an endpoint. Error messages are

@@ -28,7 +28,7 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from llmdeck_nb.errors import (
@@ -117,7 +117,7 @@ def provider_message(body: str | bytes | None) -> str:
     return shorten(text)
 
 
-def _message_in(data: Any) -> str | None:
+def _message_in(data: object) -> str | None:
     if not isinstance(data, dict):
         return None
     error = data.get("error", data)

@@ -4,12 +4,13 @@ translates it for the providers with other wire protocols)."""
 from __future__ import annotations
 
 import re
-from typing import Any
+
+from llmdeck_nb.json_types import JsonObject
 
 _SCHEMA_NAME = re.compile(r"[^a-zA-Z0-9_-]+")
 
 
-def response_format_for(schema: dict[str, Any]) -> dict[str, Any]:
+def response_format_for(schema: JsonObject) -> JsonObject:
     """OpenAI ``response_format`` asking for JSON that follows ``schema``."""
     name = _SCHEMA_NAME.sub("_", str(schema.get("title") or "answer"))[:64] or "answer"
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}

@@ -57,7 +57,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _describe(spec: Any) -> str:
+def _describe(spec: object) -> str:
     if isinstance(spec, str) and spec.startswith(_URL_SCHEMES):
         from llmdeck_nb.cache.redis import redact_url
 
@@ -67,7 +67,7 @@ def _describe(spec: Any) -> str:
 
 
 def open_cache(
-    spec: Any = None, *, default_dir: str | os.PathLike[str] | None = None
+    spec: object = None, *, default_dir: str | os.PathLike[str] | None = None
 ) -> ResponseCache | None:
     """Build the response cache described by ``spec``.
 
@@ -151,7 +151,7 @@ def _table_options(spec: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]
     return None, options
 
 
-def check_cache_setting(spec: Any) -> None:
+def check_cache_setting(spec: object) -> None:
     """Raise :class:`CacheError` if :func:`open_cache` would refuse ``spec``; opens nothing
     (``llmdeck validate`` checks a deck's ``[cache]`` with it)."""
     if isinstance(spec, str) and not spec.strip():

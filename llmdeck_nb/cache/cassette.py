@@ -31,6 +31,8 @@ from llmdeck_nb.errors import CacheError
 from llmdeck_nb.redaction import redact, redact_value
 
 if TYPE_CHECKING:
+    import argparse
+
     from llmdeck_nb.cache.base import ResponseCache
     from llmdeck_nb.calllog.store import CallLog, Since
 
@@ -128,7 +130,7 @@ def _entries(source: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def cassette_command(action: str, args: Any) -> int:
+def cassette_command(action: str, args: argparse.Namespace) -> int:
     """``llmdeck cassette export|import`` (options parsed by :mod:`llmdeck_nb.cli`)."""
     from llmdeck_nb.cache import open_cache
     from llmdeck_nb.calllog.store import CallLog

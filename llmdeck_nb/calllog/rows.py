@@ -6,8 +6,12 @@ maximum length) instead of value by value. Each column's conversion follows its 
 taken from the dtype sets of :mod:`llmdeck_nb.calllog.frame`, so a new column of a known
 kind needs no code here. Missing values are bound as NaN (see :data:`NULL`).
 
-Redaction: all the strings of the batch are tested for secrets in one scan
-(:func:`llmdeck_nb.redaction.suspects`), and only the strings it points at are redacted.
+A single record (``append``, once per call) goes value by value instead (:func:`_row`):
+for one row that is cheaper than column by column, and it gives the same row.
+
+Redaction: the distinct strings of each text column are tested for secrets in one scan
+(:func:`llmdeck_nb.redaction.suspects`), and only the strings it points at are redacted;
+a single row's strings are tested joined, and redacted one by one only if that finds any.
 """
 
 from __future__ import annotations

@@ -21,12 +21,12 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmdeck_nb.calllog import frame as _frame
 from llmdeck_nb.calllog import schema
@@ -60,6 +60,9 @@ _RELATIVE = re.compile(
     re.IGNORECASE,
 )
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+T = TypeVar("T")
 
 
 # --- filters ---------------------------------------------------------------------------
@@ -255,7 +258,7 @@ class CallLog:
             raise
         return conn
 
-    def _retry_locked(self, action: Any) -> Any:
+    def _retry_locked(self, action: Callable[[], T]) -> T:
         """Run ``action``, retrying "database is locked" (first open of a file by two kernels)."""
         deadline = time.monotonic() + self._timeout
         while True:

@@ -29,9 +29,9 @@ from llmdeck_nb.deck.specs import (
 from llmdeck_nb.deck.verdict import (
     Reason,
     Unservable,
+    Verdicts,
     dormant_phrase,
     served_on,
-    serving_verdict,
 )
 from llmdeck_nb.errors import (
     AliasCycleError,
@@ -187,8 +187,9 @@ class Deck:
         candidates: list[Candidate] = []
         unservable: list[Unservable] = []
         seen: set[tuple[str, str]] = set()
+        verdict = Verdicts(self, profile)
         for model, via in chain:
-            found = serving_verdict(self, model, profile)
+            found = verdict(model)
             if isinstance(found, Unservable):
                 unservable.append(found)
             elif (model, found.backend.name) not in seen:

@@ -12,11 +12,11 @@ from typing import Any
 
 from llmdeck_nb.deck.deck import Deck
 from llmdeck_nb.deck.specs import ModelSpec
-from llmdeck_nb.deck.verdict import Unservable, served_on, serving_verdict
+from llmdeck_nb.deck.verdict import Served, Unservable, Verdicts, served_on
 from llmdeck_nb.errors import LLMDeckError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoutingRow:
     model: str
     backend: str | None  # where the profile routes it
@@ -36,11 +36,12 @@ class RoutingRow:
 def routing_rows(deck: Deck, profile: str | None = None) -> list[RoutingRow]:
     """Every model name, where ``profile`` routes it, and whether it can be called."""
     name = profile or deck.active_profile
+    router, verdict = deck.router(name), Verdicts(deck, name)
     rows = []
     for model in deck.model_names:
-        match = deck.route(model, name)
-        found = serving_verdict(deck, model, name, match)
-        if not isinstance(found, Unservable):
+        match = router.match(model)
+        found = verdict(model, match)
+        if isinstance(found, Served):
             rows.append(RoutingRow(model, match.backend, match.rule, found.spec, None))
             continue
         backend = deck.backends.get(match.backend) if match.backend else None

@@ -9,7 +9,8 @@ import functools
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr,
+                      field_validator)
 
 from llmdeck_nb.redaction import Secret
 
@@ -17,7 +18,8 @@ _FROZEN = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
 
 PER_MILLION = 1_000_000
 
-Price = Annotated[StrictFloat, Field(ge=0)]  # USD per 1M tokens; an int is accepted, a string is not
+# USD per 1M tokens; an int is accepted, a string is not
+Price = Annotated[StrictFloat, Field(ge=0)]
 PositiveInt = Annotated[StrictInt, Field(gt=0)]
 # Token caps Pipelex spec files put in valued_constraints (0.10) or as a per-model key.
 TOKEN_LIMIT_KEYS = ("max_output_tokens_limit",)
@@ -100,7 +102,8 @@ class RateLimits(BaseModel):
 
     rpm: float | None = Field(default=None, gt=0, description="requests per minute")
     tpm: float | None = Field(default=None, gt=0, description="tokens (in + out) per minute")
-    max_concurrency: int | None = Field(default=None, gt=0, description="requests in flight at once")
+    max_concurrency: int | None = Field(default=None, gt=0,
+                                        description="requests in flight at once")
 
     @property
     def rate_limits(self) -> tuple[float | None, float | None, int | None]:
@@ -139,7 +142,8 @@ class ModelSpec(RateLimits):
     enabled: StrictBool = True
     # Pipelex keys we read but do not act on (thinking_mode, structure_method, rules...).
     pipelex_settings: dict[str, Any] = Field(default_factory=dict)
-    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)  # seconds; wins over the backend's
+    # seconds; wins over the backend's
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     source: str = ""
     mirrored: bool = False  # served by a `serves_any_model` backend, borrowed from another spec
 
@@ -179,7 +183,8 @@ class BackendConfig(RateLimits):
     endpoints: tuple[str, ...] = ()
     api_key: Secret | None = None
     key_variable: str | None = None  # the environment variable api_key was read from
-    extra: dict[str, Any] = Field(default_factory=dict)  # api_version, aws_region... (secrets wrapped)
+    # api_version, aws_region... (secrets wrapped)
+    extra: dict[str, Any] = Field(default_factory=dict)
     missing: tuple[str, ...] = ()  # variables that were not set
     misconfigured: str | None = None  # why its table cannot be used (a wrong value, no strategy)
     not_callable: str | None = None  # e.g. "Pipelex-internal": llmdeck has no way to call it

@@ -42,7 +42,7 @@ _BACKEND_STATES = frozenset({Reason.BACKEND_DISABLED, Reason.MISSING_KEY, Reason
                              Reason.NOT_CALLABLE})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unservable:
     """A model a profile cannot serve, and why; :attr:`text` is the one wording."""
 
@@ -115,15 +115,32 @@ def serving_verdict(deck: RoutingView, model: str, profile: str,
     """One model name under ``profile``: the routed backend and the model's spec there when
     that backend can serve it, else the reason it cannot. ``match``: the route
     of ``model`` under ``profile``, when the caller has it already."""
-    match = match or deck.route(model, profile)
-    if deck.defines(model):
-        served = served_on(deck, model, match.backend or "")
-        if served is not None:
-            return served
-    reason, detail = _why_not(deck, model, profile, match)
-    backend = deck.backends.get(match.backend or "")
-    missing = backend.missing if backend is not None and reason is Reason.MISSING_KEY else ()
-    return Unservable(model, profile, reason, match.backend, detail, missing)
+    return Verdicts(deck, profile)(model, match)
+
+
+class Verdicts:
+    """:func:`serving_verdict` for many models under one profile (every model of a deck, for
+    ``llmdeck validate`` and ``llmdeck models``): which backends are available is worked out
+    once, here, not once per model."""
+
+    __slots__ = ("_available", "_deck", "_profile")
+
+    def __init__(self, deck: RoutingView, profile: str) -> None:
+        self._deck, self._profile = deck, profile
+        self._available = {name: b for name, b in deck.backends.items() if b.available}
+
+    def __call__(self, model: str, match: RouteMatch | None = None) -> Served | Unservable:
+        deck = self._deck
+        match = match or deck.route(model, self._profile)
+        backend = self._available.get(match.backend or "")
+        if backend is not None and deck.defines(model):
+            served = _served_by(deck, model, backend)
+            if served is not None:
+                return served
+        reason, detail = _why_not(deck, model, self._profile, match)
+        routed = deck.backends.get(match.backend or "")
+        missing = routed.missing if routed is not None and reason is Reason.MISSING_KEY else ()
+        return Unservable(model, self._profile, reason, match.backend, detail, missing)
 
 
 def _why_not(deck: RoutingView, model: str, profile: str, match: RouteMatch) -> tuple[Reason, str]:
@@ -157,6 +174,11 @@ def served_on(deck: RoutingView, model: str, backend_name: str) -> Served | None
     backend = deck.backends.get(backend_name)
     if backend is None or not backend.available:
         return None
+    return _served_by(deck, model, backend)
+
+
+def _served_by(deck: RoutingView, model: str, backend: BackendConfig) -> Served | None:
+    """``model`` on an available ``backend``, when its spec there is enabled."""
     spec = deck.spec_on(model, backend)
     if spec is None or not spec.enabled:
         return None
@@ -195,5 +217,5 @@ def _switch_hint(deck: RoutingView, model: str) -> str:
     return "; enable a backend that lists it and switch to a profile that routes to it"
 
 
-__all__ = ["Reason", "RoutingView", "Served", "Unservable", "backend_reason", "dormant_phrase",
-           "served_on", "serving_verdict"]
+__all__ = ["Reason", "RoutingView", "Served", "Unservable", "Verdicts", "backend_reason",
+           "dormant_phrase", "served_on", "serving_verdict"]

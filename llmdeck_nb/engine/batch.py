@@ -28,6 +28,8 @@ import logging
 import time
 from collections import ChainMap
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -299,14 +301,20 @@ def run_batch(session: Caller, rows: Any, template: str, model: str | None = Non
     """Synchronous :func:`abatch` (works in a notebook); KeyboardInterrupt returns the rows
     done so far, the others marked ``"not run: interrupted"``."""
     run = BatchRun(session, rows, template, model, **options)
-    future = loop.submit(run.run())
+    future: Future[pd.DataFrame] | None = None
     try:
-        return future.result()
+        future = loop.submit(run.run())
+        return loop.wait(future)
     except KeyboardInterrupt:
         run.interrupt()
-        frame = future.result()
-        logger.warning("llmdeck: %s", summary_line(frame))
-        return frame
+        if future is None:  # before the batch was handed over: nothing will be sent
+            raise
+    while True:  # the rows in flight are being cancelled (within a second)
+        with suppress(KeyboardInterrupt):  # pressed again meanwhile: the frame is nearly there
+            frame = loop.wait(future)
+            break
+    logger.warning("llmdeck: %s", summary_line(frame))
+    return frame
 
 
 def summary_line(frame: pd.DataFrame) -> str:

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from llmdeck_nb.json_types import JsonObject
+
 if TYPE_CHECKING:
     from llmdeck_nb.deck.resolution import Resolution
     from llmdeck_nb.engine.result import Result
 
 #: a prompt: text, or chat messages (``{"role": ..., "content": ...}``)
-Prompt = str | Sequence[dict[str, Any]]
+Prompt = str | Sequence[JsonObject]
 
 
 class Caller(Protocol):

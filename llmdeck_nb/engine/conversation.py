@@ -26,6 +26,7 @@ from llmdeck_nb.errors import ConversationError
 if TYPE_CHECKING:
     from llmdeck_nb.calllog.store import CallLog
     from llmdeck_nb.deck import Resolution
+    from llmdeck_nb.engine.caller import Prompt
     from llmdeck_nb.engine.result import Result
 
 DEFAULT_NAME = "chat"
@@ -142,7 +143,7 @@ def _check_name(name: str) -> None:
                                 hint="use letters, digits, '_', '-' or '.' (e.g. trip-plan)")
 
 
-def prepare(conversation: Conversation, prompt: Content, resolution: Resolution,
+def prepare(conversation: Conversation, prompt: Prompt, resolution: Resolution,
             system: str | None) -> Prepared:
     """The history and the new prompt as messages, the oldest turns left out (a prompt and
     its answer together) until the estimate fits every candidate's context window."""

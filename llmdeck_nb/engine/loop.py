@@ -18,7 +18,8 @@ no event loop at all, up to ``await needed()``, and only the rest on the thread'
 A call made from inside a call (a listener or ``on_text`` callback that calls the
 session) runs on a second loop of the thread, the busy one set aside the same way.
 :func:`submit` runs a coroutine on a background loop thread instead (a batch that the
-caller can interrupt while it goes on).
+caller can interrupt while it goes on), and :func:`wait` waits for its result so that a
+KeyboardInterrupt always reaches the waiting thread.
 """
 
 from __future__ import annotations
@@ -54,6 +55,26 @@ def background_loop() -> asyncio.AbstractEventLoop:
 def submit(coroutine: Coroutine[Any, Any, T]) -> Future[T]:
     """Run ``coroutine`` on the background loop thread; its result as a Future."""
     return asyncio.run_coroutine_threadsafe(coroutine, background_loop())
+
+
+#: how long :func:`wait` blocks at a time: the longest a KeyboardInterrupt can go unseen
+WAKE_S = 0.1
+
+
+def wait(future: Future[T]) -> T:
+    """``future.result()``, woken every :data:`WAKE_S` so that a KeyboardInterrupt raises here.
+
+    A signal wakes a blocked lock wait only if it lands *during* the wait, on this thread.
+    One that lands just before the thread blocks (it is handled at the next bytecode, which
+    comes after the wait), or on another thread (a process-wide SIGINT), would otherwise be
+    seen only when the future is done: a stopped batch would run to the end.
+    """
+    while True:
+        try:  # exception(), not result(): a TimeoutError the coroutine raised is not a timeout
+            future.exception(timeout=WAKE_S)
+        except TimeoutError:
+            continue
+        return future.result()
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:

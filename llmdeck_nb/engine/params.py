@@ -47,7 +47,7 @@ def _allowed(kind: str, low: float | None, high: float | None) -> str:
     return what
 
 
-def _fits(kind: str, value: Any, low: float | None, high: float | None) -> bool:
+def _fits(kind: str, value: object, low: float | None, high: float | None) -> bool:
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "str":
@@ -63,7 +63,7 @@ def _fits(kind: str, value: Any, low: float | None, high: float | None) -> bool:
     return (low is None or number >= low) and (high is None or number <= high)
 
 
-def _plain_json(value: Any) -> bool:
+def _plain_json(value: object) -> bool:
     if value is None or isinstance(value, (str, bool, Integral)):
         return True
     if isinstance(value, Real):
@@ -90,7 +90,7 @@ def check_params(params: Mapping[str, Any]) -> None:
                                         "booleans, lists, tables)")
 
 
-def check_timeout(timeout: Any, where: str = "timeout") -> float | None:
+def check_timeout(timeout: object, where: str = "timeout") -> float | None:
     """A timeout in seconds: None (no limit), or a finite number > 0."""
     if timeout is None:
         return None

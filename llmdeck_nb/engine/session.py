@@ -25,6 +25,7 @@ from llmdeck_nb.deck import Candidate, Deck, Resolution, load_deck
 from llmdeck_nb.deck.specs import host_of
 from llmdeck_nb.engine import loop
 from llmdeck_nb.engine.budget import Budget, BudgetedStrategy
+from llmdeck_nb.engine.caller import Prompt
 from llmdeck_nb.engine.cost import CallCost, call_cost
 from llmdeck_nb.engine.deadline import Deadline
 from llmdeck_nb.engine.inflight import first_or_wait
@@ -51,6 +52,7 @@ from llmdeck_nb.errors import (
     LLMDeckError,
     RequestRejectedError,
 )
+from llmdeck_nb.json_types import JsonObject
 from llmdeck_nb.not_given import NOT_GIVEN, NotGiven, given_or
 from llmdeck_nb.paths import call_log_path, responses_dir
 from llmdeck_nb.redaction import redact, redact_value
@@ -114,9 +116,10 @@ class Session:
         self.tags = tuple(tags)
         self.id = uuid.uuid4().hex[:12]
         limits = self.deck.budget
+        unknown_prices = (limits.allow_unknown_prices if allow_unknown_prices is None
+                          else allow_unknown_prices)
         self.budget = Budget(given_or(budget_usd, limits.session_usd), limits.daily_usd,
-                             allow_unknown_prices=limits.allow_unknown_prices if allow_unknown_prices is None
-                             else allow_unknown_prices, log=self.log, session_id=self.id)
+                             allow_unknown_prices=unknown_prices, log=self.log, session_id=self.id)
         # what the notebook front end switches (one source of truth for magics and panel)
         self.default_model: str | None = None
         self.params: dict[str, Any] = {}  # session-wide generation overrides (e.g. temperature)
@@ -149,8 +152,9 @@ class Session:
 
     # --- resolving -----------------------------------------------------------------------
 
-    def resolve(self, model: str | None = None, preset: str | None = None, profile: str | None = None,
-                *, structured: bool = False, **params: Any) -> Resolution:
+    def resolve(self, model: str | None = None, preset: str | None = None,
+                profile: str | None = None, *, structured: bool = False,
+                **params: Any) -> Resolution:
         """What a call with these arguments would use (no request is sent)."""
         profile = profile or self.profile
         overrides = {**self.params, **params}
@@ -161,7 +165,7 @@ class Session:
 
     # --- calling -------------------------------------------------------------------------
 
-    def complete(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
+    def complete(self, prompt: Prompt, model: str | None = None, *,
                  on_text: TextCallback | None = None, on_reset: ResetCallback | None = None,
                  **options: Any) -> Result:
         """Synchronous :meth:`acomplete`, run on the calling thread (in or out of a notebook).
@@ -174,7 +178,7 @@ class Session:
 
     async def acomplete(
         self,
-        prompt: str | Sequence[dict[str, Any]],
+        prompt: Prompt,
         model: str | None = None,
         preset: str | None = None,
         profile: str | None = None,
@@ -221,7 +225,8 @@ class Session:
             if deadline.expired or len(call.attempts) >= self.retry.max_attempts:
                 break
             request = self._request(candidate, messages, wanted, timeout)
-            key = call.cache_key = self._cache_key(candidate, request, sample) if use_cache else None
+            key = self._cache_key(candidate, request, sample) if use_cache else None
+            call.cache_key = key
             hit = (None if key is None or refresh or self.cache is None
                    else self._cache_call(self.cache.get, key))
             if hit is not None:
@@ -265,7 +270,8 @@ class Session:
             try:
                 sending = strategy.stream(request, shown) if shown else strategy.complete(request)
                 response = await call.deadline.bound(sending, candidate.backend.name)
-                value = wanted.parse(response.text, candidate.backend.name) if wanted else response.text
+                value = (wanted.parse(response.text, candidate.backend.name) if wanted
+                         else response.text)
             except BackendError as exc:
                 call.failed(record, exc, time.perf_counter() - began, shown)
                 wait = self._retry_wait(exc, retry_number, call.deadline)
@@ -294,8 +300,10 @@ class Session:
             call.failed(call.record(candidate, request.endpoint), exc, latency)
 
         max_tokens = request.params.get("max_tokens")
-        tokens = estimate_tokens(call.prompt_preview) + (max_tokens if isinstance(max_tokens, int) else 0)
-        strategy = limited(get_strategy(candidate.backend.strategy), candidate, tokens, self.retry, throttled)
+        output = max_tokens if isinstance(max_tokens, int) else 0
+        tokens = estimate_tokens(call.prompt_preview) + output
+        strategy = limited(get_strategy(candidate.backend.strategy), candidate, tokens, self.retry,
+                           throttled)
         return BudgetedStrategy(strategy, self.budget, candidate, max_cost_usd)
 
     def _prechecked(self, resolution: Resolution, messages: Messages, prompt_text: str,
@@ -310,11 +318,13 @@ class Session:
             if spec.model_type != "llm":
                 reasons.append(f"{candidate.label} is a {spec.model_type} model, not a chat model")
             elif images and not spec.supports_images:
-                reasons.append(f"{candidate.label} does not take images (inputs: {', '.join(spec.inputs)})")
+                reasons.append(f"{candidate.label} does not take images "
+                               f"(inputs: {', '.join(spec.inputs)})")
             elif images and spec.max_prompt_images is not None and images > spec.max_prompt_images:
                 reasons.append(f"{candidate.label} takes at most {spec.max_prompt_images} images")
             elif documents and "pdf" not in spec.inputs:
-                reasons.append(f"{candidate.label} does not take PDF documents (inputs: {', '.join(spec.inputs)})")
+                reasons.append(f"{candidate.label} does not take PDF documents "
+                               f"(inputs: {', '.join(spec.inputs)})")
             elif wanted and not spec.supports_structured:
                 reasons.append(f"{candidate.label} has no structured output")
             elif spec.context_window and tokens > spec.context_window:
@@ -355,9 +365,10 @@ class Session:
 
     @staticmethod
     def _cache_key(candidate: Candidate, request: BackendRequest, sample: int | None = None) -> str:
-        return cache_key(backend=candidate.backend.name, endpoint=",".join(candidate.backend.endpoints),
-                         model_id=request.model_id, messages=request.messages, params=request.params,
-                         schema=request.schema, sample=sample)
+        return cache_key(backend=candidate.backend.name,
+                         endpoint=",".join(candidate.backend.endpoints),
+                         model_id=request.model_id, messages=request.messages,
+                         params=request.params, schema=request.schema, sample=sample)
 
     def _cache_call(self, method: Callable[..., Any], *args: Any) -> Any:
         """A cache that stops working (Redis gone) degrades to no cache, with one warning."""
@@ -378,15 +389,17 @@ class Session:
         wait = self.retry.delay(retry_number, exc.retry_after)
         return wait if deadline.allows_wait(wait) else None
 
-    def _serve_hit(self, call: _CallContext, candidate: Candidate, hit: dict[str, Any],
-                   wanted: SchemaSpec | None, started: float, on_text: TextCallback | None) -> Result:
+    def _serve_hit(self, call: _CallContext, candidate: Candidate, hit: JsonObject,
+                   wanted: SchemaSpec | None, started: float,
+                   on_text: TextCallback | None) -> Result:
         record = call.record(candidate, None)
         text = hit["text"]
         if on_text is not None:
             on_text(redact(text))
         value = wanted.parse(text, candidate.backend.name) if wanted else text
         response = BackendResponse(text=text, input_tokens=hit.get("input_tokens"),
-                                   output_tokens=hit.get("output_tokens"), model_id=hit.get("model_id"),
+                                   output_tokens=hit.get("output_tokens"),
+                                   model_id=hit.get("model_id"),
                                    finish_reason=hit.get("finish_reason"),
                                    provider_cost_usd=hit.get("provider_cost_usd"),
                                    tool_calls=hit.get("tool_calls"),
@@ -416,21 +429,23 @@ class Session:
             self._conversations = Conversations(self.log)
         return self._conversations
 
-    def chat(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
-             conversation: str | None = None, on_text: TextCallback | None = None, **options: Any) -> Result:
+    def chat(self, prompt: Prompt, model: str | None = None, *,
+             conversation: str | None = None, on_text: TextCallback | None = None,
+             **options: Any) -> Result:
         """:meth:`complete` with the current conversation's history (or ``conversation``'s),
         trimmed to the model's context window; the exchange is added to the conversation."""
         prepared = self._prepare_chat(prompt, model, conversation, options)
-        result = self.complete(prepared.messages, model, on_text=on_text, **{**options, "system": None})
+        result = self.complete(prepared.messages, model, on_text=on_text,
+                               **{**options, "system": None})
         return self._finish_chat(prepared, result)
 
-    async def achat(self, prompt: str | Sequence[dict[str, Any]], model: str | None = None, *,
+    async def achat(self, prompt: Prompt, model: str | None = None, *,
                     conversation: str | None = None, **options: Any) -> Result:
         prepared = self._prepare_chat(prompt, model, conversation, options)
         result = await self.acomplete(prepared.messages, model, **{**options, "system": None})
         return self._finish_chat(prepared, result)
 
-    def _prepare_chat(self, prompt: Any, model: str | None, conversation: str | None,
+    def _prepare_chat(self, prompt: Prompt, model: str | None, conversation: str | None,
                       options: dict[str, Any]) -> Prepared:
         from llmdeck_nb.engine.conversation import prepare, split_options
 
@@ -447,14 +462,16 @@ class Session:
 
     # --- many rows ---------------------------------------------------------------------------
 
-    def batch(self, rows: Any, template: str, model: str | None = None, **options: Any) -> pd.DataFrame:
+    def batch(self, rows: Any, template: str, model: str | None = None,
+              **options: Any) -> pd.DataFrame:
         """Run ``template`` over every row (see :func:`engine.batch.abatch` for the options);
         an interrupt (Ctrl-C, the kernel's stop button) returns the rows done so far."""
         from llmdeck_nb.engine.batch import run_batch
 
         return run_batch(self, rows, template, model, **options)
 
-    async def abatch(self, rows: Any, template: str, model: str | None = None, **options: Any) -> pd.DataFrame:
+    async def abatch(self, rows: Any, template: str, model: str | None = None,
+                     **options: Any) -> pd.DataFrame:
         from llmdeck_nb.engine.batch import abatch
 
         return await abatch(self, rows, template, model, **options)
@@ -480,13 +497,16 @@ class Session:
             self.reachability[row["backend"]] = row
         return frame
 
-    def compare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
-                profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
+    def compare(self, prompt: Prompt, models: Sequence[str] | None = None,
+                profiles: Sequence[str] | None = None, repeat: int = 1,
+                **options: Any) -> pd.DataFrame:
         """Send one prompt to several targets at once; one row per target (and repeat)."""
         return loop.run(self.acompare(prompt, models, profiles, repeat, **options))
 
-    async def acompare(self, prompt: str | Sequence[dict[str, Any]], models: Sequence[str] | None = None,
-                       profiles: Sequence[str] | None = None, repeat: int = 1, **options: Any) -> pd.DataFrame:
+    async def acompare(self, prompt: Prompt,
+                       models: Sequence[str] | None = None,
+                       profiles: Sequence[str] | None = None, repeat: int = 1,
+                       **options: Any) -> pd.DataFrame:
         """:meth:`compare` on the running event loop (``await`` it in a notebook or a script)."""
         from llmdeck_nb.engine.compare import compare
 
@@ -534,7 +554,8 @@ class _CallContext:
         return CallRecord(
             call_id=self.call_id, attempt=len(self.attempts) + 1, profile=self.resolution.profile,
             requested=self.resolution.requested, preset=self.resolution.preset,
-            backend=candidate.backend.name, provider=candidate.backend.provider, model=candidate.model,
+            backend=candidate.backend.name, provider=candidate.backend.provider,
+            model=candidate.model,
             model_id=candidate.spec.model_id,
             endpoint_host=host_of(endpoint) if endpoint else candidate.backend.endpoint_host,
             stream=self.stream, temperature=temperature,
@@ -555,8 +576,8 @@ class _CallContext:
         record.set_error(exc)
         record.latency_s = latency
         self.session.log.append(record)
-        self.attempts.append(Attempt(record.attempt, record.model or "", record.backend or "", "error",
-                                     record.error_type, record.error_message, latency))
+        self.attempts.append(Attempt(record.attempt, record.model or "", record.backend or "",
+                                     "error", record.error_type, record.error_message, latency))
         cause = exc.message if isinstance(exc, LLMDeckError) else redact(str(exc))
         logger.warning("call %s attempt %d: %s on %s failed: %s: %s", self.call_id[:8],
                        record.attempt, record.model, record.backend, record.error_type, cause)
@@ -619,12 +640,14 @@ class _CallContext:
         return Result(
             text=text, value=text if value is response.text else redact_value(value),
             model=candidate.model, backend=candidate.backend.name,
-            provider=candidate.backend.provider, model_id=response.model_id or candidate.spec.model_id,
+            provider=candidate.backend.provider,
+            model_id=response.model_id or candidate.spec.model_id,
             profile=self.resolution.profile, requested=self.resolution.requested,
             preset=self.resolution.preset, call_id=self.call_id, latency_s=latency,
             ttft_s=response.ttft_s, input_tokens=response.input_tokens,
             output_tokens=response.output_tokens, cached_tokens=response.cached_tokens,
-            cache_write_tokens=response.cache_write_tokens, reasoning_tokens=response.reasoning_tokens,
+            cache_write_tokens=response.cache_write_tokens,
+            reasoning_tokens=response.reasoning_tokens,
             cost_usd=cost, cost_source=source, cached=cached,
             finish_reason=response.finish_reason, adjustments=candidate.adjustments,
             attempts=list(self.attempts), tool_calls=redact_value(response.tool_calls),
@@ -634,8 +657,10 @@ class _CallContext:
 def _cache_entry(response: BackendResponse, result: Result) -> dict[str, Any]:
     return {"text": response.text, "input_tokens": response.input_tokens,
             "output_tokens": response.output_tokens, "model_id": result.model_id,
-            "finish_reason": response.finish_reason, "provider_cost_usd": response.provider_cost_usd,
-            "cached_tokens": response.cached_tokens, "cache_write_tokens": response.cache_write_tokens,
+            "finish_reason": response.finish_reason,
+            "provider_cost_usd": response.provider_cost_usd,
+            "cached_tokens": response.cached_tokens,
+            "cache_write_tokens": response.cache_write_tokens,
             "reasoning_tokens": response.reasoning_tokens, "cost_usd": result.cost_usd,
             "cost_source": result.cost_source,
             "tool_calls": response.tool_calls, "created_at": time.time()}
@@ -649,7 +674,8 @@ def _price(candidate: Candidate, response: BackendResponse) -> CallCost:
 
 def _record_usage(record: CallRecord, response: BackendResponse) -> None:
     record.input_tokens, record.output_tokens = response.input_tokens, response.output_tokens
-    record.cached_tokens, record.cache_write_tokens = response.cached_tokens, response.cache_write_tokens
+    record.cached_tokens = response.cached_tokens
+    record.cache_write_tokens = response.cache_write_tokens
     record.reasoning_tokens = response.reasoning_tokens
 
 
@@ -657,7 +683,7 @@ def _ignore(_: str) -> None:
     pass
 
 
-def _open_or_defer(spec: Any) -> ResponseCache | None:
+def _open_or_defer(spec: object) -> ResponseCache | None:
     """The response cache; a Redis that does not answer yet is a warning, not a failure:
     calls go on uncached and the cache is used as soon as it answers."""
     try:
