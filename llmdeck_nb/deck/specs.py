@@ -5,6 +5,7 @@ Costs are USD per 1 million tokens, as in real Pipelex files.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ PositiveInt = Annotated[StrictInt, Field(gt=0)]
 TOKEN_LIMIT_KEYS = ("max_output_tokens_limit",)
 
 
+@functools.lru_cache(maxsize=256)  # every call's log row asks, for the same few endpoints
 def host_of(url: str | None) -> str | None:
     """The host of an endpoint URL: what logs and reports show instead of the whole URL."""
     return urlsplit(url).hostname if url else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -537,7 +538,7 @@ class _CallContext:
         self.resolution = resolution
         self.stream = stream
         self.tags = tags
-        self.call_id = uuid.uuid4().hex
+        self.call_id = os.urandom(16).hex()  # what uuid4().hex holds, without the UUID object
         self.prompt_preview = prompt
         self.prompt_hash = hash_prompt(prompt)
         self.cache_key: str | None = None
