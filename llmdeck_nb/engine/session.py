@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmdeck_nb.backends.base import BackendRequest, BackendResponse
+from llmdeck_nb.backends.base import BLOCKING_IO, BackendRequest, BackendResponse
 from llmdeck_nb.backends.registry import get_strategy
 from llmdeck_nb.cache import ResponseCache, cache_key, open_cache
 from llmdeck_nb.calllog.records import CallRecord, hash_prompt
@@ -231,7 +231,6 @@ class Session:
                    else self._cache_call(self.cache.get, key))
             if hit is not None:
                 return self._serve_hit(call, candidate, hit, wanted, deadline.started, on_text)
-            await loop.needed()  # complete() got here on its own thread, with no event loop yet
             if key is None or refresh:
                 result = await self._attempts(call, candidate, request, wanted, None, max_cost_usd)
             else:
@@ -261,9 +260,13 @@ class Session:
         if self.mode == "replay":
             return None  # another candidate's answer may be cached; nothing is sent
         strategy = self._strategy(candidate, request, call, max_cost_usd)
+        # complete() with no event loop yet: only an answer read with blocking I/O goes on so
+        blocking = strategy.blocking_complete and not call.stream and BLOCKING_IO.get()
         for retry_number in range(1, self.retry.attempts_per_candidate + 1):
             if len(call.attempts) >= self.retry.max_attempts or call.deadline.expired:
                 return None
+            if not blocking:
+                await loop.needed()
             record = call.record(candidate, request.endpoint)
             began = time.perf_counter()
             shown = StreamRedactor(call.on_text or _ignore) if call.stream else None
@@ -277,6 +280,7 @@ class Session:
                 wait = self._retry_wait(exc, retry_number, call.deadline)
                 if wait is None:
                     return None  # next candidate
+                await loop.needed()
                 await asyncio.sleep(wait)
                 continue
             except BudgetExceededError:
