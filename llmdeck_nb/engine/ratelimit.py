@@ -235,10 +235,4 @@ class LimitedStrategy(BackendStrategy):
             return response
 
 
-def limited(inner: BackendStrategy, candidate: Candidate, tokens: int, retry: RetryPolicy,
-            on_throttled: ThrottledCallback) -> LimitedStrategy:
-    """``inner`` behind the process-wide limiters of ``candidate``'s backend and model."""
-    return LimitedStrategy(inner, limiters_for(candidate), tokens, retry, on_throttled)
-
-
-__all__ = ["LimitedStrategy", "RateLimiter", "limited", "limiters_for"]
+__all__ = ["LimitedStrategy", "RateLimiter", "limiters_for"]
