@@ -99,6 +99,7 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 _secrets_re: re.Pattern[str] | None = None
 _longest = 0  # the longest text the registry matches (what a stream holds back)
+_version = 0  # bumped by each new secret: what redact() removes has changed
 
 # Shorter values would redact ordinary words ("dummy", "none"); keys are never this short.
 MIN_SECRET_LENGTH = 6
@@ -181,12 +182,13 @@ def _trie_pattern(forms: list[tuple[str, str]]) -> str:
 def register_secret(value: str | None) -> None:
     """Remember a secret value so that :func:`redact` removes it wherever it appears
     (and its base64 form, its first characters and masked echoes of it)."""
-    global _secrets_re, _longest
+    global _secrets_re, _longest, _version
     if not value or len(value) < MIN_SECRET_LENGTH or value in _secrets:
         return
     with _lock:
         _secrets.add(value)
         _secrets_re = re.compile(_trie_pattern([f for s in _secrets for f in _forms(s)]))
+        _version += 1
         # the base64 form is the longest (4/3 of the key); a masked echo whose mask runs
         # on is held by StreamRedactor until it ends
         _longest = max(_longest, len(value) * 4 // 3 + 4)
@@ -200,6 +202,12 @@ def register_url_password(url: str | None) -> None:
     userinfo = netloc.rpartition("@")[0]
     if ":" in userinfo:
         register_secret(userinfo.split(":", 1)[1])
+
+
+def registry_version() -> int:
+    """A number that changes whenever a secret is registered: a text found clean (or
+    redacted) at one version may need redacting at a later one (memos key on it)."""
+    return _version
 
 
 def longest_secret() -> int:

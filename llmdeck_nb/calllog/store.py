@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmdeck_nb.calllog import frame as _frame
 from llmdeck_nb.calllog import schema
+from llmdeck_nb.calllog.checkpoint import INLINE_PAGES, Checkpointer
 from llmdeck_nb.calllog.records import COLUMNS, CallRecord
 from llmdeck_nb.calllog.rows import micros as _micros
 from llmdeck_nb.calllog.rows import batch as _batch
-from llmdeck_nb.calllog.rows import rows as _rows
+from llmdeck_nb.calllog.rows import row as _row
 from llmdeck_nb.errors import CallLogError, CallLogFilterError, LLMDeckError
 from llmdeck_nb.redaction import redact
 
@@ -212,6 +213,7 @@ class CallLog:
         self._pid = os.getpid()
         self._closed = False
         self._nullable: frozenset[str] = frozenset()  # columns a batch may leave out
+        self._checkpointer = self._new_checkpointer()
         self._conn = self._connect()
 
     # -- connection ---------------------------------------------------------------------
@@ -241,6 +243,8 @@ class CallLog:
                 # WAL + NORMAL: a commit is durable against a crashed kernel; only a power
                 # cut can lose the last commits, which is fine for a log.
                 conn.execute("PRAGMA synchronous = NORMAL")
+                # self._checkpointer copies the WAL back, off the call path (see checkpoint.py)
+                conn.execute(f"PRAGMA wal_autocheckpoint = {INLINE_PAGES}")
             conn.execute("PRAGMA cache_size = -32000")
             self._retry_locked(lambda: schema.migrate(conn, self._where))
             columns = conn.execute(f"PRAGMA table_info({schema.TABLE})").fetchall()
@@ -276,8 +280,12 @@ class CallLog:
             )
         if os.getpid() != self._pid:  # forked: an SQLite connection must not cross a fork
             self._pid = os.getpid()
+            self._checkpointer = self._new_checkpointer()
             self._conn = self._connect()
         return self._conn
+
+    def _new_checkpointer(self) -> Checkpointer | None:
+        return None if self._path is None else Checkpointer(self._path, self._timeout)
 
     @contextmanager
     def _sqlite_errors(self, doing: str) -> Iterator[None]:
@@ -297,6 +305,8 @@ class CallLog:
         """Close the file. Further use raises an error; closing twice is fine."""
         with self._lock:
             if self._conn is not None and os.getpid() == self._pid:
+                if self._checkpointer is not None:
+                    self._checkpointer.close()
                 self._conn.close()
             self._conn = None
             self._closed = True
@@ -320,10 +330,16 @@ class CallLog:
     # -- writing ------------------------------------------------------------------------
 
     def append(self, record: CallRecord) -> None:
-        """Store one attempt (its own transaction)."""
-        (row,) = _rows([record])
-        with self._lock, self._sqlite_errors("append to"):
-            self._connection().execute(_INSERT, row)
+        """Store one attempt (its own transaction, committed when this returns)."""
+        row = _row(record)
+        with self._lock:
+            try:  # not self._sqlite_errors: a context manager costs a tenth of an append
+                self._connection().execute(_INSERT, row)
+            except sqlite3.Error:
+                with self._sqlite_errors("append to"):
+                    raise
+            if self._checkpointer is not None:
+                self._checkpointer.appended(1)
 
     def append_many(self, records: Iterable[CallRecord]) -> int:
         """Store several attempts in one transaction; return how many."""
@@ -340,6 +356,8 @@ class CallLog:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            if self._checkpointer is not None:
+                self._checkpointer.appended(len(rows))
         return len(rows)
 
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
