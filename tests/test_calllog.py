@@ -889,6 +889,30 @@ def test_a_secret_registered_later_is_redacted_from_params_seen_before(tmp_path)
     assert json.loads(params["after"]) == {"note": REDACTED}
 
 
+@pytest.mark.parametrize("keys", [1, 40])  # few keys: a needle prefilter; many: the regex
+def test_every_form_of_a_registered_key_is_redacted_one_row_or_many(tmp_path, keys):
+    import base64
+
+    registered = [f"{chr(65 + i % 26)}{i:02d}q{keys}-key-Xy7Qw9Rt3Lm5Np" for i in range(keys)]
+    for key in registered:
+        register_secret(key)
+    key = registered[-1]
+    encoded = base64.b64encode(key.encode()).decode().rstrip("=")[: len(key) * 8 // 6]
+    forms = {"value": key, "base64": encoded, "first 12": key[:12] + " (cut)",
+             "masked echo": key[:6] + "********" + key[-4:]}
+    records = [CallRecord(call_id=name, response_preview=f"the answer quotes {form} here")
+               for name, form in forms.items()]
+    one, many = make_log(tmp_path, "one.sqlite"), make_log(tmp_path, "many.sqlite")
+    for record in records:
+        one.append(record)
+    many.append_many(records)
+    for log in (one, many):
+        stored = log.frame().set_index("call_id")["response_preview"]
+        for name, form in forms.items():
+            assert REDACTED in stored[name], (name, stored[name])
+            assert key[:12] not in stored[name] and encoded not in stored[name]
+
+
 def test_key_shaped_strings_are_redacted_even_unregistered(tmp_path):
     log = make_log(tmp_path)
     unknown = "sk-proj-" + "Z" * 40
