@@ -286,7 +286,8 @@ class Session:
                 raise
             if shown is not None:
                 shown.flush()
-            result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
+            result = call.succeeded(record, candidate, response, value, time.perf_counter() - began,
+                                    strategy.priced)
             if key is not None and self.cache is not None:
                 self._cache_call(self.cache.set, key, _cache_entry(response, result))
             self._notify(result)
@@ -577,8 +578,9 @@ class _CallContext:
                        record.attempt, record.model, record.backend, record.error_type, cause)
 
     def succeeded(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
-                  value: Any, latency: float) -> Result:
-        priced = _price(candidate, response)
+                  value: Any, latency: float, priced: CallCost | None = None) -> Result:
+        """The answer logged and made a Result; ``priced``: its cost, if already known."""
+        priced = priced or _price(candidate, response)
         cost, source, provider_saved = priced.usd, priced.source, priced.provider_saved_usd
         saved = None
         if response.proxy_cache_hit:  # the proxy's own cache answered: nothing was spent
