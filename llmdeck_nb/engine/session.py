@@ -220,13 +220,13 @@ class Session:
         for candidate in candidates:
             if deadline.expired or len(call.attempts) >= self.retry.max_attempts:
                 break
-            request = self._request(candidate, messages, wanted, timeout)
-            key = self._cache_key(candidate, request, sample) if use_cache else None
+            key = self._cache_key(candidate, messages, wanted, sample) if use_cache else None
             call.cache_key = key
             hit = (None if key is None or refresh or self.cache is None
                    else self._cache_call(self.cache.get, key))
             if hit is not None:
                 return self._serve_hit(call, candidate, hit, wanted, deadline.started, on_text)
+            request = self._request(candidate, messages, wanted, timeout)  # a hit needs none
             if key is None or refresh:
                 result = await self._attempts(call, candidate, request, wanted, None, max_cost_usd)
             else:
@@ -311,8 +311,9 @@ class Session:
                     wanted: SchemaSpec | None) -> list[Candidate]:
         """Candidates that can take this request (of about ``tokens`` tokens); a clear error
         before sending if none."""
-        images = count_images(messages)
-        documents = count_documents(messages)
+        parts = any(isinstance(message.get("content"), list) for message in messages)
+        images = count_images(messages) if parts else 0  # text alone holds neither
+        documents = count_documents(messages) if parts else 0
         usable, reasons = [], []
         for candidate in resolution.candidates:
             spec = candidate.spec
@@ -362,8 +363,11 @@ class Session:
         )
 
     @staticmethod
-    def _cache_key(candidate: Candidate, request: BackendRequest, sample: int | None = None) -> str:
-        return prepared(candidate).key.key(request.messages, request.schema, sample)
+    def _cache_key(candidate: Candidate, messages: Messages, wanted: SchemaSpec | None,
+                   sample: int | None) -> str:
+        """The key of the request :meth:`_request` builds for ``candidate``."""
+        return prepared(candidate).key.key(messages, wanted.json_schema if wanted else None,
+                                           sample)
 
     def _cache_call(self, method: Callable[..., Any], *args: Any) -> Any:
         """A cache that stops working (Redis gone) degrades to no cache, with one warning."""
