@@ -104,6 +104,7 @@ class _LoopPool:
 
 class OpenAICompatibleStrategy(BackendStrategy):
     kind = "openai_compatible"
+    blocking_complete = True
 
     def __init__(self, *, limits: httpx.Limits = _LIMITS) -> None:
         self._limits = limits

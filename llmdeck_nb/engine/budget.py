@@ -218,6 +218,7 @@ class BudgetedStrategy(BackendStrategy):
                  max_cost_usd: float | None) -> None:
         self.inner, self.budget, self.candidate, self.max_cost_usd = (inner, budget, candidate,
                                                                       max_cost_usd)
+        self.blocking_complete = inner.blocking_complete
 
     async def complete(self, request: BackendRequest) -> BackendResponse:
         reservation = self.budget.reserve(self.candidate, request, self.max_cost_usd)
