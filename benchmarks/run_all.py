@@ -39,6 +39,7 @@ import httpx  # noqa: E402
 from bench_calllog import (  # noqa: E402
     append_many_into,
     cold_frame,
+    first_frame,
     make_records,
     median_timing,
     untyped_columns,
@@ -262,23 +263,29 @@ def litellm_figure(url: str, session: Session, n: int) -> None:
 
 
 def calllog_figures(rows: int, repeat: int) -> None:
-    """append_many into a fresh file, then a cold frame() of it, ``repeat`` times in turn."""
+    """append_many into a fresh file, its first frame() ever (from SQLite, saves the snapshot),
+    then a freshly opened log's frame() (a kernel restart: from the snapshot), ``repeat``
+    times in turn. The goal is judged on the restart; the first read is in the note."""
     records = make_records(rows)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "calls.sqlite"
-        appends, colds, untyped = [], [], []
+        appends, firsts, colds, untyped = [], [], [], []
         for _ in range(repeat):
             appends.append(append_many_into(path, records))
+            took, frame = first_frame(path)
+            firsts.append(took)
+            untyped = untyped_columns(frame)
             took, frame = cold_frame(path)
             colds.append(took)
-            untyped = untyped_columns(frame)
-    appended, cold = median_timing(appends), median_timing(colds)
+            untyped += untyped_columns(frame)
+    appended, first, cold = median_timing(appends), median_timing(firsts), median_timing(colds)
     record(f"call log: append_many of {rows:,} rows", "<= 0.5 s", f"{appended.wall:.2f} s",
            appended.wall <= 0.5, f"CPU {appended.cpu:.2f} s, median of {repeat}")
-    typed = "typed" if not untyped else "NOT typed: " + ", ".join(untyped)
-    record(f"call log: DataFrame of {rows:,} rows, freshly opened", "<= 0.5 s, typed",
-           f"{cold.wall:.2f} s, {typed}", cold.wall <= 0.5 and not untyped,
-           f"CPU {cold.cpu:.2f} s, median of {repeat}")
+    typed = "typed" if not untyped else "NOT typed: " + ", ".join(sorted(set(untyped)))
+    record(f"call log: DataFrame of {rows:,} rows, freshly opened (restart, snapshot)",
+           "<= 0.5 s, typed", f"{cold.wall:.2f} s, {typed}", cold.wall <= 0.5 and not untyped,
+           f"CPU {cold.cpu:.2f} s, median of {repeat}; the first read ever (no snapshot yet, "
+           f"saves it): {first.wall:.2f} s")
 
 
 def compare_figure(url: str, repeats: int) -> None:

@@ -98,7 +98,16 @@ def _keep_label(match: re.Match[str]) -> str:
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secrets_re: re.Pattern[str] | None = None
+# Texts one of which every match of _secrets_re contains: the first MASK_PREFIX_CHARS
+# characters of each form's literal start (the key's, so its first characters' and a masked
+# echo's too, and its base64 forms'; every literal is at least that long). Python's regex
+# engine tries the trie at each character that can start a form (frequent letters: the "s"
+# of "sk-"...), ~15 ns a character; str.__contains__ skips through a text, so a few needles
+# cost a fraction of that, and only a text holding one is scanned by the regex.
+_needles: tuple[str, ...] = ()
+_MAX_NEEDLES = 24  # past this many, the one regex is the cheaper test
 _longest = 0  # the longest text the registry matches (what a stream holds back)
+_version = 0  # bumped by each new secret: what redact() removes has changed
 
 # Shorter values would redact ordinary words ("dummy", "none"); keys are never this short.
 MIN_SECRET_LENGTH = 6
@@ -181,12 +190,15 @@ def _trie_pattern(forms: list[tuple[str, str]]) -> str:
 def register_secret(value: str | None) -> None:
     """Remember a secret value so that :func:`redact` removes it wherever it appears
     (and its base64 form, its first characters and masked echoes of it)."""
-    global _secrets_re, _longest
+    global _secrets_re, _longest, _version, _needles
     if not value or len(value) < MIN_SECRET_LENGTH or value in _secrets:
         return
     with _lock:
         _secrets.add(value)
-        _secrets_re = re.compile(_trie_pattern([f for s in _secrets for f in _forms(s)]))
+        forms = [f for s in _secrets for f in _forms(s)]
+        _secrets_re = re.compile(_trie_pattern(forms))
+        _needles = tuple(sorted({literal[:MASK_PREFIX_CHARS] for literal, _ in forms}))
+        _version += 1
         # the base64 form is the longest (4/3 of the key); a masked echo whose mask runs
         # on is held by StreamRedactor until it ends
         _longest = max(_longest, len(value) * 4 // 3 + 4)
@@ -200,6 +212,12 @@ def register_url_password(url: str | None) -> None:
     userinfo = netloc.rpartition("@")[0]
     if ":" in userinfo:
         register_secret(userinfo.split(":", 1)[1])
+
+
+def registry_version() -> int:
+    """A number that changes whenever a secret is registered: a text found clean (or
+    redacted) at one version may need redacting at a later one (memos key on it)."""
+    return _version
 
 
 def longest_secret() -> int:
@@ -226,9 +244,15 @@ def may_hold_secret(text: str) -> bool:
     Callers with many strings at once (a log row, a batch of rows) test them joined, then
     redact one by one only when this says so: one scan instead of one per string.
     """
-    if _secrets_re is not None and _secrets_re.search(text):
+    if _secrets_re is not None and _may_hold_registered(text) and _secrets_re.search(text):
         return True
     return len(text) >= MIN_SECRET_LENGTH and _has_anchor(text.lower())
+
+
+def _may_hold_registered(text: str) -> bool:
+    """False when no registered secret's form can be in ``text`` (see ``_needles``)."""
+    needles = _needles
+    return len(needles) > _MAX_NEEDLES or any(map(text.__contains__, needles))
 
 
 def suspects(texts: Sequence[str | None]) -> list[int]:
@@ -240,7 +264,7 @@ def suspects(texts: Sequence[str | None]) -> list[int]:
     pieces = [text or "" for text in texts]
     joined = "\0".join(pieces)
     hits: set[int] = set()
-    if _secrets_re is not None:
+    if _secrets_re is not None and _may_hold_registered(joined):
         hits.update(_pieces_at([m.start() for m in _secrets_re.finditer(joined)], pieces))
     if joined.isascii():  # lower() keeps every position
         lowered, lowered_pieces = joined.lower(), pieces

@@ -696,6 +696,24 @@ def test_migration_from_version_2_adds_usage_columns_and_keeps_rows(tmp_path):
     log.close()
 
 
+def test_migration_from_version_6_drops_the_call_id_index_and_keeps_lookups(tmp_path):
+    path = tmp_path / "v6.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in schema.MIGRATIONS[:6]:
+        step(conn)
+    conn.execute("PRAGMA user_version = 6")
+    t0_us = int(T0.timestamp() * 1_000_000)
+    conn.executemany("INSERT INTO calls (call_id, started_at, model) VALUES (?, ?, ?)",
+                     [(f"v6-{i}", t0_us + i, "gpt-4o") for i in range(5)])
+    conn.close()
+
+    with CallLog(path, cache=False) as log:
+        indexes = {row[1] for row in log.query("PRAGMA index_list(calls)")}
+        assert "calls_call_id" not in indexes and "calls_started_at" in indexes
+        assert list(log.frame(call_id=["v6-3", "v6-1"])["call_id"]) == ["v6-1", "v6-3"]
+        assert log.count() == 5
+
+
 def test_migrations_apply_one_by_one_from_empty():
     conn = sqlite3.connect(":memory:", isolation_level=None)
     assert schema.migrate(conn) == 0
@@ -855,6 +873,44 @@ def test_a_single_row_is_stored_as_it_would_be_in_a_batch(tmp_path):
     assert frame.loc["odd", "input_tokens"] == 3 and pd.isna(frame.loc["odd", "output_tokens"])
     assert pd.isna(frame.loc["long", "cost_usd"]) and pd.isna(frame.loc["odd", "latency_s"])
     assert SENTINEL not in frame.to_string()
+
+
+def test_a_secret_registered_later_is_redacted_from_params_seen_before(tmp_path):
+    # append() remembers the JSON of the params it saw last (calls repeat them): a value
+    # that becomes a secret afterwards (a deck loaded later) must not be written from memory.
+    # A backslash: JSON escapes it, so only the redaction of the value itself finds it.
+    later = "later\\registered-0123456789"
+    log = make_log(tmp_path)
+    log.append(CallRecord(call_id="before", params={"note": later}))
+    register_secret(later)
+    log.append(CallRecord(call_id="after", params={"note": later}))
+    params = log.frame().set_index("call_id")["params"]
+    assert json.loads(params["before"]) == {"note": later}
+    assert json.loads(params["after"]) == {"note": REDACTED}
+
+
+@pytest.mark.parametrize("keys", [1, 40])  # few keys: a needle prefilter; many: the regex
+def test_every_form_of_a_registered_key_is_redacted_one_row_or_many(tmp_path, keys):
+    import base64
+
+    registered = [f"{chr(65 + i % 26)}{i:02d}q{keys}-key-Xy7Qw9Rt3Lm5Np" for i in range(keys)]
+    for key in registered:
+        register_secret(key)
+    key = registered[-1]
+    encoded = base64.b64encode(key.encode()).decode().rstrip("=")[: len(key) * 8 // 6]
+    forms = {"value": key, "base64": encoded, "first 12": key[:12] + " (cut)",
+             "masked echo": key[:6] + "********" + key[-4:]}
+    records = [CallRecord(call_id=name, response_preview=f"the answer quotes {form} here")
+               for name, form in forms.items()]
+    one, many = make_log(tmp_path, "one.sqlite"), make_log(tmp_path, "many.sqlite")
+    for record in records:
+        one.append(record)
+    many.append_many(records)
+    for log in (one, many):
+        stored = log.frame().set_index("call_id")["response_preview"]
+        for name in forms:
+            assert REDACTED in stored[name], (name, stored[name])
+            assert key[:12] not in stored[name] and encoded not in stored[name]
 
 
 def test_key_shaped_strings_are_redacted_even_unregistered(tmp_path):

@@ -6,7 +6,7 @@ maximum length) instead of value by value. Each column's conversion follows its 
 taken from the dtype sets of :mod:`llmdeck_nb.calllog.frame`, so a new column of a known
 kind needs no code here. Missing values are bound as NaN (see :data:`NULL`).
 
-A single record (``append``, once per call) goes value by value instead (:func:`_row`):
+A single record (``append``, once per call) goes value by value instead (:func:`row`):
 for one row that is cheaper than column by column, and it gives the same row.
 
 Redaction: the distinct strings of each text column are tested for secrets in one scan
@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from itertools import repeat
-from operator import attrgetter, floordiv, sub
+from operator import attrgetter, contains, floordiv, itemgetter, sub
 from typing import Any
 
 from llmdeck_nb.calllog.frame import BOOL_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, TIME_COLUMNS
@@ -39,6 +39,7 @@ from llmdeck_nb.redaction import (
     may_hold_secret,
     redact,
     redact_value,
+    registry_version,
     suspects,
 )
 
@@ -274,15 +275,79 @@ def _may_hold_secret(texts: Iterable[Any]) -> bool:
     return may_hold_secret("\0".join(filter(None, texts)))
 
 
-def _row(record: CallRecord) -> tuple[Any, ...]:
-    """One record (a call's row) value by value: for a single row, cheaper than by column."""
-    values = [scalar(value) for scalar, value in zip(_SCALARS, _fields(record))]
-    if _may_hold_secret([values[i] for i in _TEXT_INDEXES]):
+def _memo(convert: Scalar, key: Callable[[Any], Any], *, redacting: bool = False) -> Scalar:
+    """``convert`` remembering its last few results (a session's calls repeat their params
+    and tags); keyed on the redaction registry too when ``convert`` redacts."""
+    seen: dict[Any, Any] = {}
+
+    def scalar(value: Any) -> Any:
+        try:
+            k = (registry_version(), key(value)) if redacting else key(value)
+            text = seen.get(k)
+        except TypeError:  # unhashable (a list inside params)
+            return convert(value)
+        if text is None:
+            text = convert(value)
+            if len(seen) >= _MEMO_SIZE:
+                seen.clear()
+            seen[k] = text
+        return text
+
+    return scalar
+
+
+_MEMO_SIZE = 64
+_TIME_INDEX = COLUMNS.index("started_at")
+_BOOL_INDEXES = [COLUMNS.index(name) for name in sorted(BOOL_COLUMNS)]
+_SPECIAL = {
+    COLUMNS.index("params"): _memo(params_json, _typed_items, redacting=True),
+    COLUMNS.index("tags"): _memo(tags_text, _typed_tags),
+    **{COLUMNS.index(name): _window(limit)[1] for name, limit in _WINDOWS.items()},
+}
+# The other columns are bound as they are when their values have the column's type.
+_PLAIN = [i for i, name in enumerate(COLUMNS)
+          if i not in _SPECIAL and name not in TIME_COLUMNS | BOOL_COLUMNS]
+_PLAIN_KINDS = tuple(_INT_KINDS if COLUMNS[i] in INT_COLUMNS else
+                     _FLOAT_KINDS if COLUMNS[i] in FLOAT_COLUMNS else _TEXT_KINDS
+                     for i in _PLAIN)
+_plain_of = itemgetter(*_PLAIN)
+_floats_of = itemgetter(*(i for i, name in enumerate(COLUMNS) if name in FLOAT_COLUMNS))
+_texts_of = itemgetter(*_TEXT_INDEXES)
+_clean_signatures: set[tuple[type, ...]] = set()  # types of plain values needing no conversion
+
+
+def row(record: CallRecord) -> tuple[Any, ...]:
+    """One record (a call's row), a few checks over the whole row instead of a conversion
+    per value: the types of its plain values (a set of known-good type tuples), one sum for
+    its floats, one secret test of its texts joined; the same row as :func:`batch` gives."""
+    values = list(_fields(record))
+    signature = tuple(map(type, _plain_of(values)))
+    if signature not in _clean_signatures:
+        if all(map(contains, _PLAIN_KINDS, signature)):
+            if len(_clean_signatures) < _MEMO_SIZE:
+                _clean_signatures.add(signature)
+        else:
+            for index in _PLAIN:
+                values[index] = _SCALARS[index](values[index])
+    if not math.isfinite(sum(filter(None, _floats_of(values)))):
+        for index, name in enumerate(COLUMNS):
+            if name in FLOAT_COLUMNS:
+                values[index] = _float(values[index])
+    started = values[_TIME_INDEX]
+    try:  # an aware datetime, the engine's case
+        values[_TIME_INDEX] = (started - _EPOCH) // _ONE_US
+    except TypeError:
+        values[_TIME_INDEX] = micros(started)
+    for index in _BOOL_INDEXES:
+        values[index] = 1 if values[index] else 0
+    for index, scalar in _SPECIAL.items():
+        values[index] = scalar(values[index])
+    if _may_hold_secret(_texts_of(values)):
         for index in _TEXT_INDEXES:
             values[index] = redact(values[index]) if values[index] else values[index]
     for index, limit in _WINDOW_INDEXES:
         values[index] = truncate(values[index], limit)
-    return tuple(NULL if value is None else value for value in values)
+    return tuple([NULL if value is None else value for value in values])
 
 
 def rows(records: Sequence[CallRecord]) -> list[tuple[Any, ...]]:
@@ -297,7 +362,7 @@ def batch(
     :data:`COLUMNS` order): the ``nullable`` columns that no record has a value for are left
     out, to take their default (NULL). Binding them costs a fifth of a large insert."""
     if len(records) < 2:
-        return COLUMNS, [_row(record) for record in records]
+        return COLUMNS, [row(record) for record in records]
     raw = list(zip(*map(_fields, records)))
     kinds = [set(map(type, values)) for values in raw]
     columns = [convert(values, k) for convert, values, k in zip(_CONVERTERS, raw, kinds)]
@@ -315,4 +380,4 @@ def batch(
     return tuple(COLUMNS[i] for i in kept), list(zip(*(columns[i] for i in kept)))
 
 
-__all__ = ["NULL", "batch", "micros", "params_json", "rows", "tags_text"]
+__all__ = ["NULL", "batch", "micros", "params_json", "row", "rows", "tags_text"]

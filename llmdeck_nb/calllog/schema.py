@@ -20,7 +20,8 @@ Storage conventions:
 * missing values: NULL;
 * ``id`` is AUTOINCREMENT: ids only grow and are never reused, even after ``clear()``,
   so a reader can tell "rows were appended" (larger ids) from "rows were deleted"
-  (fewer rows than it has seen): the in-memory frame cache of ``CallLog`` relies on it.
+  (fewer rows than it has seen, and the ``generation`` of the ``log_meta`` table bumped):
+  the frame cache of ``CallLog`` and its snapshot next to the file rely on it.
 """
 
 from __future__ import annotations
@@ -138,6 +139,37 @@ def m006_provider_cache_and_reasoning(conn: sqlite3.Connection) -> None:
     for column, kind in (("cached_tokens", "INTEGER"), ("cache_write_tokens", "INTEGER"),
                          ("reasoning_tokens", "INTEGER"), ("provider_saved_usd", "REAL")):
         conn.execute(f"ALTER TABLE {TABLE} ADD COLUMN {column} {kind}")
+
+
+@migration
+def m007_drop_call_id_index(conn: sqlite3.Connection) -> None:
+    """Every call's row (cache hits too) is appended in its own transaction, and this index
+    of random hex keys dirtied one more random page per commit: ~6 us a call, and WAL
+    checkpoints twice as large. Looking a call up by ``call_id`` (``frame(call_id=...)``,
+    GET /calls?call_id=) scans the table instead: ~25 ms for 100,000 rows, rarely asked.
+    The ``started_at`` index serves ``since=``, ``last=``, ``cost_since`` and the order of
+    every read; the ``session_id`` index the panel's spend of one session."""
+    conn.execute(f"DROP INDEX IF EXISTS {TABLE}_call_id")
+
+
+#: one row per key: ``log_id`` (random, made with the file) and ``generation``
+META_TABLE = "log_meta"
+
+
+@migration
+def m008_log_meta(conn: sqlite3.Connection) -> None:
+    """What a reader needs to trust a copy of the rows it made earlier (the columnar
+    snapshot of :mod:`llmdeck_nb.calllog.snapshot`, the frame cache): the file's own id,
+    and a ``generation`` that every UPDATE or DELETE of a call row bumps (triggers: by any
+    process, any tool). Appends leave it alone: they only add rows with larger ids."""
+    conn.execute(f"CREATE TABLE {META_TABLE} (key TEXT PRIMARY KEY, value) WITHOUT ROWID")
+    conn.execute(f"INSERT INTO {META_TABLE} VALUES ('log_id', lower(hex(randomblob(16)))), "
+                 "('generation', 0)")
+    for event in ("UPDATE", "DELETE"):
+        conn.execute(
+            f"CREATE TRIGGER {TABLE}_{event.lower()}_bumps_generation AFTER {event} ON {TABLE} "
+            f"BEGIN UPDATE {META_TABLE} SET value = value + 1 WHERE key = 'generation'; END"
+        )
 
 
 SCHEMA_VERSION = len(MIGRATIONS)

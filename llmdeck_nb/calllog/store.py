@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmdeck_nb.calllog import frame as _frame
 from llmdeck_nb.calllog import schema
+from llmdeck_nb.calllog import snapshot as _snapshot
+from llmdeck_nb.calllog.checkpoint import INLINE_PAGES, Checkpointer
 from llmdeck_nb.calllog.records import COLUMNS, CallRecord
 from llmdeck_nb.calllog.rows import micros as _micros
 from llmdeck_nb.calllog.rows import batch as _batch
-from llmdeck_nb.calllog.rows import rows as _rows
+from llmdeck_nb.calllog.rows import row as _row
 from llmdeck_nb.errors import CallLogError, CallLogFilterError, LLMDeckError
 from llmdeck_nb.redaction import redact
 
@@ -186,6 +188,21 @@ class _Cache:
     micros: Any  # numpy int64 array: started_at as microseconds, aligned with frame
     max_id: int
     count: int
+    generation: int  # the log's generation (schema.m008) when the rows were read
+    saved: int = 0  # rows of it the snapshot next to the file holds
+    unchecked: str | None = None  # loaded from a snapshot: its fingerprint, checked once
+
+
+#: Rows read from SQLite (not in the snapshot) past which a frame() saves a new snapshot:
+#: a later kernel then converts at most about this many (~0.15 s) on top of loading it.
+SNAPSHOT_MIN_ROWS = 10_000
+
+_STATE = (f"SELECT count(*), ifnull(max(id), 0), (SELECT value FROM {schema.META_TABLE} "
+          "WHERE key = 'generation') FROM " + schema.TABLE)
+# The rows after a snapshot's max id (counting those up to it would read the whole table),
+# and its fingerprint: call_id and started_at of the row max id.
+_AFTER = f"SELECT count(*) FROM {schema.TABLE} WHERE id > ?"
+_FINGERPRINT = f"SELECT call_id || ' ' || started_at FROM {schema.TABLE} WHERE id = ?"
 
 
 class CallLog:
@@ -193,7 +210,8 @@ class CallLog:
 
     ``CallLog(path)`` opens (or creates) an SQLite file; ``CallLog(None)`` keeps the log
     in memory. ``timeout`` is how long a write waits for another process's write to
-    finish. ``cache=False`` makes every :meth:`frame` read the file again.
+    finish. ``cache=False`` makes every :meth:`frame` read the file again (and leaves
+    the snapshot next to it, :mod:`llmdeck_nb.calllog.snapshot`, alone).
     """
 
     def __init__(
@@ -212,6 +230,7 @@ class CallLog:
         self._pid = os.getpid()
         self._closed = False
         self._nullable: frozenset[str] = frozenset()  # columns a batch may leave out
+        self._checkpointer = self._new_checkpointer()
         self._conn = self._connect()
 
     # -- connection ---------------------------------------------------------------------
@@ -241,6 +260,8 @@ class CallLog:
                 # WAL + NORMAL: a commit is durable against a crashed kernel; only a power
                 # cut can lose the last commits, which is fine for a log.
                 conn.execute("PRAGMA synchronous = NORMAL")
+                # self._checkpointer copies the WAL back, off the call path (see checkpoint.py)
+                conn.execute(f"PRAGMA wal_autocheckpoint = {INLINE_PAGES}")
             conn.execute("PRAGMA cache_size = -32000")
             self._retry_locked(lambda: schema.migrate(conn, self._where))
             columns = conn.execute(f"PRAGMA table_info({schema.TABLE})").fetchall()
@@ -276,8 +297,12 @@ class CallLog:
             )
         if os.getpid() != self._pid:  # forked: an SQLite connection must not cross a fork
             self._pid = os.getpid()
+            self._checkpointer = self._new_checkpointer()
             self._conn = self._connect()
         return self._conn
+
+    def _new_checkpointer(self) -> Checkpointer | None:
+        return None if self._path is None else Checkpointer(self._path, self._timeout)
 
     @contextmanager
     def _sqlite_errors(self, doing: str) -> Iterator[None]:
@@ -297,6 +322,8 @@ class CallLog:
         """Close the file. Further use raises an error; closing twice is fine."""
         with self._lock:
             if self._conn is not None and os.getpid() == self._pid:
+                if self._checkpointer is not None:
+                    self._checkpointer.close()
                 self._conn.close()
             self._conn = None
             self._closed = True
@@ -320,10 +347,16 @@ class CallLog:
     # -- writing ------------------------------------------------------------------------
 
     def append(self, record: CallRecord) -> None:
-        """Store one attempt (its own transaction)."""
-        (row,) = _rows([record])
-        with self._lock, self._sqlite_errors("append to"):
-            self._connection().execute(_INSERT, row)
+        """Store one attempt (its own transaction, committed when this returns)."""
+        row = _row(record)
+        with self._lock:
+            try:  # not self._sqlite_errors: a context manager costs a tenth of an append
+                self._connection().execute(_INSERT, row)
+            except sqlite3.Error:
+                with self._sqlite_errors("append to"):
+                    raise
+            if self._checkpointer is not None:
+                self._checkpointer.appended(1)
 
     def append_many(self, records: Iterable[CallRecord]) -> int:
         """Store several attempts in one transaction; return how many."""
@@ -340,6 +373,8 @@ class CallLog:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+            if self._checkpointer is not None:
+                self._checkpointer.appended(len(rows))
         return len(rows)
 
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
@@ -353,6 +388,8 @@ class CallLog:
         with self._lock, self._sqlite_errors("clear"):
             deleted = self._connection().execute(f"DELETE FROM {schema.TABLE}").rowcount
             self._cache = None
+            if self._path is not None:
+                _snapshot.remove(self._path)
         return deleted
 
     # -- reading ------------------------------------------------------------------------
@@ -427,7 +464,7 @@ class CallLog:
         :func:`llmdeck_nb.calllog.frame.summarize` for the definitions."""
         filters = _Filters.of(since, model, backend, status, call_id, last)
         with self._lock:
-            if self._use_cache and self._cache is not None:
+            if self._use_cache and (self._cache is not None or self._has_snapshot()):
                 return _frame.summarize(_apply(self._refresh_cache(), filters, copy=False))
             # Cold: read only the columns the summary needs (a fraction of the frame's cost).
             return _frame.summarize(self._read(filters, _frame.SUMMARY_INPUTS))
@@ -456,16 +493,19 @@ class CallLog:
 
     def _refresh_cache(self) -> _Cache:
         """Bring the cached unfiltered frame up to date: read only the rows appended since
-        (ids only grow: AUTOINCREMENT); read everything again if rows were deleted."""
+        (ids only grow: AUTOINCREMENT); read everything again if rows were updated or
+        deleted (the generation moved). A kernel's first read starts from the snapshot next
+        to the file, if it is this log's and still true (:meth:`_covers`)."""
         conn = self._connection()
+        cache = self._cache if self._cache is not None else self._load_snapshot()
         with self._sqlite_errors("read"), _gc_paused():
             conn.execute("BEGIN")  # one snapshot for the count and the rows
             try:
-                count, max_id = conn.execute(
-                    f"SELECT count(*), ifnull(max(id), 0) FROM {schema.TABLE}"
-                ).fetchone()
-                cache = self._cache
+                count, max_id, generation = conn.execute(_STATE).fetchone()
+                if cache is not None and not self._covers(conn, cache, count, generation):
+                    cache = None
                 if cache is not None and (cache.max_id, cache.count) == (max_id, count):
+                    self._cache = cache
                     return cache
                 tail_from = cache.max_id if cache is not None and count > cache.count else 0
                 rows = conn.execute(
@@ -480,6 +520,10 @@ class CallLog:
                         "WHERE id <= ? ORDER BY id",
                         (max_id,),
                     ).fetchall()
+                saved = cache.saved if tail_from and cache is not None else 0
+                fingerprint = None
+                if self._path is not None and count - saved >= SNAPSHOT_MIN_ROWS:
+                    fingerprint = conn.execute(_FINGERPRINT, (max_id,)).fetchone()[0]
             finally:
                 conn.execute("COMMIT")
             new = _frame.build_frame(rows, COLUMNS)
@@ -490,8 +534,61 @@ class CallLog:
                 new = _frame.concat_frames(cache.frame, new)
                 micros = np.concatenate([cache.micros, micros])
             new, micros = _chronological(new, micros)
-            self._cache = _Cache(new, micros, int(max_id), int(count))
+            self._cache = _Cache(new, micros, int(max_id), int(count), int(generation), saved)
+            if fingerprint is not None:
+                self._save_snapshot(fingerprint)
             return self._cache
+
+    # -- the snapshot next to the file (snapshot.py) ------------------------------------
+
+    def _has_snapshot(self) -> bool:
+        return self._path is not None and _snapshot.sidecar(self._path).exists()
+
+    def _log_id(self) -> str:
+        (log_id,) = self._connection().execute(
+            f"SELECT value FROM {schema.META_TABLE} WHERE key = 'log_id'"
+        ).fetchone()
+        return str(log_id)
+
+    def _load_snapshot(self) -> _Cache | None:
+        """The snapshot next to the file as a cache, if it is this log's (checked against
+        the rows in :meth:`_covers`)."""
+        if self._path is None:
+            return None
+        loaded = _snapshot.read(self._path)
+        if loaded is None:
+            return None
+        coverage, frame = loaded
+        with self._sqlite_errors("read"):
+            if coverage.log_id != self._log_id():
+                return None  # another log's (a file copied or replaced)
+        return _Cache(frame, _started_micros(frame), coverage.max_id, coverage.count,
+                      coverage.generation, saved=coverage.count, unchecked=coverage.fingerprint)
+
+    def _covers(self, conn: sqlite3.Connection, cache: _Cache, count: int, generation: int
+                ) -> bool:
+        """Whether ``cache`` still holds the log's rows up to its max id: no row updated or
+        deleted since (the generation), and for a snapshot just loaded, as many rows up to
+        that id as it holds, the last one the same."""
+        if cache.generation != generation:
+            return False
+        if cache.unchecked is None:
+            return True
+        ((after,),) = conn.execute(_AFTER, (cache.max_id,)).fetchall()
+        fingerprint = conn.execute(_FINGERPRINT, (cache.max_id,)).fetchone()
+        if (count - after, fingerprint) != (cache.count, (cache.unchecked,)):
+            return False
+        cache.unchecked = None
+        return True
+
+    def _save_snapshot(self, fingerprint: str) -> None:
+        cache = self._cache
+        if self._path is None or cache is None:
+            return
+        coverage = _snapshot.Coverage(self._log_id(), cache.generation, cache.max_id,
+                                      cache.count, fingerprint)
+        if _snapshot.write(self._path, cache.frame, coverage) is not None:
+            cache.saved = cache.count
 
 
 def _started_micros(frame: pd.DataFrame) -> np.ndarray:
