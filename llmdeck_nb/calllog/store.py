@@ -594,8 +594,8 @@ class CallLog:
             return
         coverage = _snapshot.Coverage(self._log_id(), cache.generation, cache.max_id,
                                       cache.count, fingerprint)
-        if _snapshot.write(self._path, cache.frame, coverage) is not None:
-            cache.saved = cache.count
+        _snapshot.write(self._path, cache.frame, coverage)
+        cache.saved = cache.count  # written or not: not tried again before as many new rows
 
 
 def _started_micros(frame: pd.DataFrame) -> np.ndarray:
