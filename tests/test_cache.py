@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -71,6 +72,32 @@ def raw_bytes_under(directory: Path) -> bytes:
 
 
 class TestCacheKey:
+    @pytest.mark.parametrize("overrides", [
+        {},
+        {"schema": {"type": "object", "properties": {"n": {"type": "integer"}}}, "sample": 3},
+        {"endpoint": None, "params": {}, "sample": 1},
+        {"messages": [{"role": "user", "content": "héllo \ud800 \"quoted\""}],
+         "params": {"temperature": 1.0, "stop": ["a", "b"], "seed": None}},
+    ])
+    def test_the_key_is_the_sha256_of_the_documented_canonical_document(self, overrides):
+        # entries written by earlier versions are found again: the key is exactly the
+        # module doc's canonical JSON (sorted keys, compact, ASCII), however it is built
+        request = base_request(**overrides)
+        sample = request.pop("sample", None)
+        params = {name: int(value) if isinstance(value, float) and value.is_integer() else value
+                  for name, value in request["params"].items() if value is not None}
+        document = {"v": CACHE_FORMAT_VERSION, **request, "params": params,
+                    "endpoint": request["endpoint"] and request["endpoint"].rstrip("/")}
+        if sample is not None and sample > 1:
+            document["sample"] = sample
+        text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        expected = hashlib.sha256(text.encode("ascii")).hexdigest()
+        assert cache_key(**request, sample=sample) == expected
+        template = keys_module.KeyTemplate(backend=request["backend"],
+                                           endpoint=request["endpoint"],
+                                           model_id=request["model_id"], params=request["params"])
+        assert template.key(request["messages"], request["schema"], sample) == expected
+
     def test_same_inputs_same_key(self):
         k1, k2 = cache_key(**base_request()), cache_key(**base_request())
         assert k1 == k2

@@ -203,6 +203,23 @@ def test_sync_cache_hit_inside_a_running_loop_and_a_nested_call_from_its_listene
     assert len(fake_llm_server.requests) == 2
 
 
+def test_a_sync_call_read_with_blocking_io_needs_no_event_loop(session, fake_llm_server):
+    # an OpenAI-compatible answer read with blocking I/O: no event loop at all (as a cache
+    # hit); a stream, and a retry's wait, go on on the thread's own loop
+    import asyncio
+
+    loops: list[object] = []
+    session.listeners.append(lambda result: loops.append(asyncio.events._get_running_loop()))
+    assert session.complete("goes out", "gpt-4o-mini", cache=False).text == "echo: goes out"
+    session.complete("streamed", "gpt-4o-mini", cache=False, stream=True)
+    fake_llm_server.add_fault(status=500)
+    retried = session.complete("retried", "gpt-4o-mini", cache=False)
+    assert [a.status for a in retried.attempts] == ["error", "ok"]
+    assert loops[0] is None
+    assert all(isinstance(loop, asyncio.AbstractEventLoop) for loop in loops[1:])
+    assert session.calls().status.tolist()[-3:] == ["ok", "error", "ok"]
+
+
 def test_identical_sync_calls_from_two_threads_at_once_go_out_once(session, fake_llm_server):
     # each thread runs its synchronous calls on a loop of its own: the in-flight grouping
     # still spans them, so the second thread waits and reads the first one's answer
@@ -279,9 +296,10 @@ def test_round_robin_across_endpoints(tmp_path, fake_llm_server):
         deck = load_deck(loopback_deck(tmp_path / "deck", fake_llm_server.url,
                                        second_url=second.url),
                          env=LOOPBACK_ENV)
-        with Session(deck=deck, cache=False, log=False) as s:
+        with Session(deck=deck, cache=tmp_path / "cache", log=False) as s:
             for i in range(4):
                 s.complete(f"call {i}", "gpt-4o-mini")
+                assert s.complete(f"call {i}", "gpt-4o-mini").cached  # takes no endpoint's turn
         assert len(fake_llm_server.requests) == 2 and len(second.requests) == 2
 
 

@@ -89,3 +89,15 @@ def test_wait_returns_a_background_result_and_raises_its_own_timeout_error():
     assert loop.wait(loop.submit(slow("done"))) == "done"
     with pytest.raises(TimeoutError, match="provider's own"):
         loop.wait(loop.submit(timing_out()))
+
+
+def test_a_blocking_coroutine_driven_without_a_loop_is_told_so():
+    # what lets a synchronous call read its answer with blocking I/O and no loop at all
+    from llmdeck_nb.backends.base import BLOCKING_IO
+
+    async def reads() -> tuple[bool, bool]:
+        return loop.driven_eagerly(), BLOCKING_IO.get()
+
+    assert loop.run_eager(reads(), blocking_io=True) == (True, True)
+    assert BLOCKING_IO.get() is False  # the caller's context is left as it was
+    assert asyncio.run(reads()) == (False, False)

@@ -50,6 +50,18 @@ def test_good_parameters_still_go_out(session, fake_llm_server):
     assert (body["temperature"], body["top_p"], body["seed"], body["stop"]) == (0, 0.5, 3, ["##"])
 
 
+def test_repeated_per_call_parameters_reach_the_server_as_given(session, fake_llm_server):
+    # the deck keeps what a handle resolves to with the same parameters: the same values of
+    # another type (1 and True, 1 and 1.0) or in other calls are not confused with them
+    session.use_profile("loopback")
+    sent = []
+    for value in (1, 1.0, True, 1, "1"):  # a parameter of the provider's own, sent as given
+        session.complete("hi", "gpt-4o-mini", vendor_option=value, cache=False)
+        sent.append(fake_llm_server.requests[-1].json["vendor_option"])
+    assert [(v, type(v)) for v in sent] == [(1, int), (1.0, float), (True, bool), (1, int),
+                                            ("1", str)]
+
+
 @pytest.mark.parametrize(("line", "fragment"), [
     ("--param temperature=abc", "parameter temperature='abc' is not allowed"),
     ("--param temperature=1e400", "parameter temperature=inf is not allowed"),

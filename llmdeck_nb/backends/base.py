@@ -93,6 +93,9 @@ class BackendStrategy(ABC):
     """One kind of backend: how to send a chat request and read the answer."""
 
     kind: ClassVar[str]
+    #: complete() reads the answer with blocking I/O and awaits nothing while
+    #: :data:`BLOCKING_IO` is set: a synchronous call to it then needs no event loop at all
+    blocking_complete: bool = False
 
     @abstractmethod
     async def complete(self, request: BackendRequest) -> BackendResponse:

@@ -1,7 +1,8 @@
 """Response cache: a rerun of a notebook does not pay twice.
 
 ``open_cache(spec)`` turns what the deck (``cache = ...``) or the user gives into a
-cache object; ``cache_key(...)`` (in :mod:`.keys`) is the only way keys are built.
+cache object; ``cache_key(...)`` (in :mod:`.keys`, with its ``KeyTemplate`` for many
+requests to one model) is the only way keys are built.
 Importing this package imports neither diskcache nor redis (they load on first use).
 """
 

@@ -115,6 +115,41 @@ def _canonical_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+class KeyTemplate:
+    """:func:`cache_key` for the requests to one backend, endpoint, model id and parameters:
+    that part of the canonical document is encoded once, the messages, schema and sample per
+    call. The document's keys sort as backend, endpoint, messages, model_id, params, sample,
+    schema, v, so the text is the one encoding of the whole document gives, piece by piece."""
+
+    __slots__ = ("_head", "_middle")
+
+    def __init__(self, *, backend: str, endpoint: str | None, model_id: str,
+                 params: Mapping[str, Any]) -> None:
+        canonical = _canonical_endpoint(endpoint) if endpoint else None
+        self._head = (f'{{"backend":{_encoded(backend)},"endpoint":{_encoded(canonical)},'
+                      '"messages":')
+        params_text = _encoded(_canonical_params(params) if params else {})
+        self._middle = f',"model_id":{_encoded(model_id)},"params":{params_text}'
+
+    def key(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None,
+            sample: int | None = None) -> str:
+        """The cache key (64 hex chars) of a request with these messages, schema, sample."""
+        samples = f',"sample":{sample}' if sample is not None and sample > 1 else ""
+        text = (f'{self._head}{_encoded(messages)}{self._middle}{samples}'
+                f',"schema":{_encoded(schema)},"v":{CACHE_FORMAT_VERSION}}}')
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _encoded(value: object) -> str:
+    try:
+        return _encode(value)
+    except (TypeError, ValueError) as exc:  # e.g. non-str dict keys mixed with str keys
+        raise CacheError(
+            f"cannot build a cache key: {exc}",
+            hint="pass messages, params and schema as plain JSON types with string keys",
+        ) from exc
+
+
 def cache_key(
     *,
     backend: str,
@@ -134,22 +169,5 @@ def cache_key(
     sample (``None`` or 1) has the plain request's key.
     Raises :class:`~llmdeck_nb.errors.CacheError` if a value is not JSON-able.
     """
-    doc = {
-        "v": CACHE_FORMAT_VERSION,
-        "backend": backend,
-        "endpoint": _canonical_endpoint(endpoint) if endpoint else None,
-        "model_id": model_id,
-        "messages": messages,
-        "params": _canonical_params(params) if params else {},
-        "schema": schema,
-    }
-    if sample is not None and sample > 1:
-        doc["sample"] = sample
-    try:
-        text = _encode(doc)
-    except (TypeError, ValueError) as exc:  # e.g. non-str dict keys mixed with str keys
-        raise CacheError(
-            f"cannot build a cache key: {exc}",
-            hint="pass messages, params and schema as plain JSON types with string keys",
-        ) from exc
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    template = KeyTemplate(backend=backend, endpoint=endpoint, model_id=model_id, params=params)
+    return template.key(messages, schema, sample)

@@ -82,6 +82,8 @@ class Deck:
         self._available = frozenset(b.name for b in self.backends.values() if b.available)
         self._routers: dict[str, Router] = {}
         self._resolved: dict[tuple[str, str], Resolution] = {}
+        # ... and with per-call parameters of plain values (the panel's, a cell's --temperature)
+        self._with_params: dict[tuple[object, ...], Resolution] = {}
 
     # --- what is in it -----------------------------------------------------------------
 
@@ -147,7 +149,15 @@ class Deck:
             resolution = self._resolved[key] = self._resolve(handle, key[1])
         if not params:
             return resolution
-        return _with_params(resolution, params)
+        if not all(type(value) in _PLAIN_VALUES for value in params.values()):
+            return _with_params(resolution, params)  # a list or a table: not a memo key
+        params_key = (*key, *((name, type(value), value) for name, value in params.items()))
+        found = self._with_params.get(params_key)
+        if found is None:
+            if len(self._with_params) >= _PARAMS_MEMO_SIZE:
+                self._with_params.clear()
+            found = self._with_params[params_key] = _with_params(resolution, params)
+        return found
 
     def resolve_preset(self, preset: str, profile: str | None = None, *, model: str | None = None,
                        **params: Any) -> Resolution:
@@ -376,6 +386,12 @@ def apply_constraints(spec: ModelSpec,
         final["max_tokens"] = limit
         notes.append(f"max_tokens {max_tokens} -> {limit} (the model's limit)")
     return final, tuple(notes)
+
+
+#: parameter values that make a memo key (immutable, compared by value and type: 1 is not True)
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
+#: resolutions with per-call parameters kept at most (the memo starts over when full)
+_PARAMS_MEMO_SIZE = 256
 
 
 def _with_params(resolution: Resolution, overrides: Mapping[str, Any]) -> Resolution:

@@ -4,7 +4,10 @@ one attempt.
 A backend's ``timeout`` is the longest wait for the server (to connect, for the answer to
 start, between two stream chunks): a trickling stream never trips it. The call's budget is
 a wall-clock bound on everything: every attempt, streaming included, and the waits between
-retries. :meth:`Deadline.bound` enforces it around each attempt.
+retries. :meth:`Deadline.bound` enforces it around each attempt, with a timer on the
+event loop. A synchronous call that reads its answer with blocking I/O and no loop
+(:func:`llmdeck_nb.engine.loop.driven_eagerly`) has no timer: none could stop a thread
+blocked in a read, on a loop or not, so its attempt's own timeout bounds it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from llmdeck_nb.backends.errors import deadline_error
+from llmdeck_nb.engine.loop import driven_eagerly
 from llmdeck_nb.errors import BackendTimeoutError
 
 T = TypeVar("T")
@@ -44,6 +48,8 @@ class Deadline:
 
     async def bound(self, attempt: Awaitable[T], backend: str) -> T:
         """Await ``attempt``; a BackendTimeoutError (not retried) when the budget runs out."""
+        if driven_eagerly():
+            return await attempt
         remaining = max(self.remaining(), 0.0)
         try:
             if _timeout is None:  # Python 3.10

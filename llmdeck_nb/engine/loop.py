@@ -12,8 +12,11 @@ their I/O blocking on this thread (see :data:`llmdeck_nb.backends.base.BLOCKING_
 no event-loop round trip per socket read.
 
 :func:`run_eager` goes further for a coroutine that often finishes without waiting (a
-synchronous call answered from the cache): it runs the coroutine on the calling thread with
-no event loop at all, up to ``await needed()``, and only the rest on the thread's loop.
+synchronous call answered from the cache, or sent with blocking I/O): it runs the coroutine
+on the calling thread with no event loop at all, up to ``await needed()``, and only the
+rest on the thread's loop. A step that would block the thread anyway (a strategy's blocking
+I/O) goes on without a loop: :func:`driven_eagerly` tells it so; each step that must
+wait on a loop (a sleep, another call's answer) awaits ``needed()`` first.
 
 A call made from inside a call (a listener or ``on_text`` callback that calls the
 session) runs on a second loop of the thread, the busy one set aside the same way.
@@ -162,17 +165,32 @@ async def _rest(coroutine: Coroutine[Any, Any, T]) -> T:
     return result
 
 
+def driven_eagerly() -> bool:
+    """True while :func:`run_eager` drives the calling coroutine with no event loop (before
+    ``await needed()``): its next step runs on this thread, blocking it, with no loop, timer
+    or other task beside it."""
+    return asyncio.events._get_running_loop() is None
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop running on this thread; None while :func:`run_eager` drives a call."""
+    return asyncio.events._get_running_loop()
+
+
 def run_eager(coroutine: Coroutine[Any, Any, T], *, blocking_io: bool = False) -> T:
     """:func:`run`, but the coroutine first runs on this thread without an event loop, up to
-    ``await needed()``; if it finishes before (a cache hit), no loop is involved at all."""
+    ``await needed()``; if it finishes before (a cache hit, or an answer read with blocking
+    I/O: ``blocking_io`` sets :data:`BLOCKING_IO` meanwhile too), no loop is involved at all."""
     outer = asyncio.events._get_running_loop()
     asyncio.events._set_running_loop(None)  # as in run(): the kernel's loop waits meanwhile
+    token = BLOCKING_IO.set(blocking_io)
     try:
         yielded = coroutine.send(None)
     except StopIteration as done:
         result: T = done.value
         return result
     finally:
+        BLOCKING_IO.reset(token)
         asyncio.events._set_running_loop(outer)
     if yielded is not _LOOP_NEEDED:
         coroutine.close()

@@ -17,6 +17,10 @@ or thread the call comes from, so a batch, a ``%%llm`` cell and a script thread 
   Each 429 is still logged as an attempt (``on_throttled``); a call gives up on them after
   the retry policy's ``total_budget_s``, or at once if Retry-After is longer than
   ``max_retry_after_s`` (the engine then moves to the next candidate).
+
+A synchronous call reads its answer with no event loop (:mod:`llmdeck_nb.engine.loop`)
+only where its limiters set no limit (``LimitedStrategy.blocking_complete``); a wait it
+meets all the same (a 429 pause) hands it over to its thread's loop first.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback
+from llmdeck_nb.engine.loop import needed
 from llmdeck_nb.errors import BackendError
 
 if TYPE_CHECKING:
@@ -98,6 +103,7 @@ class RateLimiter:
         self._token_debt = 0.0  # monotonic time the tokens sent so far are paid off (tpm)
         self._paused_until = 0.0
         self.throttled = 0  # 429s seen
+        self.paced = bool(rpm or tpm or max_concurrency)  # may make a request wait
 
     def __repr__(self) -> str:
         return (f"RateLimiter({self.name!r}, rpm={self.rpm}, tpm={self.tpm}, "
@@ -112,6 +118,7 @@ class RateLimiter:
                 wait = self._take(tokens)
                 if wait <= 0:
                     return
+                await needed()
                 await asyncio.sleep(wait)
         except BaseException:
             self.release()
@@ -183,6 +190,8 @@ class LimitedStrategy(BackendStrategy):
                  retry: RetryPolicy, on_throttled: ThrottledCallback) -> None:
         self.inner, self.limiters, self.tokens = inner, limiters, tokens
         self.retry, self.on_throttled = retry, on_throttled
+        self.blocking_complete = (inner.blocking_complete
+                                  and not any(limiter.paced for limiter in limiters))
 
     async def complete(self, request: BackendRequest) -> BackendResponse:
         return await self._send(lambda: self.inner.complete(request))
@@ -226,10 +235,4 @@ class LimitedStrategy(BackendStrategy):
             return response
 
 
-def limited(inner: BackendStrategy, candidate: Candidate, tokens: int, retry: RetryPolicy,
-            on_throttled: ThrottledCallback) -> BackendStrategy:
-    """``inner`` behind the process-wide limiters of ``candidate``'s backend and model."""
-    return LimitedStrategy(inner, limiters_for(candidate), tokens, retry, on_throttled)
-
-
-__all__ = ["LimitedStrategy", "RateLimiter", "limited", "limiters_for"]
+__all__ = ["LimitedStrategy", "RateLimiter", "limiters_for"]

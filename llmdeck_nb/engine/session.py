@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmdeck_nb.backends.base import BackendRequest, BackendResponse
-from llmdeck_nb.backends.registry import get_strategy
-from llmdeck_nb.cache import ResponseCache, cache_key, open_cache
+from llmdeck_nb.backends.base import BLOCKING_IO, BackendRequest, BackendResponse
+from llmdeck_nb.cache import ResponseCache, open_cache
 from llmdeck_nb.calllog.records import CallRecord, hash_prompt
 from llmdeck_nb.calllog.store import CallLog
 from llmdeck_nb.deck import Candidate, Deck, Resolution, load_deck
@@ -38,8 +37,9 @@ from llmdeck_nb.engine.messages import (
     text_of,
 )
 from llmdeck_nb.engine.modes import check_mode, replay_miss
-from llmdeck_nb.engine.params import check_params, check_timeout
-from llmdeck_nb.engine.ratelimit import limited
+from llmdeck_nb.engine.params import check_timeout
+from llmdeck_nb.engine.prepared import prepared
+from llmdeck_nb.engine.ratelimit import LimitedStrategy
 from llmdeck_nb.engine.result import Attempt, Result
 from llmdeck_nb.engine.retry import RetryPolicy
 from llmdeck_nb.engine.structured import SchemaSpec, schema_spec
@@ -64,9 +64,6 @@ if TYPE_CHECKING:
     from llmdeck_nb.engine.conversation import Conversations, Prepared
 
 logger = logging.getLogger("llmdeck_nb")
-
-#: preset / call option: ask the provider to cache the system prompt and the history
-PROMPT_CACHE = "prompt_cache"
 
 TextCallback = Callable[[str], None]
 ResetCallback = Callable[[], None]
@@ -214,24 +211,22 @@ class Session:
         messages = build_messages(prompt, system)
         wanted = schema_spec(schema)
         resolution = self.resolve(model, preset, profile, structured=wanted is not None, **params)
-        prompt_text = text_of(messages)
-        candidates = self._prechecked(resolution, messages, prompt_text, wanted)
-        call = _CallContext(self, resolution, prompt_text, stream or on_text is not None,
-                            (*self.tags, *tags))
-        call.on_text, call.on_reset, call.deadline = on_text, on_reset, deadline
+        call = _CallContext(self, resolution, text_of(messages), stream or on_text is not None,
+                            (*self.tags, *tags), deadline)
+        candidates = self._prechecked(resolution, messages, call.prompt_tokens, wanted)
+        call.on_text, call.on_reset = on_text, on_reset
         use_cache = cache and self.use_cache and self.cache is not None
         refresh = refresh or self.mode == "refresh"
         for candidate in candidates:
             if deadline.expired or len(call.attempts) >= self.retry.max_attempts:
                 break
-            request = self._request(candidate, messages, wanted, timeout)
-            key = self._cache_key(candidate, request, sample) if use_cache else None
+            key = self._cache_key(candidate, messages, wanted, sample) if use_cache else None
             call.cache_key = key
             hit = (None if key is None or refresh or self.cache is None
                    else self._cache_call(self.cache.get, key))
             if hit is not None:
                 return self._serve_hit(call, candidate, hit, wanted, deadline.started, on_text)
-            await loop.needed()  # complete() got here on its own thread, with no event loop yet
+            request = self._request(candidate, messages, wanted, timeout)  # a hit needs none
             if key is None or refresh:
                 result = await self._attempts(call, candidate, request, wanted, None, max_cost_usd)
             else:
@@ -240,7 +235,7 @@ class Session:
             if result is not None:
                 return result
         if self.mode == "replay":
-            raise replay_miss(resolution.requested, prompt_text, use_cache)
+            raise replay_miss(resolution.requested, call.prompt_preview, use_cache)
         raise AllAttemptsFailedError(resolution.requested, call.attempts, call.last_error)
 
     async def _waited_or_attempts(self, call: _CallContext, candidate: Candidate,
@@ -261,9 +256,13 @@ class Session:
         if self.mode == "replay":
             return None  # another candidate's answer may be cached; nothing is sent
         strategy = self._strategy(candidate, request, call, max_cost_usd)
+        # complete() with no event loop yet: only an answer read with blocking I/O goes on so
+        blocking = strategy.blocking_complete and not call.stream and BLOCKING_IO.get()
         for retry_number in range(1, self.retry.attempts_per_candidate + 1):
             if len(call.attempts) >= self.retry.max_attempts or call.deadline.expired:
                 return None
+            if not blocking:
+                await loop.needed()
             record = call.record(candidate, request.endpoint)
             began = time.perf_counter()
             shown = StreamRedactor(call.on_text or _ignore) if call.stream else None
@@ -277,6 +276,7 @@ class Session:
                 wait = self._retry_wait(exc, retry_number, call.deadline)
                 if wait is None:
                     return None  # next candidate
+                await loop.needed()
                 await asyncio.sleep(wait)
                 continue
             except BudgetExceededError:
@@ -286,7 +286,8 @@ class Session:
                 raise
             if shown is not None:
                 shown.flush()
-            result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
+            result = call.succeeded(record, candidate, response, value, time.perf_counter() - began,
+                                    strategy.priced)
             if key is not None and self.cache is not None:
                 self._cache_call(self.cache.set, key, _cache_entry(response, result))
             self._notify(result)
@@ -301,17 +302,18 @@ class Session:
 
         max_tokens = request.params.get("max_tokens")
         output = max_tokens if isinstance(max_tokens, int) else 0
-        tokens = estimate_tokens(call.prompt_preview) + output
-        strategy = limited(get_strategy(candidate.backend.strategy), candidate, tokens, self.retry,
-                           throttled)
+        ready = prepared(candidate)
+        strategy = LimitedStrategy(ready.strategy, ready.limiters, call.prompt_tokens + output,
+                                   self.retry, throttled)
         return BudgetedStrategy(strategy, self.budget, candidate, max_cost_usd)
 
-    def _prechecked(self, resolution: Resolution, messages: Messages, prompt_text: str,
+    def _prechecked(self, resolution: Resolution, messages: Messages, tokens: int,
                     wanted: SchemaSpec | None) -> list[Candidate]:
-        """Candidates that can take this request; a clear error before sending if none."""
-        images = count_images(messages)
-        documents = count_documents(messages)
-        tokens = estimate_tokens(prompt_text)
+        """Candidates that can take this request (of about ``tokens`` tokens); a clear error
+        before sending if none."""
+        parts = any(isinstance(message.get("content"), list) for message in messages)
+        images = count_images(messages) if parts else 0  # text alone holds neither
+        documents = count_documents(messages) if parts else 0
         usable, reasons = [], []
         for candidate in resolution.candidates:
             spec = candidate.spec
@@ -332,8 +334,8 @@ class Session:
                                f"context window of {spec.context_window:,} tokens")
             else:
                 usable.append(candidate)
-        for candidate in usable:  # before anything is sent, not when its turn comes
-            check_params(candidate.params)
+        for candidate in usable:  # parameters checked before anything is sent
+            prepared(candidate)
         if not usable:
             raise RequestRejectedError(
                 f"'{resolution.requested}' cannot take this request: " + "; ".join(reasons),
@@ -350,25 +352,22 @@ class Session:
         if len(backend.endpoints) > 1:  # round-robin across the backend's endpoints
             counter = self._round_robin.setdefault(backend.name, itertools.count())
             endpoint = backend.endpoints[next(counter) % len(backend.endpoints)]
-        params = candidate.params
-        prompt_cache = bool(params.get(PROMPT_CACHE, False))
-        if PROMPT_CACHE in params:  # an llmdeck option (preset or call), not sent as a parameter
-            params = {k: v for k, v in params.items() if k != PROMPT_CACHE}
+        ready = prepared(candidate)
         return BackendRequest(
             backend=backend.name, provider=backend.provider, model_id=candidate.spec.model_id,
-            messages=messages, params=params, endpoint=endpoint, api_key=backend.api_key,
+            messages=messages, params=ready.params, endpoint=endpoint, api_key=backend.api_key,
             key_variable=backend.key_variable,
             extra=backend.extra, schema=wanted.json_schema if wanted else None,
             timeout=given_or(timeout, candidate.spec.timeout or backend.timeout or self.timeout),
-            prompt_cache=prompt_cache,
+            prompt_cache=ready.prompt_cache,
         )
 
     @staticmethod
-    def _cache_key(candidate: Candidate, request: BackendRequest, sample: int | None = None) -> str:
-        return cache_key(backend=candidate.backend.name,
-                         endpoint=",".join(candidate.backend.endpoints),
-                         model_id=request.model_id, messages=request.messages,
-                         params=request.params, schema=request.schema, sample=sample)
+    def _cache_key(candidate: Candidate, messages: Messages, wanted: SchemaSpec | None,
+                   sample: int | None) -> str:
+        """The key of the request :meth:`_request` builds for ``candidate``."""
+        return prepared(candidate).key.key(messages, wanted.json_schema if wanted else None,
+                                           sample)
 
     def _cache_call(self, method: Callable[..., Any], *args: Any) -> Any:
         """A cache that stops working (Redis gone) degrades to no cache, with one warning."""
@@ -533,7 +532,7 @@ class _CallContext:
     """Builds the log rows and the Result of one call; every attempt appends one row."""
 
     def __init__(self, session: Session, resolution: Resolution, prompt: str, stream: bool,
-                 tags: tuple[str, ...]) -> None:
+                 tags: tuple[str, ...], deadline: Deadline) -> None:
         self.session = session
         self.resolution = resolution
         self.stream = stream
@@ -541,16 +540,16 @@ class _CallContext:
         self.call_id = os.urandom(16).hex()  # what uuid4().hex holds, without the UUID object
         self.prompt_preview = prompt
         self.prompt_hash = hash_prompt(prompt)
+        self.prompt_tokens = estimate_tokens(prompt)
         self.cache_key: str | None = None
         self.attempts: list[Attempt] = []
         self.last_error: BackendError | None = None
         self.on_text: TextCallback | None = None
         self.on_reset: ResetCallback | None = None
-        self.deadline = Deadline(session.retry.total_budget_s)
+        self.deadline = deadline
 
     def record(self, candidate: Candidate, endpoint: str | None) -> CallRecord:
-        params = dict(candidate.params)
-        temperature, max_tokens = params.pop("temperature", None), params.pop("max_tokens", None)
+        ready = prepared(candidate)
         return CallRecord(
             call_id=self.call_id, attempt=len(self.attempts) + 1, profile=self.resolution.profile,
             requested=self.resolution.requested, preset=self.resolution.preset,
@@ -558,8 +557,8 @@ class _CallContext:
             model=candidate.model,
             model_id=candidate.spec.model_id,
             endpoint_host=host_of(endpoint) if endpoint else candidate.backend.endpoint_host,
-            stream=self.stream, temperature=temperature,
-            max_tokens=max_tokens if isinstance(max_tokens, int) else None, params=params,
+            stream=self.stream, temperature=ready.temperature, max_tokens=ready.max_tokens,
+            params=dict(ready.logged_params),
             prompt_hash=self.prompt_hash, prompt_preview=self.prompt_preview, tags=self.tags,
             session_id=self.session.id, cache_key=self.cache_key,
         )
@@ -583,8 +582,9 @@ class _CallContext:
                        record.attempt, record.model, record.backend, record.error_type, cause)
 
     def succeeded(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
-                  value: Any, latency: float) -> Result:
-        priced = _price(candidate, response)
+                  value: Any, latency: float, priced: CallCost | None = None) -> Result:
+        """The answer logged and made a Result; ``priced``: its cost, if already known."""
+        priced = priced or _price(candidate, response)
         cost, source, provider_saved = priced.usd, priced.source, priced.provider_saved_usd
         saved = None
         if response.proxy_cache_hit:  # the proxy's own cache answered: nothing was spent
