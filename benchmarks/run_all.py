@@ -241,9 +241,14 @@ def throughput_figure(url: str, session: Session, total: int, rounds: int = 5) -
 
 
 def litellm_figure(url: str, session: Session, n: int) -> None:
-    from llmdeck_nb.backends.litellm_sdk import load_litellm
+    """Session.acomplete vs a bare acompletion; the strategy alone in between (each of the
+    three follows a litellm call) splits the extra into litellm_sdk's and the engine's."""
+    from llmdeck_nb.backends.base import BackendRequest
+    from llmdeck_nb.backends.litellm_sdk import LiteLLMStrategy, load_litellm
+    from llmdeck_nb.redaction import Secret
 
     litellm = load_litellm()
+    strategy, key = LiteLLMStrategy(), Secret(LOOPBACK_ENV["ANTHROPIC_API_KEY"])
 
     async def run() -> list[list[float]]:
         async def raw(i: int) -> None:
@@ -251,15 +256,22 @@ def litellm_figure(url: str, session: Session, n: int) -> None:
                                       api_key=SENTINEL_KEY, max_retries=0, timeout=10,
                                       messages=[{"role": "user", "content": f"q {i}"}])
 
+        async def alone(i: int) -> None:
+            await strategy.complete(BackendRequest(
+                backend="anthropic", provider="anthropic", model_id="claude-haiku-4-5",
+                messages=[{"role": "user", "content": f"q {i}"}], endpoint=url, api_key=key))
+
         async def ours(i: int) -> None:
             await session.acomplete(f"q {i}", "claude-4.5-haiku", cache=False)
 
-        return await ainterleaved([raw, ours], n, warmup=20)
+        return await ainterleaved([raw, alone, ours], n, warmup=20)
 
-    raw_t, ours_t = asyncio.run(run())
+    raw_t, alone_t, ours_t = asyncio.run(run())
     extra = median_ms(ours_t) - median_ms(raw_t)
     record("litellm path, extra over raw litellm.acompletion", "<= +0.3 ms", f"{extra:+.2f} ms",
-           extra <= 0.3, f"{median_ms(ours_t):.3f} vs {median_ms(raw_t):.3f} ms")
+           extra <= 0.3, f"{median_ms(ours_t):.3f} vs {median_ms(raw_t):.3f} ms; LiteLLMStrategy "
+           f"alone {median_ms(alone_t) - median_ms(raw_t):+.2f} ms, engine and log "
+           f"{median_ms(ours_t) - median_ms(alone_t):+.2f} ms")
 
 
 def calllog_figures(rows: int, repeat: int) -> None:

@@ -9,7 +9,8 @@ with ``input_cached`` (``cache_read_input_token_cost``), ``input_cache_write``
 (``cache_creation_input_token_cost``) and ``tiers`` (``*_above_<N>k_tokens``), in USD per
 1M tokens. ``input`` and ``output`` stay as the deck has them (checked by hand); a
 difference from litellm's is printed. ``--check`` writes nothing and exits 1 if a file
-would change. Run it when litellm is upgraded; nothing is fetched at run time.
+would change. Run it when litellm is upgraded (then set PRICE_TABLE in tests/test_costs.py
+and the backends' comments to that version); nothing is fetched at run time.
 """
 
 from __future__ import annotations

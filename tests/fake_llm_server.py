@@ -722,7 +722,7 @@ class FakeLLMServer:
             await self._send_json(writer, {"models": tags}, keep_alive, fault)
         elif protocol == "health":
             await self._send(writer, 200, b'{"status": "ok"}', keep_alive)
-        elif not isinstance(payload, dict):
+        elif not protocol or not isinstance(payload, dict):  # e.g. litellm's POST /api/show
             await self._send_error(writer, protocol or "openai", 400 if protocol else 404,
                                    keep_alive, None,
                                    "request body must be a JSON object" if protocol

@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from deck_folders import write_deck
+from packaging.version import Version
 
 from llmdeck_nb import load_deck
 from llmdeck_nb.backends.catalog import PROVIDER_CATALOG
@@ -182,6 +184,17 @@ def packaged_specs():
                 yield pytest.param(backend, model, id=f"{backend}:{name}")
 
 
+# The litellm whose price table the packaged deck was checked against (the backends/*.toml
+# comments say so): an older table (litellm's floor is older) prices some models differently
+# or not at all, which says nothing about the deck. A newer one is checked: rerun the script.
+PRICE_TABLE = Version("1.106.2")
+price_table_checked = pytest.mark.skipif(
+    Version(version("litellm")) < PRICE_TABLE,
+    reason=f"litellm {version('litellm')}'s price table is older than the one the packaged "
+           f"deck was checked against ({PRICE_TABLE})")
+
+
+@price_table_checked
 @pytest.mark.parametrize("backend,model", list(packaged_specs()))
 @pytest.mark.parametrize("prompt,cached,written,output,reasoning", [
     (5_000, 3_000, 1_000, 400, 100),  # a conversation: most of the prompt cached
@@ -206,6 +219,7 @@ def test_packaged_prices_match_litellm_for_the_same_usage(backend, model, prompt
     assert ours.usd == pytest.approx(theirs, abs=CENT_MILLIONTH)
 
 
+@price_table_checked
 def test_the_packaged_deck_is_what_the_price_script_writes():
     script = Path(__file__).resolve().parents[1] / "scripts" / "deck_prices_from_litellm.py"
     done = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True,

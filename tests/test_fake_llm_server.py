@@ -133,6 +133,13 @@ def test_ollama_chat_json_ndjson_and_tags(client):
         ["fake-model", "fake-model-2"]
 
 
+def test_unknown_route_with_a_json_body_is_answered_404(client):
+    # litellm 1.83 POSTs /api/show after an ollama_chat call, with no timeout: a server
+    # that never answers it hangs that thread (and the interpreter's exit) for good
+    response = client.post("/api/show", json={"name": "llama3"})
+    assert response.status_code == 404 and "no route for POST /api/show" in response.text
+
+
 def test_gemini_generate_and_stream(client, fake_llm_server):
     req = {"contents": [{"role": "user", "parts": [{"text": "hi gemini"}]}]}
     body = client.post("/v1beta/models/gemini-x:generateContent", json=req).json()

@@ -277,9 +277,9 @@ def map_litellm_error(exc: BaseException, request: BackendRequest, *,
     """Any litellm exception -> the BackendError the engine retries (or not) on.
 
     ``mid_stream``: the failure came while an answer was being read. A transport failure
-    there (litellm 1.83 reports a cut or unparsable stream as a ``MidStreamFallbackError``
-    around an ``APIConnectionError`` "Stream ended before a finish_reason was received",
-    status 500) is a cut answer, not a provider error.
+    there (litellm 1.94+ reports a cut or unparsable stream as a ``MidStreamFallbackError``
+    around an ``APIConnectionError``, status 500; older releases ended it as a complete
+    answer, hence the floor in pyproject.toml) is a cut answer, not a provider error.
     """
     error = _mapped(exc, request)
     if mid_stream and isinstance(error, BackendConnectionError):
