@@ -95,6 +95,21 @@ async def test_calls_reuse_one_pooled_connection(strategy, fake_llm_server):
     assert fake_llm_server.connections_opened == 1
 
 
+async def test_concurrent_calls_get_a_client_each_and_later_calls_reuse_them(strategy,
+                                                                          fake_llm_server):
+    import asyncio
+
+    burst = [request_for(fake_llm_server, messages=[{"role": "user", "content": f"q {i}"}])
+             for i in range(8)]
+    await asyncio.gather(*(strategy.complete(r) for r in burst))
+    opened = fake_llm_server.connections_opened
+    assert len(strategy._pool().clients) <= 8
+    await asyncio.gather(*(strategy.complete(r) for r in burst))  # the same clients again
+    for _ in range(5):  # one after another: the client given back last, on its connection
+        await strategy.complete(request_for(fake_llm_server))
+    assert fake_llm_server.connections_opened == opened <= 8
+
+
 async def test_concurrent_calls(strategy, fake_llm_server):
     reqs = [request_for(fake_llm_server, messages=[{"role": "user", "content": f"q {i}"}])
             for i in range(64)]

@@ -296,9 +296,10 @@ def test_round_robin_across_endpoints(tmp_path, fake_llm_server):
         deck = load_deck(loopback_deck(tmp_path / "deck", fake_llm_server.url,
                                        second_url=second.url),
                          env=LOOPBACK_ENV)
-        with Session(deck=deck, cache=False, log=False) as s:
+        with Session(deck=deck, cache=tmp_path / "cache", log=False) as s:
             for i in range(4):
                 s.complete(f"call {i}", "gpt-4o-mini")
+                assert s.complete(f"call {i}", "gpt-4o-mini").cached  # takes no endpoint's turn
         assert len(fake_llm_server.requests) == 2 and len(second.requests) == 2
 
 

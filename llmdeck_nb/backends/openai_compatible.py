@@ -5,13 +5,14 @@ lmstudio, ollama's /v1, vLLM, a LiteLLM proxy, any self-hosted server.
 streaming reads the SSE answer (``stream_options.include_usage`` for token counts).
 
 Connections: pooled ``httpx.AsyncClient`` s per event loop, reused by every call (a
-client's pool is per origin, so every endpoint shares them). A call takes the first client
-with fewer than :data:`CALLS_PER_CLIENT` calls in flight, so sequential calls share one
-keep-alive connection, while concurrent ones each get a pool of their own: httpcore's pool
-rescans every connection for every queued request (encode/httpx#3215), which made one
-shared client 2-3x slower at concurrency 32, and 4 calls per client still 0.75x of raw
-httpx with 8 clients (benchmarks/run_all.py); one call per client is 0.9-1.0x. This path
-is benchmarked against a bare httpx POST (benchmarks/bench_backend_call.py).
+client's pool is per origin, so every endpoint shares them). A call takes the client last
+given back with no call in flight (one taken from a stack, however many there are), so
+sequential calls share one keep-alive connection, while concurrent ones each get a pool of
+their own: httpcore's pool rescans every connection for every queued request
+(encode/httpx#3215), which made one shared client 2-3x slower at concurrency 32, and 4
+calls per client still 0.75x of raw httpx with 8 clients (benchmarks/run_all.py); one call
+per client is 0.9-1.0x. This path is benchmarked against a bare httpx POST
+(benchmarks/bench_backend_call.py).
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ from llmdeck_nb.errors import BackendError
 # Keys the strategy sets itself; a deck parameter of the same name is ignored.
 _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "response_format"})
 _LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0)
-CALLS_PER_CLIENT = 1  # concurrent calls per httpx client before another client is used
 # A LiteLLM proxy sends this header only on answers served from its own cache.
 PROXY_CACHE_HEADER = "x-litellm-cache-key"
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -72,34 +72,30 @@ def _chat_url(endpoint: str) -> httpx.URL:
 
 
 class _LoopPool:
-    """The clients of one event loop and how many calls each has in flight."""
+    """The clients of one event loop; each serves one call at a time."""
 
-    __slots__ = ("clients", "in_flight", "limits")
+    __slots__ = ("clients", "idle", "limits")
 
     def __init__(self, limits: httpx.Limits) -> None:
         self.limits = limits
         self.clients: list[httpx.AsyncClient] = []
-        self.in_flight: list[int] = []
+        self.idle: list[httpx.AsyncClient] = []  # no call in flight; the last given back last
 
     @contextmanager
     def client(self) -> Iterator[httpx.AsyncClient]:
-        """The first client with room (a new one if none), its slot held for the ``with``
-        block and given back however the block ends (httpx's ``request_context()`` is the
-        model)."""
-        in_flight = self.in_flight
-        for slot, busy in enumerate(in_flight):  # noqa: B007 - the slot found is used below
-            if busy < CALLS_PER_CLIENT:
-                break
+        """The idle client given back last (its connection is the warmest; a new client if
+        none is idle), held for the ``with`` block and given back however the block ends
+        (httpx's ``request_context()`` is the model)."""
+        idle = self.idle
+        if idle:
+            client = idle.pop()
         else:
-            slot = len(in_flight)
-            self.clients.append(httpx.AsyncClient(limits=self.limits, timeout=60.0,
-                                                  verify=_ssl_context()))
-            in_flight.append(0)
-        in_flight[slot] += 1
+            client = httpx.AsyncClient(limits=self.limits, timeout=60.0, verify=_ssl_context())
+            self.clients.append(client)
         try:
-            yield self.clients[slot]
+            yield client
         finally:
-            in_flight[slot] -= 1
+            idle.append(client)
 
 
 class OpenAICompatibleStrategy(BackendStrategy):

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback
-from llmdeck_nb.engine.cost import call_cost
+from llmdeck_nb.engine.cost import CallCost, call_cost
 from llmdeck_nb.engine.messages import estimate_tokens, text_of
 from llmdeck_nb.engine.result import format_cost
 from llmdeck_nb.errors import BudgetExceededError, UnknownPriceError
@@ -138,6 +138,9 @@ class Budget:
     def reserve(self, candidate: Candidate, request: BackendRequest,
                 max_cost_usd: float | None = None) -> Reservation:
         """Book this attempt's worst case against every limit, or refuse it (nothing sent)."""
+        if (max_cost_usd is None and self.session.limit is None and self.daily.limit is None
+                and batch_allowance.get() is None):
+            return Reservation()  # no limit at all: nothing to book
         allowances = [a for a in (Allowance("call", max_cost_usd), batch_allowance.get(),
                                   self.session, self.daily) if a is not None
                       and a.limit is not None]
@@ -219,6 +222,7 @@ class BudgetedStrategy(BackendStrategy):
         self.inner, self.budget, self.candidate, self.max_cost_usd = (inner, budget, candidate,
                                                                       max_cost_usd)
         self.blocking_complete = inner.blocking_complete
+        self.priced: CallCost | None = None  # the last answer's cost (the engine reports it)
 
     async def complete(self, request: BackendRequest) -> BackendResponse:
         reservation = self.budget.reserve(self.candidate, request, self.max_cost_usd)
@@ -241,10 +245,11 @@ class BudgetedStrategy(BackendStrategy):
             self.budget.settle(reservation, cost)
 
     def _cost(self, response: BackendResponse) -> float:
-        cost = call_cost(self.candidate.spec, response.input_tokens, response.output_tokens,
-                         response.provider_cost_usd, cached_tokens=response.cached_tokens,
-                         cache_write_tokens=response.cache_write_tokens).usd
-        return cost or 0.0
+        self.priced = call_cost(self.candidate.spec, response.input_tokens,
+                                response.output_tokens, response.provider_cost_usd,
+                                cached_tokens=response.cached_tokens,
+                                cache_write_tokens=response.cache_write_tokens)
+        return self.priced.usd or 0.0
 
 
 __all__ = ["Allowance", "Budget", "BudgetedStrategy", "batch_allowance", "worst_case_usd"]

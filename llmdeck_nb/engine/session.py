@@ -220,13 +220,13 @@ class Session:
         for candidate in candidates:
             if deadline.expired or len(call.attempts) >= self.retry.max_attempts:
                 break
-            request = self._request(candidate, messages, wanted, timeout)
-            key = self._cache_key(candidate, request, sample) if use_cache else None
+            key = self._cache_key(candidate, messages, wanted, sample) if use_cache else None
             call.cache_key = key
             hit = (None if key is None or refresh or self.cache is None
                    else self._cache_call(self.cache.get, key))
             if hit is not None:
                 return self._serve_hit(call, candidate, hit, wanted, deadline.started, on_text)
+            request = self._request(candidate, messages, wanted, timeout)  # a hit needs none
             if key is None or refresh:
                 result = await self._attempts(call, candidate, request, wanted, None, max_cost_usd)
             else:
@@ -286,7 +286,8 @@ class Session:
                 raise
             if shown is not None:
                 shown.flush()
-            result = call.succeeded(record, candidate, response, value, time.perf_counter() - began)
+            result = call.succeeded(record, candidate, response, value, time.perf_counter() - began,
+                                    strategy.priced)
             if key is not None and self.cache is not None:
                 self._cache_call(self.cache.set, key, _cache_entry(response, result))
             self._notify(result)
@@ -310,8 +311,9 @@ class Session:
                     wanted: SchemaSpec | None) -> list[Candidate]:
         """Candidates that can take this request (of about ``tokens`` tokens); a clear error
         before sending if none."""
-        images = count_images(messages)
-        documents = count_documents(messages)
+        parts = any(isinstance(message.get("content"), list) for message in messages)
+        images = count_images(messages) if parts else 0  # text alone holds neither
+        documents = count_documents(messages) if parts else 0
         usable, reasons = [], []
         for candidate in resolution.candidates:
             spec = candidate.spec
@@ -361,8 +363,11 @@ class Session:
         )
 
     @staticmethod
-    def _cache_key(candidate: Candidate, request: BackendRequest, sample: int | None = None) -> str:
-        return prepared(candidate).key.key(request.messages, request.schema, sample)
+    def _cache_key(candidate: Candidate, messages: Messages, wanted: SchemaSpec | None,
+                   sample: int | None) -> str:
+        """The key of the request :meth:`_request` builds for ``candidate``."""
+        return prepared(candidate).key.key(messages, wanted.json_schema if wanted else None,
+                                           sample)
 
     def _cache_call(self, method: Callable[..., Any], *args: Any) -> Any:
         """A cache that stops working (Redis gone) degrades to no cache, with one warning."""
@@ -577,8 +582,9 @@ class _CallContext:
                        record.attempt, record.model, record.backend, record.error_type, cause)
 
     def succeeded(self, record: CallRecord, candidate: Candidate, response: BackendResponse,
-                  value: Any, latency: float) -> Result:
-        priced = _price(candidate, response)
+                  value: Any, latency: float, priced: CallCost | None = None) -> Result:
+        """The answer logged and made a Result; ``priced``: its cost, if already known."""
+        priced = priced or _price(candidate, response)
         cost, source, provider_saved = priced.usd, priced.source, priced.provider_saved_usd
         saved = None
         if response.proxy_cache_hit:  # the proxy's own cache answered: nothing was spent
