@@ -41,7 +41,6 @@ from llmdeck_nb.backends.base import BackendRequest  # noqa: E402
 from llmdeck_nb.backends.litellm_sdk import LiteLLMStrategy, load_litellm  # noqa: E402
 from llmdeck_nb.engine.session import Session  # noqa: E402
 from llmdeck_nb.redaction import Secret  # noqa: E402
-from run_all import fake_server, load  # noqa: E402
 
 Call = Callable[[int], Awaitable[object]]
 
@@ -69,7 +68,10 @@ def report(label: str, rounds: list[list[tuple[float, float]]], minus: int, plus
           + " ".join(f"{w:+.2f}" for w in walls) + ")")
 
 
-async def bench(url: str, session: Session, calls: int, rounds: int) -> None:
+def litellm_calls(url: str, session: Session) -> tuple[Call, Call, Call]:
+    """The three sides of the litellm figure (run_all.py takes it with these too): a bare
+    acompletion, LiteLLMStrategy.complete with the request the session builds for the
+    model, and Session.acomplete."""
     litellm = load_litellm()
     strategy = LiteLLMStrategy()
     key = Secret(LOOPBACK_ENV["ANTHROPIC_API_KEY"])
@@ -88,6 +90,11 @@ async def bench(url: str, session: Session, calls: int, rounds: int) -> None:
     async def ours(i: int) -> None:
         await session.acomplete(f"q {i}", "claude-4.5-haiku", cache=False)
 
+    return raw, strategy_alone, ours
+
+
+async def bench(url: str, session: Session, calls: int, rounds: int) -> None:
+    raw, strategy_alone, ours = litellm_calls(url, session)
     headers = {"Authorization": f"Bearer {SENTINEL_KEY}"}
     async with httpx.AsyncClient() as client:
         async def raw_httpx(i: int) -> None:
@@ -116,6 +123,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
+    from run_all import fake_server, load  # run_all takes litellm_calls from here
+
     print(f"load average before: {load()}; python {sys.version.split()[0]}, "
           f"litellm {version('litellm')}", flush=True)
     with fake_server() as url, tempfile.TemporaryDirectory() as tmp:

@@ -243,28 +243,10 @@ def throughput_figure(url: str, session: Session, total: int, rounds: int = 5) -
 def litellm_figure(url: str, session: Session, n: int) -> None:
     """Session.acomplete vs a bare acompletion; the strategy alone in between (each of the
     three follows a litellm call) splits the extra into litellm_sdk's and the engine's."""
-    from llmdeck_nb.backends.base import BackendRequest
-    from llmdeck_nb.backends.litellm_sdk import LiteLLMStrategy, load_litellm
-    from llmdeck_nb.redaction import Secret
-
-    litellm = load_litellm()
-    strategy, key = LiteLLMStrategy(), Secret(LOOPBACK_ENV["ANTHROPIC_API_KEY"])
+    from bench_litellm_path import litellm_calls
 
     async def run() -> list[list[float]]:
-        async def raw(i: int) -> None:
-            await litellm.acompletion(model="anthropic/claude-haiku-4-5", api_base=url,
-                                      api_key=SENTINEL_KEY, max_retries=0, timeout=10,
-                                      messages=[{"role": "user", "content": f"q {i}"}])
-
-        async def alone(i: int) -> None:
-            await strategy.complete(BackendRequest(
-                backend="anthropic", provider="anthropic", model_id="claude-haiku-4-5",
-                messages=[{"role": "user", "content": f"q {i}"}], endpoint=url, api_key=key))
-
-        async def ours(i: int) -> None:
-            await session.acomplete(f"q {i}", "claude-4.5-haiku", cache=False)
-
-        return await ainterleaved([raw, alone, ours], n, warmup=20)
+        return await ainterleaved(list(litellm_calls(url, session)), n, warmup=20)
 
     raw_t, alone_t, ours_t = asyncio.run(run())
     extra = median_ms(ours_t) - median_ms(raw_t)
