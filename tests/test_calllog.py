@@ -667,20 +667,24 @@ def test_migration_from_version_1_keeps_rows(tmp_path):
     assert CallLog(path).count() == 6
 
 
+def old_log(path: Path, version: int, columns: str, rows: list[tuple[object, ...]]) -> Path:
+    """A log file as llmdeck_nb wrote it at schema ``version``, holding ``rows``."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for step in schema.MIGRATIONS[:version]:
+        step(conn)
+    conn.execute(f"PRAGMA user_version = {version}")
+    marks = ", ".join("?" * len(columns.split(",")))
+    conn.executemany(f"INSERT INTO calls ({columns}) VALUES ({marks})", rows)
+    conn.close()
+    return path
+
+
 def test_migration_from_version_2_adds_usage_columns_and_keeps_rows(tmp_path):
     # a log file as llmdeck_nb wrote it before cached / reasoning tokens were recorded
-    path = tmp_path / "v2.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for step in schema.MIGRATIONS[:2]:
-        step(conn)
-    conn.execute("PRAGMA user_version = 2")
     t0_us = int(T0.timestamp() * 1_000_000)
-    conn.executemany(
-        "INSERT INTO calls (call_id, started_at, model, input_tokens, cost_usd, cost_source)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [(f"v2-{i}", t0_us + i, "gpt-4o", 100 + i, 0.001, "deck") for i in range(3)],
-    )
-    conn.close()
+    path = old_log(tmp_path / "v2.sqlite", 2,
+                   "call_id, started_at, model, input_tokens, cost_usd, cost_source",
+                   [(f"v2-{i}", t0_us + i, "gpt-4o", 100 + i, 0.001, "deck") for i in range(3)])
 
     log = CallLog(path)
     log.append(full_record(call_id="v3", started_at=T0 + timedelta(hours=1)))
@@ -697,15 +701,9 @@ def test_migration_from_version_2_adds_usage_columns_and_keeps_rows(tmp_path):
 
 
 def test_migration_from_version_6_drops_the_call_id_index_and_keeps_lookups(tmp_path):
-    path = tmp_path / "v6.sqlite"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for step in schema.MIGRATIONS[:6]:
-        step(conn)
-    conn.execute("PRAGMA user_version = 6")
     t0_us = int(T0.timestamp() * 1_000_000)
-    conn.executemany("INSERT INTO calls (call_id, started_at, model) VALUES (?, ?, ?)",
-                     [(f"v6-{i}", t0_us + i, "gpt-4o") for i in range(5)])
-    conn.close()
+    path = old_log(tmp_path / "v6.sqlite", 6, "call_id, started_at, model",
+                   [(f"v6-{i}", t0_us + i, "gpt-4o") for i in range(5)])
 
     with CallLog(path, cache=False) as log:
         indexes = {row[1] for row in log.query("PRAGMA index_list(calls)")}

@@ -91,3 +91,17 @@ def test_kill_9_while_appending_loses_no_returned_row(tmp_path):
         stored = set(log.frame()["call_id"])
     assert {f"row-{i}" for i in returned} <= stored
     assert len(stored) <= len(returned) + 1  # at most the row being written when killed
+
+
+def test_a_large_batch_is_checkpointed_by_the_thread(tmp_path):
+    path = tmp_path / "calls.sqlite"
+    with CallLog(path) as log:
+        before = path.stat().st_size
+        log.append_many([CallRecord(call_id=f"b{i}", prompt_preview="x" * 400)
+                         for i in range(4 * EVERY_ROWS)])
+        # its commit left the copy into the database file to the thread: it happens anyway
+        deadline = time.monotonic() + 30
+        while path.stat().st_size < before + 4 * EVERY_ROWS * 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert path.stat().st_size >= before + 4 * EVERY_ROWS * 200  # (previews: 200 chars)
+        assert log.count() == 4 * EVERY_ROWS

@@ -234,3 +234,18 @@ def test_the_log_id_is_kept_with_the_file(tmp_path):
         assert log._log_id() == first
     with CallLog(tmp_path / "other.sqlite") as other:
         assert other._log_id() != first
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_cleaned_up(tmp_path):
+    import os
+
+    path = tmp_path / "calls.sqlite"
+    with CallLog(path) as log:
+        log.append_many(varied(20))
+    abandoned = tmp_path / "calls.sqlite-frame.x1y2.tmp"  # a kernel killed while writing
+    abandoned.write_bytes(b"half a snapshot")
+    os.utime(abandoned, (0, 0))
+    recent = tmp_path / "calls.sqlite-frame.a3b4.tmp"  # another kernel writing right now
+    recent.write_bytes(b"being written")
+    pd.testing.assert_frame_equal(fresh(path), plain(path))
+    assert sidecar(path).exists() and not abandoned.exists() and recent.exists()

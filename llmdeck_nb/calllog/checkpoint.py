@@ -9,6 +9,9 @@ connection to :data:`INLINE_PAGES` and has a :class:`Checkpointer` run a passive
 never blocks a writer or a reader) on a connection of its own, once every
 :data:`EVERY_ROWS` appended rows.
 
+A large ``append_many`` leaves its commit's checkpoint (a copy of the whole batch: 0.2 s
+for 100,000 rows) to the thread the same way.
+
 SQLite rewinds the WAL only when a checkpoint has copied all of it. A kernel appending
 without pause (a loop of cache hits) adds pages while the thread copies, so the WAL would
 grow: the thread makes passes a little apart until one finds nothing new to copy (calls

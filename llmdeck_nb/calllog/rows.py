@@ -211,11 +211,11 @@ def _memoised(convert: Callable[[Any], str], key: Callable[[Any], Any]) -> Conve
 
 def _typed_items(value: Any) -> Any:
     # types too: {"seed": True} and {"seed": 1} are equal dicts but different JSON
-    return None if not value else (tuple(value.items()), tuple(map(type, value.values())))
+    return None if not value else (*value.items(), *map(type, value.values()))
 
 
 def _typed_tags(value: Any) -> Any:
-    return value if isinstance(value, str) or not value else (tuple(value), tuple(map(type, value)))
+    return value if isinstance(value, str) or not value else (*value, *map(type, value))
 
 
 def _window(limit: int) -> tuple[Converter, Scalar]:

@@ -17,16 +17,20 @@ it (see ``store.py``); anything missing, unreadable, truncated (the zip's CRCs),
 stale is ignored, never gives wrong rows. It is written through a temporary file and
 ``os.replace``, so a reader (another kernel) sees the old snapshot or the new one, whole.
 
-Disk cost: about the size of the log's text (prompt and response previews, ids), ~0.6 of
-the SQLite file; the rows appended since the snapshot are read from SQLite as before.
+Disk cost: about the size of the log's text (prompt and response previews, ids): 55 MB for
+the 100,000 rows of benchmarks/bench_calllog.py, whose SQLite file is 73 MB. Rows appended
+since the snapshot are read from SQLite as before; a read that had to convert at least
+``SNAPSHOT_MIN_ROWS`` of them saves a new one (see ``store.py``).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,26 +142,41 @@ def write(path: Path, frame: pd.DataFrame, coverage: Coverage) -> int | None:
     import numpy as np
 
     target = sidecar(path)
-    arrays: dict[str, np.ndarray] = {}
-    kinds = [_encode(name, frame[name], f"c{i}", arrays) for i, name in enumerate(COLUMNS)]
-    meta = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "columns": list(COLUMNS),
-            "kinds": kinds, "rows": len(frame), **asdict(coverage)}
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    try:
+    _remove_abandoned(target)
+    try:  # first: a folder we cannot write to costs no encoding
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".",
-                                             suffix=".tmp")
+                                             suffix=_TEMPORARY)
     except OSError as exc:
         logger.debug("call log snapshot %s not written: %s", target, exc)
         return None
     try:
+        arrays: dict[str, np.ndarray] = {}
+        kinds = [_encode(name, frame[name], f"c{i}", arrays) for i, name in enumerate(COLUMNS)]
+        meta = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "columns": list(COLUMNS),
+                "kinds": kinds, "rows": len(frame), **asdict(coverage)}
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         with os.fdopen(handle, "wb") as file:
             np.savez(file, allow_pickle=False, **arrays)
         os.replace(temporary, target)
         return target.stat().st_size
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # a full disk; a text that cannot be UTF-8
         logger.debug("call log snapshot %s not written: %s", target, exc)
         Path(temporary).unlink(missing_ok=True)
         return None
+
+
+_TEMPORARY = ".tmp"
+_ABANDONED_S = 600  # a temporary file this old was left by a kernel killed while writing
+
+
+def _remove_abandoned(target: Path) -> None:
+    now = time.time()
+    for leftover in target.parent.glob(glob.escape(target.name) + ".*" + _TEMPORARY):
+        try:
+            if now - leftover.stat().st_mtime > _ABANDONED_S:
+                leftover.unlink()
+        except OSError:
+            pass
 
 
 # --- reading ---------------------------------------------------------------------------

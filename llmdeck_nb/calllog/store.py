@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from llmdeck_nb.calllog import frame as _frame
 from llmdeck_nb.calllog import schema
 from llmdeck_nb.calllog import snapshot as _snapshot
-from llmdeck_nb.calllog.checkpoint import INLINE_PAGES, Checkpointer
+from llmdeck_nb.calllog.checkpoint import EVERY_ROWS, INLINE_PAGES, Checkpointer
 from llmdeck_nb.calllog.records import COLUMNS, CallRecord
 from llmdeck_nb.calllog.rows import micros as _micros
 from llmdeck_nb.calllog.rows import batch as _batch
@@ -366,13 +366,20 @@ class CallLog:
             return 0
         with self._lock, self._sqlite_errors("append to"), _gc_paused():
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+            deferred = self._checkpointer is not None and len(rows) >= EVERY_ROWS
+            if deferred:  # a large batch: its commit leaves the checkpoint to the thread
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
             try:
-                conn.executemany(_insert(columns), rows)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany(_insert(columns), rows)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                if deferred:
+                    conn.execute(f"PRAGMA wal_autocheckpoint = {INLINE_PAGES}")
             if self._checkpointer is not None:
                 self._checkpointer.appended(len(rows))
         return len(rows)
@@ -587,8 +594,8 @@ class CallLog:
             return
         coverage = _snapshot.Coverage(self._log_id(), cache.generation, cache.max_id,
                                       cache.count, fingerprint)
-        if _snapshot.write(self._path, cache.frame, coverage) is not None:
-            cache.saved = cache.count
+        _snapshot.write(self._path, cache.frame, coverage)
+        cache.saved = cache.count  # written or not: not tried again before as many new rows
 
 
 def _started_micros(frame: pd.DataFrame) -> np.ndarray:
