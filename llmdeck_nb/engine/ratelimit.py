@@ -29,8 +29,8 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from llmdeck_nb.backends.base import BackendRequest, BackendResponse, BackendStrategy, TextCallback
 from llmdeck_nb.engine.loop import needed
@@ -193,11 +193,14 @@ class LimitedStrategy(BackendStrategy):
         self.blocking_complete = (inner.blocking_complete
                                   and not any(limiter.paced for limiter in limiters))
 
-    async def complete(self, request: BackendRequest) -> BackendResponse:
-        return await self._send(lambda: self.inner.complete(request))
+    # plain functions handing back _send's coroutine: one coroutine frame fewer for every
+    # resumption of the attempt to pass through (the caller awaits it all the same)
+    def complete(self, request: BackendRequest) -> Coroutine[Any, Any, BackendResponse]:
+        return self._send(lambda: self.inner.complete(request))
 
-    async def stream(self, request: BackendRequest, on_text: TextCallback) -> BackendResponse:
-        return await self._send(lambda: self.inner.stream(request, on_text))
+    def stream(self, request: BackendRequest,
+               on_text: TextCallback) -> Coroutine[Any, Any, BackendResponse]:
+        return self._send(lambda: self.inner.stream(request, on_text))
 
     async def _send(self, attempt: Callable[[], Awaitable[BackendResponse]]) -> BackendResponse:
         first_429: float | None = None

@@ -255,9 +255,9 @@ class Session:
         """Try one candidate (with retries); its Result, or None to move on."""
         if self.mode == "replay":
             return None  # another candidate's answer may be cached; nothing is sent
-        strategy = self._strategy(candidate, request, call, max_cost_usd)
+        limited = self._strategy(candidate, request, call)
         # complete() with no event loop yet: only an answer read with blocking I/O goes on so
-        blocking = strategy.blocking_complete and not call.stream and BLOCKING_IO.get()
+        blocking = limited.blocking_complete and not call.stream and BLOCKING_IO.get()
         for retry_number in range(1, self.retry.attempts_per_candidate + 1):
             if len(call.attempts) >= self.retry.max_attempts or call.deadline.expired:
                 return None
@@ -266,6 +266,10 @@ class Session:
             record = call.record(candidate, request.endpoint)
             began = time.perf_counter()
             shown = StreamRedactor(call.on_text or _ignore) if call.stream else None
+            # behind the budget only when a limit applies (checked per attempt: one set meanwhile
+            # counts); with none, the wrapper would book nothing
+            strategy = (BudgetedStrategy(limited, self.budget, candidate, max_cost_usd)
+                        if self.budget.limits(max_cost_usd) else limited)
             try:
                 sending = strategy.stream(request, shown) if shown else strategy.complete(request)
                 response = await call.deadline.bound(sending, candidate.backend.name)
@@ -286,26 +290,26 @@ class Session:
                 raise
             if shown is not None:
                 shown.flush()
+            priced = strategy.priced if isinstance(strategy, BudgetedStrategy) else None
             result = call.succeeded(record, candidate, response, value, time.perf_counter() - began,
-                                    strategy.priced)
+                                    priced)
             if key is not None and self.cache is not None:
                 self._cache_call(self.cache.set, key, _cache_entry(response, result))
             self._notify(result)
             return result
         return None
 
-    def _strategy(self, candidate: Candidate, request: BackendRequest, call: _CallContext,
-                  max_cost_usd: float | None) -> BudgetedStrategy:
-        """The backend's strategy behind the budget and the process-wide rate limiters."""
+    def _strategy(self, candidate: Candidate, request: BackendRequest,
+                  call: _CallContext) -> LimitedStrategy:
+        """The backend's strategy behind the process-wide rate limiters."""
         def throttled(exc: BackendError, latency: float) -> None:  # a 429 waited out: log it
             call.failed(call.record(candidate, request.endpoint), exc, latency)
 
         max_tokens = request.params.get("max_tokens")
         output = max_tokens if isinstance(max_tokens, int) else 0
         ready = prepared(candidate)
-        strategy = LimitedStrategy(ready.strategy, ready.limiters, call.prompt_tokens + output,
-                                   self.retry, throttled)
-        return BudgetedStrategy(strategy, self.budget, candidate, max_cost_usd)
+        return LimitedStrategy(ready.strategy, ready.limiters, call.prompt_tokens + output,
+                               self.retry, throttled)
 
     def _prechecked(self, resolution: Resolution, messages: Messages, tokens: int,
                     wanted: SchemaSpec | None) -> list[Candidate]:
