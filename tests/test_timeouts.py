@@ -164,3 +164,47 @@ def test_llm_magic_timeout_none_means_no_limit(ip, run, session, fake_llm_server
     assert ran.error is None, ran.stderr
     assert any("echo: slow" in o.data.get("text/markdown", "") for o in ran.outputs)
     check_usage_error(run("%%llm gpt-4o-mini --timeout soon\nslow"), "--timeout", "or none")
+
+
+def test_a_task_whose_call_ran_out_of_budget_carries_on(tmp_path, fake_llm_server):
+    """The budget's timer cancels only the attempt: the same task then makes another call."""
+    import asyncio
+
+    deck = timeout_deck(tmp_path, fake_llm_server.url)
+
+    async def two_calls(s: Session) -> tuple[str, str, int]:
+        fake_llm_server.default_delay = 2.0
+        with pytest.raises(AllAttemptsFailedError) as failed:
+            await s.acomplete("slow", "gpt-4o-mini")
+        fake_llm_server.default_delay = 0.0
+        s.retry = RetryPolicy()
+        second = await s.acomplete("fast", "gpt-4o-mini")
+        await asyncio.sleep(0.01)  # no cancellation left pending on the task
+        task = asyncio.current_task()
+        assert task is not None
+        return str(failed.value), second.text, task.cancelling()
+
+    with Session(deck=deck, cache=False, log=False, retry=RetryPolicy(total_budget_s=0.5)) as s:
+        message, text, cancelling = asyncio.run(two_calls(s))
+    assert "total time budget of 0.5s ran out" in message
+    assert text == "echo: fast"
+    assert cancelling == 0
+
+
+def test_cancelling_a_call_in_flight_is_a_cancellation_not_a_timeout(tmp_path, fake_llm_server):
+    import asyncio
+
+    fake_llm_server.default_delay = 2.0
+    deck = timeout_deck(tmp_path, fake_llm_server.url)
+
+    async def cancel_midway(s: Session) -> None:
+        call = asyncio.ensure_future(s.acomplete("slow", "gpt-4o-mini"))
+        await asyncio.sleep(0.3)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+
+    with Session(deck=deck, cache=False, log=False, retry=RetryPolicy(total_budget_s=30)) as s:
+        started = time.perf_counter()
+        asyncio.run(cancel_midway(s))
+    assert time.perf_counter() - started < 1.5  # not waited out
