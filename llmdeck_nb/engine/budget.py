@@ -138,6 +138,9 @@ class Budget:
     def reserve(self, candidate: Candidate, request: BackendRequest,
                 max_cost_usd: float | None = None) -> Reservation:
         """Book this attempt's worst case against every limit, or refuse it (nothing sent)."""
+        if (max_cost_usd is None and self.session.limit is None and self.daily.limit is None
+                and batch_allowance.get() is None):
+            return Reservation()  # no limit at all: nothing to book
         allowances = [a for a in (Allowance("call", max_cost_usd), batch_allowance.get(),
                                   self.session, self.daily) if a is not None
                       and a.limit is not None]
