@@ -13,7 +13,6 @@ blocked in a read, on a loop or not, so its attempt's own timeout bounds it.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -23,6 +22,7 @@ from llmdeck_nb.engine.loop import driven_eagerly
 from llmdeck_nb.errors import BackendTimeoutError
 
 T = TypeVar("T")
+_timeout = getattr(asyncio, "timeout", None)
 
 
 class Deadline:
@@ -50,47 +50,17 @@ class Deadline:
         """Await ``attempt``; a BackendTimeoutError (not retried) when the budget runs out."""
         if driven_eagerly():
             return await attempt
-        if sys.version_info < (3, 11):  # no Task.uncancel: wait_for and its extra task
-            try:
-                return await asyncio.wait_for(attempt, max(self.remaining(), 0.0))
-            except (asyncio.TimeoutError, TimeoutError):
-                raise self.exceeded(backend) from None
-        # what `async with asyncio.timeout(...)` does (3.11+), without its context manager
-        # object and two coroutines: half its cost, paid on every attempt
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task(loop)
-        assert task is not None  # an attempt runs in a task when a loop runs
-        cancelling = task.cancelling()  # cancellations the caller asked for already
-        expiry = _Expiry(task)
-        timer = loop.call_at(loop.time() + self.remaining(), expiry)
+        remaining = max(self.remaining(), 0.0)
         try:
-            return await attempt
-        except asyncio.CancelledError:
-            if expiry.fired:
-                expiry.fired = False  # its cancellation taken back here
-                if task.uncancel() <= cancelling:  # ours alone: the budget ran out
-                    raise self.exceeded(backend) from None
-            raise
-        finally:
-            timer.cancel()
-            if expiry.fired:  # it fired, yet the attempt ended otherwise: take it back all the same
-                task.uncancel()
+            if _timeout is None:  # Python 3.10
+                return await asyncio.wait_for(attempt, remaining)
+            async with _timeout(remaining):  # no extra task per attempt (3.11+)
+                return await attempt
+        except (asyncio.TimeoutError, TimeoutError):
+            raise self.exceeded(backend) from None
 
     def exceeded(self, backend: str) -> BackendTimeoutError:
         return deadline_error(backend, self.budget_s)
-
-
-class _Expiry:
-    """The timer callback of :meth:`Deadline.bound`: cancels the attempt's task, once."""
-
-    __slots__ = ("fired", "task")
-
-    def __init__(self, task: asyncio.Task[object]) -> None:
-        self.task, self.fired = task, False
-
-    def __call__(self) -> None:
-        self.fired = True
-        self.task.cancel()
 
 
 __all__ = ["Deadline"]
