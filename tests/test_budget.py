@@ -10,6 +10,7 @@ from loopback import chat_requests, session_on
 from llmdeck_nb import load_deck
 from llmdeck_nb.engine.batch import SKIPPED_BUDGET
 from llmdeck_nb.engine.budget import worst_case_usd
+from llmdeck_nb.engine.result import format_cost
 from llmdeck_nb.errors import BudgetExceededError, UnknownPriceError
 # gpt-4o-mini in the loopback deck: $0.15 / $0.60 per 1M tokens, max_tokens 16384
 WORST_AT_MAX_20 = (2 * 0.15 + 20 * 0.6) / 1e6  # a short prompt (~2 tokens) with max_tokens=20
@@ -49,6 +50,21 @@ def test_a_call_that_could_pass_the_limit_is_refused_before_sending(deck, tmp_pa
         # a smaller max_tokens fits, and its real cost is what is spent
         result = session.complete("hello", "gpt-4o-mini", max_tokens=20)
         assert session.budget.spent == pytest.approx(result.cost_usd) and result.cost_usd > 0
+
+
+def test_spending_is_counted_with_no_limit_and_a_limit_set_later_counts_it(deck, tmp_path,
+                                                                          fake_llm_server):
+    with new_session(deck, tmp_path) as session:  # no limit anywhere
+        first = session.complete("hello", "gpt-4o-mini", max_tokens=20)
+        assert first.cost_usd > 0
+        assert session.budget.spent == pytest.approx(first.cost_usd)
+        assert f"session: {format_cost(first.cost_usd)} spent" in session.budget.describe()
+        # a session limit set now leaves only what the first call did not spend
+        session.budget.set_limit("session", first.cost_usd + WORST_AT_MAX_20 / 2)
+        with pytest.raises(BudgetExceededError) as caught:
+            session.complete("hello again", "gpt-4o-mini", max_tokens=20)
+        assert caught.value.spent == pytest.approx(first.cost_usd)
+        assert len(chat_requests(fake_llm_server)) == 1
 
 
 def test_per_call_limit(deck, tmp_path, fake_llm_server):

@@ -135,16 +135,11 @@ class Budget:
 
     # --- before and after sending --------------------------------------------------------
 
-    def limits(self, max_cost_usd: float | None = None) -> bool:
-        """True if any limit applies to a call now (the call's, a batch's, the session's, the
-        day's); with none, an attempt books nothing and needs no :class:`BudgetedStrategy`."""
-        return not (max_cost_usd is None and self.session.limit is None
-                    and self.daily.limit is None and batch_allowance.get() is None)
-
     def reserve(self, candidate: Candidate, request: BackendRequest,
                 max_cost_usd: float | None = None) -> Reservation:
         """Book this attempt's worst case against every limit, or refuse it (nothing sent)."""
-        if not self.limits(max_cost_usd):
+        if (max_cost_usd is None and self.session.limit is None and self.daily.limit is None
+                and batch_allowance.get() is None):
             return Reservation()  # no limit at all: nothing to book
         allowances = [a for a in (Allowance("call", max_cost_usd), batch_allowance.get(),
                                   self.session, self.daily) if a is not None

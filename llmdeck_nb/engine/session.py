@@ -255,9 +255,11 @@ class Session:
         """Try one candidate (with retries); its Result, or None to move on."""
         if self.mode == "replay":
             return None  # another candidate's answer may be cached; nothing is sent
-        limited = self._strategy(candidate, request, call)
+        # behind the budget even with no limit: it counts what the session spends
+        strategy = BudgetedStrategy(self._strategy(candidate, request, call), self.budget,
+                                    candidate, max_cost_usd)
         # complete() with no event loop yet: only an answer read with blocking I/O goes on so
-        blocking = limited.blocking_complete and not call.stream and BLOCKING_IO.get()
+        blocking = strategy.blocking_complete and not call.stream and BLOCKING_IO.get()
         for retry_number in range(1, self.retry.attempts_per_candidate + 1):
             if len(call.attempts) >= self.retry.max_attempts or call.deadline.expired:
                 return None
@@ -266,10 +268,6 @@ class Session:
             record = call.record(candidate, request.endpoint)
             began = time.perf_counter()
             shown = StreamRedactor(call.on_text or _ignore) if call.stream else None
-            # behind the budget only when a limit applies (checked per attempt: one set meanwhile
-            # counts); with none, the wrapper would book nothing
-            strategy = (BudgetedStrategy(limited, self.budget, candidate, max_cost_usd)
-                        if self.budget.limits(max_cost_usd) else limited)
             try:
                 sending = strategy.stream(request, shown) if shown else strategy.complete(request)
                 response = await call.deadline.bound(sending, candidate.backend.name)
@@ -290,9 +288,8 @@ class Session:
                 raise
             if shown is not None:
                 shown.flush()
-            priced = strategy.priced if isinstance(strategy, BudgetedStrategy) else None
             result = call.succeeded(record, candidate, response, value, time.perf_counter() - began,
-                                    priced)
+                                    strategy.priced)
             if key is not None and self.cache is not None:
                 self._cache_call(self.cache.set, key, _cache_entry(response, result))
             self._notify(result)
