@@ -169,7 +169,7 @@ def driven_eagerly() -> bool:
     """True while :func:`run_eager` drives the calling coroutine with no event loop (before
     ``await needed()``): its next step runs on this thread, blocking it, with no loop, timer
     or other task beside it."""
-    return asyncio.events._get_running_loop() is None
+    return running_loop() is None
 
 
 def running_loop() -> asyncio.AbstractEventLoop | None:
