@@ -552,7 +552,9 @@ class FakeLLMServer:
                 for line in lines[1:]:
                     if ":" in line:
                         name, _, value = line.partition(":")
-                        headers[name.strip().lower()] = value.strip()
+                        key, value = name.strip().lower(), value.strip()
+                        # a repeated header reads as its values joined (RFC 9110 5.3)
+                        headers[key] = f"{headers[key]}, {value}" if key in headers else value
                 body = await self._read_body(reader, headers)
                 if body is None:
                     return

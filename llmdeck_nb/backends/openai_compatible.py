@@ -69,10 +69,12 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-#: What ``httpx.Client`` adds to every request (its default headers), sent as before.
-_BASE_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate",
-                 "User-Agent": f"python-httpx/{httpx.__version__}",
-                 "Content-Type": "application/json"}
+#: What ``httpx.Client`` adds to every request (its default headers), sent as before. Names
+#: are lower case, as the deck's extra headers are made, so that one of the same name
+#: replaces the default instead of going out twice.
+_BASE_HEADERS = {"accept": "*/*", "accept-encoding": "gzip, deflate",
+                 "user-agent": f"python-httpx/{httpx.__version__}",
+                 "content-type": "application/json"}
 
 
 @functools.lru_cache(maxsize=64)
@@ -206,10 +208,10 @@ class OpenAICompatibleStrategy(BackendStrategy):
     def _headers(request: BackendRequest) -> dict[str, str]:
         headers = _BASE_HEADERS.copy()
         if request.api_key is not None:
-            headers["Authorization"] = "Bearer " + request.api_key.get()
+            headers["authorization"] = "Bearer " + request.api_key.get()
         extra = request.extra.get("headers") if request.extra else None
         if extra:
-            headers.update(extra)
+            headers.update((str(name).lower(), value) for name, value in extra.items())
         return headers
 
     @staticmethod
