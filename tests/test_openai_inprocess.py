@@ -191,6 +191,26 @@ WEATHER = [{"type": "function", "function": {
 FORCED = {"type": "function", "function": {"name": "weather"}}
 
 
+def test_tool_calls_come_back_from_a_litellm_backend_too(client, fake_llm_server):
+    """claude-4.5-haiku goes through litellm (anthropic/): its tool_use block comes back as
+    the same OpenAI tool call, whole or streamed."""
+    answer = client.chat.completions.create(model="claude-4.5-haiku", messages=HELLO,
+                                            tools=WEATHER, tool_choice=FORCED)
+    assert fake_llm_server.requests[-1].protocol == "anthropic"
+    choice = answer.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    call = choice.message.tool_calls[0]
+    assert (call.function.name == "weather"
+            and json.loads(call.function.arguments) == {"city": "dummy city"})
+    streamed = list(client.chat.completions.create(
+        model="claude-4.5-haiku", messages=[{"role": "user", "content": "streamed tool"}],
+        tools=WEATHER, tool_choice=FORCED, stream=True))
+    deltas = [d for c in streamed if c.choices for d in c.choices[0].delta.tool_calls or ()]
+    assert deltas[0].function.name == "weather"
+    assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"city": "dummy city"}
+    assert streamed[-1].choices[0].finish_reason == "tool_calls"
+
+
 def test_tools_go_to_the_backend_and_its_tool_calls_come_back(client, fake_llm_server):
     answer = client.chat.completions.create(model="gpt-4o-mini", messages=HELLO, tools=WEATHER,
                                             tool_choice=FORCED)

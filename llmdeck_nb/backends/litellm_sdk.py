@@ -157,6 +157,7 @@ class LiteLLMStrategy(BackendStrategy):
                 finish_reason=choice.finish_reason,
                 http_status=200,
                 provider_cost_usd=_cost(hidden.get("response_cost")),
+                tool_calls=[_tool_call(call) for call in choice.message.tool_calls or ()] or None,
             )
         raise error  # outside the except block: the litellm exception is not chained
 
@@ -193,9 +194,25 @@ def _add_chunk(answer: StreamAccumulator, chunk: Any) -> None:
     choices = chunk.choices
     choice = choices[0] if choices else None
     delta = choice.delta if choice is not None else None
-    answer.add(delta.content if delta is not None else None, None,
+    calls = getattr(delta, "tool_calls", None)
+    answer.add(delta.content if delta is not None else None,
+               [_tool_call(call, delta=True) for call in calls] if calls else None,
                choice.finish_reason if choice is not None else None,
                getattr(chunk, "usage", None), getattr(chunk, "model", None))
+
+
+def _tool_call(call: Any, *, delta: bool = False) -> dict[str, Any]:
+    """A litellm tool call (or a streamed piece of one, by ``index``) in the OpenAI shape
+    the openai_compatible path returns: plain dicts, as the cache and the log store them."""
+    function = getattr(call, "function", None)
+    shaped: dict[str, Any] = {
+        "id": getattr(call, "id", None), "type": getattr(call, "type", None) or "function",
+        "function": {"name": getattr(function, "name", None),
+                     "arguments": getattr(function, "arguments", None)},
+    }
+    if delta:
+        shaped["index"] = getattr(call, "index", 0) or 0
+    return shaped
 
 
 def _cost(value: Any) -> float | None:
