@@ -208,3 +208,22 @@ def test_cancelling_a_call_in_flight_is_a_cancellation_not_a_timeout(tmp_path, f
         started = time.perf_counter()
         asyncio.run(cancel_midway(s))
     assert time.perf_counter() - started < 1.5  # not waited out
+
+
+@pytest.mark.parametrize("timeout", [None, 10.0], ids=["no-timeout", "timeout-past-budget"])
+def test_the_total_budget_bounds_a_synchronous_call_whose_own_timeout_does_not(
+        tmp_path, fake_llm_server, timeout):
+    """complete() reads an answer with blocking I/O when it can; an attempt whose own timeout
+    (none, or longer than what is left of the budget) cannot end it in time goes on the
+    event loop instead, where the budget stops it."""
+    fake_llm_server.default_delay = 3.0
+    deck = timeout_deck(tmp_path, fake_llm_server.url)
+    started = time.perf_counter()
+    with Session(deck=deck, cache=False, log=False, retry=RetryPolicy(total_budget_s=0.5)) as s:
+        with pytest.raises(AllAttemptsFailedError) as failed:
+            s.complete("slow", "gpt-4o-mini", timeout=timeout)
+        elapsed = time.perf_counter() - started
+        fake_llm_server.default_delay = 0.0
+        assert s.complete("fast", "gpt-4o-mini", timeout=timeout).text == "echo: fast"
+    assert "total time budget of 0.5s ran out" in str(failed.value)
+    assert elapsed < 2.0, elapsed  # not the server's 3 s

@@ -7,7 +7,9 @@ a wall-clock bound on everything: every attempt, streaming included, and the wai
 retries. :meth:`Deadline.bound` enforces it around each attempt, with a timer on the
 event loop. A synchronous call that reads its answer with blocking I/O and no loop
 (:func:`llmdeck_nb.engine.loop.driven_eagerly`) has no timer: none could stop a thread
-blocked in a read, on a loop or not, so its attempt's own timeout bounds it.
+blocked in a read, on a loop or not, so its attempt's own timeout bounds it; an attempt
+whose own timeout would not end it within the budget (:meth:`Deadline.bounds_blocking`)
+reads on the loop instead.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ class Deadline:
     def allows_wait(self, seconds: float) -> bool:
         """True if waiting ``seconds`` before another attempt stays within the budget."""
         return self.remaining() > seconds
+
+    def bounds_blocking(self, timeout: float | None) -> bool:
+        """True if an attempt read with blocking I/O (no timer can stop it) still ends within
+        the budget: its own ``timeout`` (``None``: no limit) is not longer than what is left."""
+        return timeout is not None and timeout <= self.remaining()
 
     async def bound(self, attempt: Awaitable[T], backend: str) -> T:
         """Await ``attempt``; a BackendTimeoutError (not retried) when the budget runs out."""

@@ -12,9 +12,9 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmdeck_nb.backends.base import BLOCKING_IO, BackendRequest, BackendResponse
 from llmdeck_nb.cache import ResponseCache, open_cache
@@ -67,6 +67,7 @@ logger = logging.getLogger("llmdeck_nb")
 
 TextCallback = Callable[[str], None]
 ResetCallback = Callable[[], None]
+T = TypeVar("T")
 CallListener = Callable[[Result], None]
 
 
@@ -263,13 +264,16 @@ class Session:
         for retry_number in range(1, self.retry.attempts_per_candidate + 1):
             if len(call.attempts) >= self.retry.max_attempts or call.deadline.expired:
                 return None
-            if not blocking:
+            eager = blocking and call.deadline.bounds_blocking(request.timeout)
+            if not eager:
                 await loop.needed()
             record = call.record(candidate, request.endpoint)
             began = time.perf_counter()
             shown = StreamRedactor(call.on_text or _ignore) if call.stream else None
             try:
                 sending = strategy.stream(request, shown) if shown else strategy.complete(request)
+                if blocking and not eager:  # the budget's timer must be able to stop it
+                    sending = _on_the_loop(sending)
                 response = await call.deadline.bound(sending, candidate.backend.name)
                 value = (wanted.parse(response.text, candidate.backend.name) if wanted
                          else response.text)
@@ -682,6 +686,16 @@ def _record_usage(record: CallRecord, response: BackendResponse) -> None:
 
 def _ignore(_: str) -> None:
     pass
+
+
+async def _on_the_loop(attempt: Awaitable[T]) -> T:
+    """``attempt`` with its I/O on the event loop, even in a call that may block
+    (:data:`BLOCKING_IO`: strategies read it when they start)."""
+    token = BLOCKING_IO.set(False)
+    try:
+        return await attempt
+    finally:
+        BLOCKING_IO.reset(token)
 
 
 def _open_or_defer(spec: object) -> ResponseCache | None:
