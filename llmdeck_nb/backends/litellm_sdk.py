@@ -256,11 +256,16 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def _status_of(exc: BaseException) -> int | None:
-    status = getattr(exc, "status_code", None)
-    try:
-        return int(status) if status is not None else None
-    except (TypeError, ValueError):
-        return None
+    """The provider's HTTP status: ``provider_status_code`` where litellm keeps it apart
+    from the status it maps to (anthropic/ reports Anthropic's 529 "overloaded" as 500)."""
+    for name in ("provider_status_code", "status_code"):
+        status = getattr(exc, name, None)
+        try:
+            if status is not None:
+                return int(status)
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def _headers_of(exc: BaseException) -> Mapping[str, str] | None:
