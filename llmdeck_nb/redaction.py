@@ -46,6 +46,9 @@ _CREDENTIAL_ENDINGS = ("apikey", "accesskey", "secretkey", "privatekey", "token"
                        "password", "passwd")
 # "token" followed by one of these counts tokens ("token_limit"), it is no credential.
 _TOKEN_COUNT_WORDS = frozenset({"limit", "count", "budget"})
+# Provider parameters whose name has a credential word but whose value is no secret (OpenAI's
+# prompt-cache routing hint); exact names only: a variable like REDIS_CACHE_KEY stays secret.
+_NOT_CREDENTIALS = frozenset({"prompt_cache_key"})
 
 # Key shapes redacted even when we never saw the value; group 1 (a label) is kept. Each
 # comes with the lowercased texts one of which every match of it contains: a text holding
@@ -127,8 +130,11 @@ def looks_secret(name: str) -> bool:
     Credentials: ``api_key``, ``x-api-key``, ``Authorization``, ``aws_secret_access_key``,
     ``HF_TOKEN``, ``GOOGLE_APPLICATION_CREDENTIALS``, ``auth`` (a whole name, or its last
     word). Not credentials: token counts and tools (``max_tokens``, ``token_limit``,
-    ``tokenizer``), nor words that merely contain one (``keywords``, ``auth_type``).
+    ``tokenizer``), nor words that merely contain one (``keywords``, ``auth_type``), nor
+    OpenAI's ``prompt_cache_key`` (a routing hint).
     """
+    if name.lower() in _NOT_CREDENTIALS:
+        return False
     words = [word.lower() for word in _NAME_WORD.findall(name)]
     for index, word in enumerate(words):
         following = words[index + 1] if index + 1 < len(words) else None

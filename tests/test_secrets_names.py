@@ -19,10 +19,11 @@ from llmdeck_nb.redaction import REDACTED, Secret, looks_secret
 
 CREDENTIAL_NAMES = ["api_key", "x-api-key", "Authorization", "aws_secret_access_key", "token",
                     "access_token", "HF_TOKEN", "apiKey", "APIKEY", "password", "client_secret",
-                    "GOOGLE_APPLICATION_CREDENTIALS", "auth", "Cookie"]
+                    "GOOGLE_APPLICATION_CREDENTIALS", "auth", "Cookie", "REDIS_CACHE_KEY"]
 # Token counts and tokenizers are not credentials; nor are words that only contain one.
 PLAIN_NAMES = ["max_tokens", "max_completion_tokens", "thinking_budget_tokens", "token_limit",
-               "tokenizer", "keywords", "auth_type", "temperature", "OPENAI_BASE_URL"]
+               "tokenizer", "keywords", "auth_type", "temperature", "OPENAI_BASE_URL",
+               "prompt_cache_key"]
 VALUE = "plain-value-7d1e"  # no key shape: only the name can tell it is a credential
 # The loader registers the values it wraps (and their first characters) with redact():
 # its test uses values of its own, so they cannot redact the other tests' values.
