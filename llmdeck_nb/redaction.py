@@ -380,3 +380,9 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("a Secret cannot be pickled (it would write the key to disk)")
+
+
+def revealed(value: Any) -> Any:
+    """A deck value as a provider must receive it: a :class:`Secret`'s own value (the loader
+    wraps every value under a secret-looking name), anything else as it is."""
+    return value.get() if isinstance(value, Secret) else value

@@ -98,6 +98,16 @@ async def test_stream_per_prefix(strategy, fake_llm_server, provider):
         assert (res.input_tokens, res.output_tokens) == (5, 4)
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "gemini", "mistral"])
+async def test_the_backends_headers_reach_the_provider(strategy, fake_llm_server, provider):
+    """A backend's `headers` table (a gateway's key under a secret-looking name is a Secret
+    once loaded) goes out with each litellm call, as on the httpx path."""
+    headers = {"X-Gateway-Key": Secret("gw-key-litellm-0123456789"), "X-Team": "ds"}
+    await strategy.complete(request_for(fake_llm_server, provider, extra={"headers": headers}))
+    seen = fake_llm_server.requests[-1].headers
+    assert (seen["x-gateway-key"], seen["x-team"]) == ("gw-key-litellm-0123456789", "ds")
+
+
 async def test_params_and_schema_reach_the_provider(strategy, fake_llm_server):
     schema = {"type": "object", "required": ["rivers"],
               "properties": {"rivers": {"type": "array", "items": {"type": "string"}}}}

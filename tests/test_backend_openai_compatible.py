@@ -65,15 +65,17 @@ async def test_no_key_means_no_authorization_header(strategy, fake_llm_server):
 async def test_a_backends_headers_replace_the_defaults_of_the_same_name(strategy,
                                                                           fake_llm_server):
     """A gateway that wants its own User-Agent or Accept gets it once, whatever the case of
-    the name in the deck; other headers are added."""
+    the name in the deck; other headers are added, a key among them (the loader makes a
+    value under a secret-looking name a Secret: it was a TypeError)."""
     extra = {"headers": {"User-Agent": "team-gateway/1", "ACCEPT": "application/json",
-                         "X-Team": "ds"}}
+                         "X-Team": "ds", "X-Gateway-Key": Secret("gw-key-0123456789abc")}}
     await strategy.complete(request_for(fake_llm_server, extra=extra))
     seen = fake_llm_server.requests[-1].headers
     assert (seen["user-agent"], seen["accept"], seen["x-team"]) == (
         "team-gateway/1", "application/json", "ds")
     assert seen["content-type"] == "application/json"
     assert seen["authorization"] == f"Bearer {SENTINEL}"
+    assert seen["x-gateway-key"] == "gw-key-0123456789abc"  # a Secret from the deck: its value
 
 
 async def test_max_tokens_truncation_reports_length(strategy, fake_llm_server):

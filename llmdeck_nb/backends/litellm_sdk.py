@@ -31,7 +31,7 @@ from llmdeck_nb.backends.response_format import response_format_for
 from llmdeck_nb.backends.stream_accumulator import StreamAccumulator
 from llmdeck_nb.backends.usage import litellm_usage
 from llmdeck_nb.errors import BackendConnectionError, BackendError
-from llmdeck_nb.redaction import Secret, redact_logger
+from llmdeck_nb.redaction import redact_logger, revealed
 
 # request.extra key -> litellm keyword, per provider prefix.
 _EXTRA_ARGS: dict[str, dict[str, str]] = {
@@ -129,12 +129,16 @@ class LiteLLMStrategy(BackendStrategy):
                 kwargs[key] = value
         if request.schema is not None:
             kwargs["response_format"] = response_format_for(request.schema)
+        headers = request.extra.get("headers") if request.extra else None
+        if headers:  # the backend's own `headers` table, as on the httpx path
+            kwargs["extra_headers"] = {str(name): revealed(value)
+                                       for name, value in headers.items()}
         mapping = _EXTRA_ARGS.get(request.provider)
         if mapping and request.extra:
             for key, value in request.extra.items():
                 target = mapping.get(key)
                 if target is not None and value is not None:
-                    kwargs[target] = value.get() if isinstance(value, Secret) else value
+                    kwargs[target] = revealed(value)
         return kwargs
 
     # --- calls ---------------------------------------------------------------------------

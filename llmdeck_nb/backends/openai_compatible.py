@@ -53,6 +53,7 @@ from llmdeck_nb.backends.response_format import response_format_for
 from llmdeck_nb.backends.stream_accumulator import StreamAccumulator
 from llmdeck_nb.backends.usage import openai_usage
 from llmdeck_nb.errors import BackendError
+from llmdeck_nb.redaction import revealed
 
 # Keys the strategy sets itself; a deck parameter of the same name is ignored.
 _RESERVED = frozenset({"model", "messages", "stream", "stream_options", "response_format"})
@@ -211,7 +212,7 @@ class OpenAICompatibleStrategy(BackendStrategy):
             headers["authorization"] = "Bearer " + request.api_key.get()
         extra = request.extra.get("headers") if request.extra else None
         if extra:
-            headers.update((str(name).lower(), value) for name, value in extra.items())
+            headers.update((str(name).lower(), revealed(value)) for name, value in extra.items())
         return headers
 
     @staticmethod
