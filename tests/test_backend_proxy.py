@@ -25,6 +25,17 @@ def _request(endpoint: str) -> BackendRequest:
                           endpoint=endpoint, timeout=5.0)
 
 
+def _proxy_env(monkeypatch, proxy: str, no_proxy: str | None) -> None:
+    """Both spellings (urllib, which httpx asks, prefers the lower-case one when both are set)."""
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        if no_proxy is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, no_proxy)
+
+
 def _complete(strategy: OpenAICompatibleStrategy, request: BackendRequest, blocking: bool):
     if blocking:
         return run_eager(strategy.complete(request), blocking_io=True)
@@ -35,9 +46,7 @@ def _complete(strategy: OpenAICompatibleStrategy, request: BackendRequest, block
 def test_calls_go_through_the_proxy_named_in_the_environment(fake_llm_server, monkeypatch,
                                                               blocking):
     backend = f"127.0.0.1:{closed_port()}"
-    monkeypatch.setenv("HTTP_PROXY", fake_llm_server.url)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+    _proxy_env(monkeypatch, fake_llm_server.url, None)
     strategy = OpenAICompatibleStrategy()  # clients read the environment when created
 
     answer = _complete(strategy, _request(f"http://{backend}/v1"), blocking)
@@ -49,8 +58,7 @@ def test_calls_go_through_the_proxy_named_in_the_environment(fake_llm_server, mo
 
 @pytest.mark.parametrize("blocking", [False, True], ids=["async", "blocking"])
 def test_no_proxy_hosts_are_called_directly(fake_llm_server, monkeypatch, blocking):
-    monkeypatch.setenv("HTTP_PROXY", fake_llm_server.url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    _proxy_env(monkeypatch, fake_llm_server.url, "127.0.0.1")
     strategy = OpenAICompatibleStrategy()
 
     with pytest.raises(BackendConnectionError):
