@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import gzip
 import hashlib
 import json
 import re
@@ -262,6 +263,8 @@ _RESPONSE_HEADERS: contextvars.ContextVar[dict[str, str]] = contextvars.ContextV
     "response_headers", default={})  # noqa: B039 - read only; each request sets its own
 # the request's API key when the server quotes it back in answers (``quote_key``)
 _QUOTED_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar("quoted_key", default=None)
+# the request accepts a gzip-compressed answer and the server sends one (``gzip_answers``)
+_GZIP: contextvars.ContextVar[bool] = contextvars.ContextVar("gzip", default=False)
 # characters per stream chunk (None: one word per chunk)
 _CHUNK_CHARS: contextvars.ContextVar[int | None] = contextvars.ContextVar("chunk_chars",
                                                                           default=None)
@@ -332,6 +335,7 @@ class FakeLLMServer:
         self.models = ["fake-model", "fake-model-2"]
         self.record_requests = True  # False for long benchmarks: keep no request history
         self.quote_key = False  # True: every answer quotes the request's API key back
+        self.gzip_answers = False  # True: whole JSON answers gzip-compressed when accepted
         self.chunk_chars: int | None = None  # stream chunks of this many characters (else words)
         self.proxy: LiteLLMProxyBehaviour | None = None  # act like a LiteLLM proxy (see there)
         self.usage: FakeUsage | None = None  # scripted token counts (set_usage)
@@ -631,6 +635,10 @@ class FakeLLMServer:
             writer.write(head + body[: len(body) // 2])
             await writer.drain()
             raise _Cut
+        if _GZIP.get():  # as OpenAI's API answers a client that accepts it
+            await self._send(writer, status, gzip.compress(body), keep_alive,
+                             extra={"content-encoding": "gzip"})
+            return
         await self._send(writer, status, body, keep_alive)
 
     async def _stream(self, writer: asyncio.StreamWriter, content_type: str,
@@ -701,6 +709,7 @@ class FakeLLMServer:
                 return
             _RESPONSE_HEADERS.set(self.proxy.cache_headers(body))
         _QUOTED_KEY.set(key if self.quote_key else None)
+        _GZIP.set(self.gzip_answers and "gzip" in headers.get("accept-encoding", ""))
         _CHUNK_CHARS.set(self.chunk_chars)
         if fault is not None and fault.message and key:
             fault = _with_key(fault, key)

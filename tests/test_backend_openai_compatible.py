@@ -11,6 +11,7 @@ import pytest
 from fake_llm_server import FakeLLMServer
 from llmdeck_nb.backends.base import BackendRequest
 from llmdeck_nb.backends.openai_compatible import OpenAICompatibleStrategy
+from llmdeck_nb.engine.loop import run_eager
 from llmdeck_nb.errors import (
     BackendConnectionError,
     BackendError,
@@ -76,6 +77,17 @@ async def test_a_backends_headers_replace_the_defaults_of_the_same_name(strategy
     assert seen["content-type"] == "application/json"
     assert seen["authorization"] == f"Bearer {SENTINEL}"
     assert seen["x-gateway-key"] == "gw-key-0123456789abc"  # a Secret from the deck: its value
+
+
+@pytest.mark.parametrize("blocking", [False, True], ids=["async", "blocking"])
+def test_a_gzip_compressed_answer_is_read(fake_llm_server, blocking):
+    """OpenAI's API compresses answers for a client that accepts it; both read paths do."""
+    fake_llm_server.gzip_answers = True
+    strategy = OpenAICompatibleStrategy()
+    sending = strategy.complete(request_for(fake_llm_server))
+    res = run_eager(sending, blocking_io=True) if blocking else asyncio.run(sending)
+    assert res.text == "echo: tell me a joke" and res.output_tokens == 5
+    assert "gzip" in fake_llm_server.requests[-1].headers["accept-encoding"]
 
 
 async def test_max_tokens_truncation_reports_length(strategy, fake_llm_server):
