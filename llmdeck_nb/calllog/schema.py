@@ -27,7 +27,8 @@ Storage conventions:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from llmdeck_nb.errors import CallLogFormatError
 
@@ -204,6 +205,20 @@ def _check(conn: sqlite3.Connection, version: int, where: str) -> None:
             )
 
 
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction (``BEGIN IMMEDIATE``: the write lock taken at once), committed
+    if the block ends normally, rolled back otherwise. ``conn`` is in autocommit mode."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def migrate(conn: sqlite3.Connection, where: str = "(in memory)") -> int:
     """Bring the file up to :data:`SCHEMA_VERSION`; return the version it had before.
 
@@ -215,16 +230,11 @@ def migrate(conn: sqlite3.Connection, where: str = "(in memory)") -> int:
     _check(conn, before, where)
     if before == SCHEMA_VERSION:
         return before
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         # Re-read under the write lock: another process may have upgraded meanwhile.
         before = user_version(conn)
         _check(conn, before, where)
         for version in range(before + 1, SCHEMA_VERSION + 1):
             MIGRATIONS[version - 1](conn)
             conn.execute(f"PRAGMA user_version = {version}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return before
