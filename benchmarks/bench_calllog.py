@@ -18,8 +18,10 @@ being the steadier one on a loaded machine):
   the bare ``fetchall()`` and how much the snapshot's writing), and a kernel restart's read
   (``CallLog(path).frame()`` with that snapshot: the goal is judged on this one), both
   checked for their typed columns;
-* append (one per call): ``CallLog.append`` of one row, its own transaction, as each call
-  (cache hits included) does, into the large file; split into row conversion and INSERT;
+* append (one per call): ``CallLog.append`` of one row, as each call (cache hits included)
+  does, into the large file: the row converted and written to the journal, committed by
+  the log's thread (journal.py); with the row conversion alone, and what committing one
+  row in its own transaction costs (what each call paid before the journal);
 * frame() warm: the same ``CallLog`` again (the notebook case: refreshing the log view);
   it re-checks the file and reads only rows appended since;
 * frame() warm + 100 new rows: the same, after another process appended 100 rows;
@@ -239,9 +241,9 @@ def bare_fetchall(path: Path) -> Timing:
 
 
 def one_call_appends(path: Path, records: list[CallRecord]) -> tuple[float, float, float, float]:
-    """Microseconds of ``append`` (one row, its own transaction) into the file at ``path``
-    (it grows), median and mean (the mean holds the WAL checkpoints, a few ms every few
-    hundred rows), and the medians of its parts: turning the record into a row, the INSERT."""
+    """Microseconds of ``append`` (the row to the journal; the thread commits it) into the
+    file at ``path`` (it grows), median and mean, and the medians of turning the record into
+    a row and of an INSERT of it in its own transaction (a call's cost before the journal)."""
     with CallLog(path) as log:
         conn = log._connection()
         whole, convert, insert = [], [], []
@@ -351,7 +353,7 @@ def main() -> None:
         whole, mean, convert, insert = one_call_appends(path, make_records(args.appends, later[0]))
         print(f"append() of one call's row into that file, median of {args.appends:,}: "
               f"{whole:.0f} us, mean {mean:.0f} us (medians: row conversion {convert:.0f} us, "
-              f"INSERT + commit {insert:.0f} us)")
+              f"INSERT + commit of one row, off the call now {insert:.0f} us)")
         for key in DECK_KEYS:  # a session's deck registers its API keys: redact() looks for them
             register_secret(key)
         later[0] += timedelta(days=1)

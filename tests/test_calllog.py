@@ -754,7 +754,10 @@ SENTINEL = "sk-test-SENTINEL-0123456789abcdef"
 
 
 def file_bytes(path: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    """The log file and every file next to it: -wal, -shm, the journals in .pending/."""
+    files = [p for p in path.parent.glob(path.name + "*") if p.is_file()]
+    files += path.parent.glob(path.name + ".pending/*")
+    return b"".join(p.read_bytes() for p in files)
 
 
 def test_secrets_never_reach_the_file(tmp_path):
@@ -781,6 +784,7 @@ def test_secrets_never_reach_the_file(tmp_path):
 
     raw = SENTINEL.encode()
     assert (path.parent / (path.name + "-wal")).exists()
+    assert list((path.parent / (path.name + ".pending")).glob("*.jsonl"))  # the journal, read too
     assert raw not in file_bytes(path)  # while open: the rows are in the -wal file
     assert b"SENTINEL" not in file_bytes(path)
 

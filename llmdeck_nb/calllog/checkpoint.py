@@ -20,8 +20,9 @@ checkpoints in line as before (what the thread copied it does not copy again).
 
 Durability does not change: a commit is complete once it is in the WAL, checkpointed or
 not; a kernel killed with ``kill -9`` loses no committed row (the next connection to the
-file reads the WAL). The row is still written synchronously by the call; only the copy
-moved. Other processes' connections (other kernels, older versions) checkpoint as before.
+file reads the WAL). Only the copy moved here; the commits themselves are made by the
+journal's writer thread (:mod:`llmdeck_nb.calllog.journal`). Other processes' connections
+(other kernels, older versions) checkpoint as before.
 """
 
 from __future__ import annotations

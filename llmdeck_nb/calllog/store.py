@@ -1,7 +1,8 @@
 """The persistent call log: :class:`CallLog`, an SQLite file that several kernels append to.
 
 * A path -> an SQLite file (parent folders created) in WAL mode with a busy timeout,
-  so two kernels (processes) can append at the same time; ``None`` -> in memory.
+  so two kernels (processes) can append at the same time; ``None`` -> in memory. A call's
+  row goes to a journal first and a thread commits it (:mod:`llmdeck_nb.calllog.journal`).
 * Every string of a call row passes through :func:`llmdeck_nb.redaction.redact` in
   :func:`llmdeck_nb.calllog.rows.rows`, where records become rows (the conversation turns
   kept in the same file, in :mod:`llmdeck_nb.calllog.conversations`).
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmdeck_nb.calllog import frame as _frame
+from llmdeck_nb.calllog import journal as _journal
 from llmdeck_nb.calllog import schema
 from llmdeck_nb.calllog import snapshot as _snapshot
 from llmdeck_nb.calllog.checkpoint import EVERY_ROWS, INLINE_PAGES, Checkpointer
@@ -230,8 +232,10 @@ class CallLog:
         self._pid = os.getpid()
         self._closed = False
         self._nullable: frozenset[str] = frozenset()  # columns a batch may leave out
+        self._known: frozenset[str] = frozenset()  # the columns of the calls table
         self._checkpointer = self._new_checkpointer()
         self._conn = self._connect()
+        self._journal = self._new_journal()
 
     # -- connection ---------------------------------------------------------------------
 
@@ -269,6 +273,9 @@ class CallLog:
                 name for _, name, _, not_null, default, _ in columns
                 if not not_null and default is None
             )
+            self._known = frozenset(name for _, name, *_ in columns)
+            if self._path is not None:  # rows a killed kernel left on their way in
+                _journal.replay(conn, self._path, _insert, self._known)
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):
@@ -304,6 +311,27 @@ class CallLog:
     def _new_checkpointer(self) -> Checkpointer | None:
         return None if self._path is None else Checkpointer(self._path, self._timeout)
 
+    def _new_journal(self) -> _journal.Journal | None:
+        """Rows go through a journal (committed off the call: journal.py) for a file."""
+        if self._path is None or not _journal.AVAILABLE:
+            return None
+        return _journal.Journal(self._path, self._timeout, COLUMNS, _insert, self._committed)
+
+    def _committed(self, rows: int) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.appended(rows)
+
+    def _settled(self, *, replay: bool = False) -> sqlite3.Connection:
+        """The connection, once the rows this process wrote to the file are committed;
+        ``replay``: and those journals of killed kernels hold (:mod:`.journal`)."""
+        conn = self._connection()
+        if self._journal is not None and self._path is not None:
+            with self._sqlite_errors("store the rows waiting for"):
+                _journal.flush_all(self._path)
+                if replay:
+                    _journal.replay(conn, self._path, _insert, self._known)
+        return conn
+
     @contextmanager
     def _sqlite_errors(self, doing: str) -> Iterator[None]:
         try:
@@ -319,8 +347,11 @@ class CallLog:
             raise CallLogError(message, hint=hint) from exc
 
     def close(self) -> None:
-        """Close the file. Further use raises an error; closing twice is fine."""
+        """Commit the rows still on their way, close the file. Further use raises an error;
+        closing twice is fine."""
         with self._lock:
+            if self._journal is not None:
+                self._journal.close()
             if self._conn is not None and os.getpid() == self._pid:
                 if self._checkpointer is not None:
                     self._checkpointer.close()
@@ -347,8 +378,18 @@ class CallLog:
     # -- writing ------------------------------------------------------------------------
 
     def append(self, record: CallRecord) -> None:
-        """Store one attempt (its own transaction, committed when this returns)."""
+        """Store one attempt: on disk when this returns (in the journal, committed to the
+        file by a thread, see journal.py; in memory: committed at once)."""
         row = _row(record)
+        if self._journal is not None:
+            if self._closed:
+                self._connection()  # the error a closed log gives
+            try:
+                self._journal.write(row)
+            except OSError as exc:
+                raise CallLogError(f"cannot append to the call log {self._where}: {exc}",
+                                   hint="free some disk space, or log to another file") from exc
+            return
         with self._lock:
             try:  # not self._sqlite_errors: a context manager costs a tenth of an append
                 self._connection().execute(_INSERT, row)
@@ -365,18 +406,13 @@ class CallLog:
         if not rows:
             return 0
         with self._lock, self._sqlite_errors("append to"), _gc_paused():
-            conn = self._connection()
+            conn = self._settled()  # the rows appended one by one before these come first
             deferred = self._checkpointer is not None and len(rows) >= EVERY_ROWS
             if deferred:  # a large batch: its commit leaves the checkpoint to the thread
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with schema.immediate(conn):
                     conn.executemany(_insert(columns), rows)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
             finally:
                 if deferred:
                     conn.execute(f"PRAGMA wal_autocheckpoint = {INLINE_PAGES}")
@@ -387,16 +423,20 @@ class CallLog:
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         """One SQL statement on the log file (for the other tables it holds, e.g.
         :mod:`llmdeck_nb.calllog.conversations`); the rows it returns."""
-        with self._lock, self._sqlite_errors("use"):
-            return self._connection().execute(sql, tuple(args)).fetchall()
+        with self._lock:
+            conn = self._settled()
+            with self._sqlite_errors("use"):
+                return conn.execute(sql, tuple(args)).fetchall()
 
     def clear(self) -> int:
         """Delete every row (of every process's kernels: the file is shared); return how many."""
-        with self._lock, self._sqlite_errors("clear"):
-            deleted = self._connection().execute(f"DELETE FROM {schema.TABLE}").rowcount
-            self._cache = None
-            if self._path is not None:
-                _snapshot.remove(self._path)
+        with self._lock:
+            conn = self._settled(replay=True)
+            with self._sqlite_errors("clear"):
+                deleted = conn.execute(f"DELETE FROM {schema.TABLE}").rowcount
+                self._cache = None
+                if self._path is not None:
+                    _snapshot.remove(self._path)
         return deleted
 
     # -- reading ------------------------------------------------------------------------
@@ -413,9 +453,11 @@ class CallLog:
         """Number of rows (attempts), optionally filtered like :meth:`frame`."""
         filters = _Filters.of(since, model, backend, status, call_id, last)
         where, args = filters.sql()
-        with self._lock, self._sqlite_errors("read"):
-            sql = f"SELECT count(*) FROM {schema.TABLE}{where}"
-            n: int = self._connection().execute(sql, args).fetchone()[0]
+        with self._lock:
+            conn = self._settled(replay=True)
+            with self._sqlite_errors("read"):
+                n: int = conn.execute(f"SELECT count(*) FROM {schema.TABLE}{where}",
+                                      args).fetchone()[0]
         return n if filters.last is None else min(n, filters.last)
 
     def __len__(self) -> int:
@@ -429,8 +471,10 @@ class CallLog:
         if exclude_session is not None:
             sql += " AND (session_id IS NULL OR session_id != ?)"
             args.append(exclude_session)
-        with self._lock, self._sqlite_errors("read"):
-            (total,) = self._connection().execute(sql, args).fetchone()
+        with self._lock:
+            conn = self._settled()
+            with self._sqlite_errors("read"):
+                (total,) = conn.execute(sql, args).fetchone()
         return float(total)
 
     def frame(
@@ -471,6 +515,7 @@ class CallLog:
         :func:`llmdeck_nb.calllog.frame.summarize` for the definitions."""
         filters = _Filters.of(since, model, backend, status, call_id, last)
         with self._lock:
+            self._settled(replay=True)
             if self._use_cache and (self._cache is not None or self._has_snapshot()):
                 return _frame.summarize(_apply(self._refresh_cache(), filters, copy=False))
             # Cold: read only the columns the summary needs (a fraction of the frame's cost).
@@ -478,6 +523,7 @@ class CallLog:
 
     def _select(self, filters: _Filters, *, copy: bool) -> pd.DataFrame:
         with self._lock:
+            self._settled(replay=True)
             if self._use_cache and (self._cache is not None or filters.empty):
                 return _apply(self._refresh_cache(), filters, copy=copy)
             return self._read(filters)

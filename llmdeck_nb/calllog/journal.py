@@ -1,0 +1,383 @@
+"""A call's row, on disk when ``append`` returns, committed to SQLite by a thread.
+
+Committing a row in the call that made it cost ~50-100 us a call, and up to the busy
+timeout when another kernel held the file's write lock. :class:`Journal` writes the row
+instead, already redacted, as one line of JSON to a file of its own, in the folder
+``<log file>.pending/``: one ``write(2)`` to a file opened ``O_APPEND``, whole or not at all.
+Once it returns the line is in the operating system's page cache, so it survives the
+kernel being killed (``kill -9`` too), as a commit in the WAL does. A writer thread then
+moves the lines into SQLite in batches, and in the same transaction records how many of
+the file's lines are in (the ``journal:<file name>`` key of the ``log_meta`` table), so a
+line is inserted once, whatever the moment a process dies.
+
+A journal file is locked (``flock``) while its log is open. Opening a log, and reading one
+(``frame``, ``count``, ``summary``), replays the journals nobody holds, left by a process
+that died: their lines past the recorded count are inserted, then the file is removed.
+Reading through the log that wrote a row waits for its lines to be committed first; other
+processes see a row once the thread has committed it (milliseconds later).
+
+Durability is that of the SQLite file (WAL, ``synchronous = NORMAL``): a crashed process
+loses nothing, a power cut may lose the last writes. Without ``fcntl.flock`` (Windows),
+``CallLog`` commits each row in the call as before.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+from llmdeck_nb.calllog import schema
+from llmdeck_nb.calllog.checkpoint import INLINE_PAGES
+
+logger = logging.getLogger(__name__)
+
+#: Whether rows can go through a journal here (file locks are needed to tell a live log's
+#: journal from a dead one's).
+AVAILABLE = fcntl is not None
+SUFFIX = ".jsonl"
+#: Seconds the writer thread waits for more rows before it ends (started again by the next).
+IDLE_S = 5.0
+#: Seconds between the writer thread's tries while the file cannot be written.
+RETRY_S = 1.0
+
+#: What SQLite raises for a row it will never take (not for a file that is busy or full).
+_REFUSED = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+            sqlite3.DataError, OverflowError)
+
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False,
+                           separators=(",", ":")).encode
+_FORMAT = 1
+
+
+def folder(log_path: Path) -> Path:
+    """Where the journals of the log file ``log_path`` are kept."""
+    return log_path.with_name(log_path.name + ".pending")
+
+
+def _key(file: Path) -> str:
+    return f"journal:{file.name}"
+
+
+def _recorded(conn: sqlite3.Connection, file: Path) -> int:
+    row = conn.execute(f"SELECT value FROM {schema.META_TABLE} WHERE key = ?",
+                       (_key(file),)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def _record(conn: sqlite3.Connection, file: Path, lines: int) -> None:
+    conn.execute(f"INSERT INTO {schema.META_TABLE} (key, value) VALUES (?, ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_key(file), lines))
+
+
+def _forget(conn: sqlite3.Connection, file: Path) -> None:
+    conn.execute(f"DELETE FROM {schema.META_TABLE} WHERE key = ?", (_key(file),))
+
+
+def _store(conn: sqlite3.Connection, insert: str, rows: Sequence[Sequence[Any]]) -> list[str]:
+    """``rows`` inserted, in the transaction under way. A row SQLite refuses (a NULL where
+    the table wants a value, an integer past 64 bits: rows the engine does not make) is
+    left out rather than holding back the others forever; what was refused is returned."""
+    conn.execute("SAVEPOINT rows")
+    try:
+        conn.executemany(insert, rows)
+        conn.execute("RELEASE rows")
+        return []
+    except _REFUSED:
+        conn.execute("ROLLBACK TO rows")
+        conn.execute("RELEASE rows")
+    refused = []
+    for row in rows:
+        try:
+            conn.execute(insert, row)
+        except _REFUSED as exc:
+            refused.append(f"call_id {row[0]!r}: {exc}")
+    return refused
+
+
+def _tell_refused(log_path: Path, refused: list[str]) -> None:
+    if refused:
+        logger.warning("call log %s: %d rows could not be stored: %s", log_path, len(refused),
+                       "; ".join(refused))
+
+
+def connect(log_path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection of the writer's own to a log file that is already set up."""
+    conn = sqlite3.connect(log_path, timeout=timeout, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {INLINE_PAGES}")
+    return conn
+
+
+class Journal:
+    """The rows of one open log on their way into its file (see the module's docstring).
+
+    ``insert`` is the INSERT statement of a row of ``columns``; ``committed(n)`` is told of
+    every ``n`` rows the thread committed. The journal file is made at the first row.
+    """
+
+    def __init__(self, log_path: Path, timeout: float, columns: Sequence[str],
+                 insert: Callable[[tuple[str, ...]], str],
+                 committed: Callable[[int], None]) -> None:
+        self._log_path = log_path
+        self._timeout = timeout
+        self._columns = tuple(columns)
+        self._insert = insert
+        self._committed = committed
+        self._start()
+        _OPEN.add(self)
+
+    def _start(self) -> None:
+        """A fresh journal (also in a forked child: the parent's rows stay the parent's)."""
+        self._pid = os.getpid()
+        self.file = folder(self._log_path) / f"{self._pid}-{os.urandom(6).hex()}{SUFFIX}"
+        self._fd: int | None = None
+        self._size = 0
+        self._lines = 0  # rows written to the file
+        self._pending: list[tuple[Any, ...]] = []  # written, not yet committed
+        self._mutex = threading.Lock()  # the file, _lines, _pending, _thread
+        self._flushing = threading.Lock()  # one flush at a time; the connection
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._closed = False
+        self._failure: str | None = None  # the thread's last error, told once
+
+    # -- the call's side ----------------------------------------------------------------
+
+    def write(self, row: tuple[Any, ...]) -> None:
+        """Write ``row`` to the journal file (on disk when this returns) for the thread to
+        commit. Raises OSError if the file cannot be written (the row is then not stored)."""
+        if os.getpid() != self._pid:
+            self._forked()
+        line = _encode(row).encode() + b"\n"
+        with self._mutex:
+            if self._closed:
+                raise OSError("the call log is closed")
+            if self._fd is None:
+                self._open()
+            fd = self._fd
+            assert fd is not None
+            written = os.write(fd, line)
+            if written != len(line):  # a full disk: take back the part written
+                os.ftruncate(fd, self._size)
+                raise OSError(f"wrote {written} of {len(line)} bytes (is the disk full?)")
+            self._size += written
+            self._lines += 1
+            self._pending.append(row)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="llmdeck-calllog-writer")
+                self._thread.start()
+        self._wake.set()
+
+    def _open(self) -> None:
+        """Make the file, locked and with its first line, under a name that replay skips,
+        then give it its name: a replay never sees a journal without its columns."""
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        making = self.file.with_name(self.file.name + ".new")
+        fd = os.open(making, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            header = _encode({"format": _FORMAT, "columns": self._columns}).encode() + b"\n"
+            if os.write(fd, header) != len(header):
+                raise OSError("cannot write the journal's first line (is the disk full?)")
+            os.rename(making, self.file)
+        except BaseException:
+            os.close(fd)
+            making.unlink(missing_ok=True)
+            raise
+        self._fd, self._size = fd, len(header)
+
+    def _forked(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # the parent's lock stays: the file description is shared
+        self._start()
+
+    # -- the thread's side --------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            woken = self._wake.wait(IDLE_S)
+            self._wake.clear()
+            with self._mutex:
+                if self._closed or (not woken and not self._pending):
+                    self._thread = None
+                    return
+            try:
+                self.flush()
+            except Exception as exc:  # noqa: BLE001 - told, and tried again: rows stay
+                if self._failure != str(exc):
+                    self._failure = str(exc)
+                    logger.warning("call log %s: rows wait in %s: %s", self._log_path,
+                                   self.file, exc)
+                self._wake.wait(RETRY_S)
+                self._wake.set()
+            else:
+                self._failure = None
+
+    def flush(self) -> None:
+        """Commit the rows written so far (and wait for a commit under way). Raises
+        sqlite3.Error if the file cannot be written; the rows then stay pending."""
+        with self._flushing:
+            with self._mutex:
+                rows, self._pending = self._pending, []
+                lines = self._lines
+            if not rows:
+                return
+            try:
+                if self._conn is None:
+                    self._conn = connect(self._log_path, self._timeout)
+                with schema.immediate(self._conn):
+                    refused = _store(self._conn, self._insert(self._columns), rows)
+                    _record(self._conn, self.file, lines)
+            except BaseException:
+                with self._mutex:
+                    self._pending[:0] = rows
+                raise
+        _tell_refused(self._log_path, refused)
+        self._committed(len(rows) - len(refused))
+
+    def pending(self) -> int:
+        with self._mutex:
+            return len(self._pending)
+
+    def close(self) -> None:
+        """Commit what is pending and remove the file; if the commit fails, the file is
+        left for the next opening of the log to replay (nothing is lost)."""
+        if os.getpid() != self._pid:
+            self._forked()
+        with self._mutex:
+            self._closed = True
+            thread = self._thread
+        self._wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self._timeout)
+        _OPEN.discard(self)
+        try:
+            self.flush()
+        except (sqlite3.Error, OSError) as exc:
+            logger.warning("call log %s: %d rows left in %s, stored when the log is next "
+                           "opened: %s", self._log_path, self.pending(), self.file, exc)
+            self._release(remove=False)
+            return
+        self._release(remove=True)
+
+    def _release(self, *, remove: bool) -> None:
+        with self._flushing:
+            if self._fd is not None:
+                if remove:  # all committed: the file first, then its count (see replay)
+                    self.file.unlink(missing_ok=True)
+                os.close(self._fd)
+                self._fd = None
+                if remove and self._conn is not None:
+                    try:
+                        _forget(self._conn, self.file)
+                    except sqlite3.Error:
+                        pass  # a count without its file is dropped by the next replay
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+_OPEN: weakref.WeakSet[Journal] = weakref.WeakSet()
+
+
+def flush_all(log_path: Path) -> None:
+    """Commit the pending rows of every log of this process open on ``log_path`` (a
+    reader in this process sees them all, whichever ``CallLog`` wrote them)."""
+    for journal in list(_OPEN):
+        if journal._log_path == log_path:
+            journal.flush()
+
+
+@atexit.register
+def _close_all() -> None:
+    """At exit, commit every open log's pending rows (a log left open is closed here)."""
+    for journal in list(_OPEN):
+        journal.close()
+
+
+# --- replaying the journals of processes that died ---------------------------------------
+
+
+def replay(conn: sqlite3.Connection, log_path: Path, insert: Callable[[tuple[str, ...]], str],
+           known: frozenset[str]) -> int:
+    """Insert the rows left in journals of ``log_path`` that no open log holds; return how
+    many. ``known``: the columns of the calls table (a column no longer there is left out).
+    A journal whose log is open (locked) is left alone, whoever holds it."""
+    where = folder(log_path)
+    if not AVAILABLE or not where.is_dir():
+        return 0
+    files = {entry.name for entry in os.scandir(where)}
+    stored = 0
+    for name in sorted(files):
+        if name.endswith(SUFFIX):
+            try:
+                stored += _replay_one(conn, where / name, insert, known)
+            except OSError as exc:  # left where it is: tried again at the next read
+                logger.warning("call log %s: cannot read %s yet: %s", log_path, name, exc)
+    stale = [key for (key,) in conn.execute(
+        f"SELECT key FROM {schema.META_TABLE} WHERE key LIKE 'journal:%'")
+        if key.removeprefix("journal:") not in files]
+    for key in stale:  # counts of files removed (the process died before dropping its count)
+        conn.execute(f"DELETE FROM {schema.META_TABLE} WHERE key = ?", (key,))
+    return stored
+
+
+def _replay_one(conn: sqlite3.Connection, file: Path, insert: Callable[[tuple[str, ...]], str],
+                known: frozenset[str]) -> int:
+    try:
+        fd = os.open(file, os.O_RDONLY)
+    except FileNotFoundError:
+        return 0  # replayed and removed by another process meanwhile
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # its log is open
+        with open(fd, "rb", closefd=False) as stream:
+            data = stream.read()
+        *lines, _torn = data.split(b"\n")  # after the last newline: nothing, or a torn write
+        if not lines:
+            file.unlink(missing_ok=True)
+            return 0
+        try:
+            columns = tuple(json.loads(lines[0])["columns"])
+            rows = [json.loads(line) for line in lines[1:]]
+            if not all(isinstance(r, list) and len(r) == len(columns) for r in rows):
+                raise ValueError("a line is not a row of its columns")
+        except (ValueError, KeyError, TypeError) as exc:  # not a journal of ours: kept aside
+            kept = file.with_name(file.name + ".unreadable")
+            file.rename(kept)
+            logger.warning("call log: %s is not a journal that can be read (%s); moved to %s",
+                           file, exc, kept.name)
+            return 0
+        keep = [i for i, c in enumerate(columns) if c in known]
+        with schema.immediate(conn):
+            rows = [[r[i] for i in keep] for r in rows[_recorded(conn, file):]]
+            refused = _store(conn, insert(tuple(columns[i] for i in keep)), rows)
+            _record(conn, file, len(lines) - 1)
+        _tell_refused(file, refused)
+        file.unlink(missing_ok=True)
+        _forget(conn, file)
+        if rows:
+            logger.info("call log %s: stored %d rows a closed kernel left in %s",
+                        file.parent, len(rows), file.name)
+        return len(rows) - len(refused)
+    finally:
+        os.close(fd)
