@@ -1,4 +1,4 @@
-"""Old tree vs this one, interleaved: the async call and %%llm_compare ratios.
+"""Old tree vs this one, interleaved: run_all.py's per-call figures and %%llm_compare.
 
 Run: python benchmarks/bench_ab.py OLD_TREE [--rounds N] [--calls N] [--compare-repeats N]
 OLD_TREE is a source checkout of the baseline (e.g. ``git archive 19e0633 | tar -x -C /tmp/old``).
@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -34,15 +35,23 @@ def child(tree: Path, calls: int, repeats: int) -> None:
     with run_all.fake_server() as url, run_all.tempfile.TemporaryDirectory() as tmp:
         deck = run_all.load_deck(run_all.loopback_deck(Path(tmp) / "deck", url),
                                  env=run_all.LOOPBACK_ENV)
-        session = run_all.Session(deck=deck, cache=False, log=Path(tmp) / "calls.sqlite")
+        session = run_all.Session(deck=deck, cache=Path(tmp) / "cache",
+                                  log=Path(tmp) / "calls.sqlite")
+        run_all.sync_call_figure(url, session, calls)
         run_all.async_call_figure(url, session, calls)
+        run_all.cache_hit_figures(session, 5 * calls)
+        run_all.litellm_figure(url, session, calls // 2)
         session.close()
     if repeats:
         with run_all.fake_server(delay=0.2) as url:
             run_all.compare_figure(url, repeats)
             fan_out_figure(run_all, url, repeats)
     for figure in run_all.FIGURES:
-        figures.append([figure.name, float(figure.now.rstrip("x")), figure.note])
+        numbers = [float(n) for n in re.findall(r"[-+]?\d+(?:\.\d+)?", figure.now)]
+        parts = figure.name.split(", ")[-1].split(" / ") if len(numbers) > 1 else [""]
+        for part, number in zip(parts, numbers):  # "cache hit, sync / async / %%llm": three
+            figures.append([f"{figure.name} [{part}]" if part else figure.name, number,
+                            figure.note])
     print("RESULT " + json.dumps(figures))
 
 
@@ -90,11 +99,11 @@ def main() -> None:
         for label, tree in order if number % 2 == 0 else order[::-1]:
             for name, ratio, note in run_one(tree, args.calls, args.compare_repeats):
                 ratios[label].setdefault(str(name), []).append(float(ratio))
-                print(f"  round {number + 1} {label}: {name}: {ratio:.2f}x ({note})", flush=True)
+                print(f"  round {number + 1} {label}: {name}: {ratio:.3f} ({note})", flush=True)
     print("load after:", os.getloadavg())
     for name in ratios["new"]:
         old, new = (statistics.median(ratios[k][name]) for k in ("old", "new"))
-        print(f"{name}: old {old:.3f}x, new {new:.3f}x (medians of {args.rounds} rounds)")
+        print(f"{name}: old {old:.3f}, new {new:.3f} (medians of {args.rounds} rounds)")
 
 
 if __name__ == "__main__":
