@@ -262,6 +262,22 @@ def one_call_appends(path: Path, records: list[CallRecord]) -> tuple[float, floa
             statistics.median(convert) * 1e6, statistics.median(insert) * 1e6)
 
 
+def thread_commits(path: Path, records: list[CallRecord], batch: int = 20) -> float:
+    """Microseconds a row of what the journal's thread does off the call: committing
+    ``batch`` rows appended meanwhile in one transaction, median over the records."""
+    from llmdeck_nb.calllog import journal  # here: bench_ab.py imports this file for older trees
+
+    per_row = []
+    with CallLog(path) as log:
+        for start in range(0, len(records) - batch + 1, batch):
+            for record in records[start:start + batch]:
+                log.append(record)
+            t0 = time.perf_counter()
+            journal.flush_all(path)  # what the thread does (reads do it too)
+            per_row.append((time.perf_counter() - t0) / batch)
+    return statistics.median(per_row) * 1e6
+
+
 def load() -> str:
     return "load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg())
 
@@ -354,6 +370,10 @@ def main() -> None:
         print(f"append() of one call's row into that file, median of {args.appends:,}: "
               f"{whole:.0f} us, mean {mean:.0f} us (medians: row conversion {convert:.0f} us, "
               f"INSERT + commit of one row, off the call now {insert:.0f} us)")
+        later[0] += timedelta(days=1)
+        batched = thread_commits(path, make_records(args.appends, later[0]))
+        print(f"  the journal thread's commit of those rows, 20 in one transaction: "
+              f"{batched:.0f} us a row (off the call, on whatever runs then)")
         for key in DECK_KEYS:  # a session's deck registers its API keys: redact() looks for them
             register_secret(key)
         later[0] += timedelta(days=1)

@@ -784,7 +784,7 @@ def test_secrets_never_reach_the_file(tmp_path):
 
     raw = SENTINEL.encode()
     assert (path.parent / (path.name + "-wal")).exists()
-    assert list((path.parent / (path.name + ".pending")).glob("*.jsonl"))  # the journal, read too
+    assert list((path.parent / (path.name + ".pending")).glob("*.journal"))  # read too
     assert raw not in file_bytes(path)  # while open: the rows are in the -wal file
     assert b"SENTINEL" not in file_bytes(path)
 

@@ -65,8 +65,11 @@ class Checkpointer:
         self._wake.set()
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None,
-                               check_same_thread=False)
+        try:
+            conn = sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error:  # the file's folder is gone (a log of a removed temporary one)
+            return
         try:
             while True:
                 self._wake.wait()
