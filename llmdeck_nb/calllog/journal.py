@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import atexit
 import functools
-import marshal
 import logging
+import marshal
 import os
 import sqlite3
 import struct
+import sys
 import threading
-import weakref
 from collections.abc import Callable, Sequence
 from itertools import chain
 from pathlib import Path
@@ -120,8 +120,9 @@ def _forget(conn: sqlite3.Connection, file: Path) -> None:
 
 def _variables(conn: sqlite3.Connection) -> int:
     """How many values one statement may bind on ``conn`` (999 where Python cannot ask)."""
-    getlimit = getattr(conn, "getlimit", None)  # Python >= 3.11
-    return 999 if getlimit is None else int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    if sys.version_info >= (3, 11):
+        return conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return 999
 
 
 @functools.lru_cache(maxsize=64)
@@ -350,7 +351,8 @@ class Journal:
                 self._conn = None
 
 
-_OPEN: weakref.WeakSet[Journal] = weakref.WeakSet()
+#: The journals of the logs open in this process (until their close(), or the exit's).
+_OPEN: set[Journal] = set()
 
 
 def flush_all(log_path: Path) -> None:

@@ -315,11 +315,9 @@ class CallLog:
         """Rows go through a journal (committed off the call: journal.py) for a file."""
         if self._path is None or not _journal.AVAILABLE:
             return None
-        return _journal.Journal(self._path, self._timeout, COLUMNS, _insert, self._committed)
-
-    def _committed(self, rows: int) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.appended(rows)
+        # the checkpointer's method, not one of self: an unclosed log can still be collected
+        committed = self._checkpointer.appended if self._checkpointer else lambda rows: None
+        return _journal.Journal(self._path, self._timeout, COLUMNS, _insert, committed)
 
     def _settled(self, *, replay: bool = False) -> sqlite3.Connection:
         """The connection, once the rows this process wrote to the file are committed;
@@ -389,6 +387,8 @@ class CallLog:
             except OSError as exc:
                 raise CallLogError(f"cannot append to the call log {self._where}: {exc}",
                                    hint="free some disk space, or log to another file") from exc
+            except ValueError as exc:  # marshal: a value no row holds (a bug, reported)
+                raise CallLogError(f"cannot append to the call log {self._where}: {exc}") from exc
             return
         with self._lock:
             try:  # not self._sqlite_errors: a context manager costs a tenth of an append
