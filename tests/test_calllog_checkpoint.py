@@ -3,19 +3,15 @@ killed with kill -9 while appending (and checkpointing) loses no row whose appen
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 from llmdeck_nb.calllog import CallLog, CallRecord
 from llmdeck_nb.calllog.checkpoint import EVERY_ROWS, INLINE_PAGES
 
-REPO = Path(__file__).resolve().parents[1]
+from killed_appender import kill_appender
+
 
 
 def wal_bytes(path: Path) -> int:
@@ -55,34 +51,9 @@ def test_wal_stays_bounded_when_a_kernel_appends_without_pause(tmp_path):
         assert log.count() == rows
 
 
-APPENDER = textwrap.dedent(
-    """
-    import sys
-    sys.path.insert(0, sys.argv[1])
-    from llmdeck_nb.calllog import CallLog, CallRecord
-    log = CallLog(sys.argv[2])
-    i = 0
-    while True:
-        log.append(CallRecord(call_id=f"row-{i}", prompt_preview="p" * 300))
-        print(i, flush=True)  # after append() returned: this row must survive kill -9
-        i += 1
-    """
-)
-
-
 def test_kill_9_while_appending_loses_no_returned_row(tmp_path):
     path = tmp_path / "calls.sqlite"
-    child = subprocess.Popen([sys.executable, "-c", APPENDER, str(REPO), str(path)],
-                             stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    returned = []
-    for line in child.stdout:
-        returned.append(int(line))
-        if len(returned) == 3 * EVERY_ROWS + 17:  # a few checkpoints in, mid-interval
-            break
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=10)
-    returned += [int(line) for line in child.stdout if line.strip()]
+    returned = kill_appender(path, 3 * EVERY_ROWS + 17)  # a few checkpoints in, mid-interval
 
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -18,9 +18,10 @@ from llmdeck_nb.calllog import CallLog, CallRecord
 from llmdeck_nb.calllog import journal
 from llmdeck_nb.errors import CallLogError
 
+from killed_appender import REPO, kill_appender
+
 pytestmark = pytest.mark.skipif(not journal.AVAILABLE, reason="no fcntl.flock here")
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def journals(path: Path) -> list[Path]:
@@ -64,37 +65,6 @@ def test_another_log_of_the_same_process_sees_the_rows_at_once(tmp_path):
     assert reader.count() == 1 and list(reader.frame()["call_id"]) == ["a"]
     writer.close()
     reader.close()
-
-
-APPENDER = textwrap.dedent(
-    """
-    import sys
-    sys.path.insert(0, sys.argv[1])
-    from llmdeck_nb.calllog import CallLog, CallRecord
-    log = CallLog(sys.argv[2], timeout=60)
-    i = 0
-    while True:
-        log.append(CallRecord(call_id=f"row-{i}", prompt_preview="p" * 300))
-        print(i, flush=True)  # after append() returned: this row must survive kill -9
-        i += 1
-    """
-)
-
-
-def kill_appender(path: Path, rows: int) -> list[int]:
-    """Start a kernel appending rows to ``path``, kill -9 it after ``rows`` returned; the
-    numbers of the rows whose append returned."""
-    child = subprocess.Popen([sys.executable, "-c", APPENDER, str(REPO), str(path)],
-                             stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    returned = []
-    for line in child.stdout:
-        returned.append(int(line))
-        if len(returned) == rows:
-            break
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
-    return returned + [int(line) for line in child.stdout if line.strip()]
 
 
 def test_kill_9_before_any_commit_loses_no_returned_row(tmp_path):
