@@ -172,3 +172,27 @@ def test_a_row_sqlite_refuses_does_not_hold_back_the_others(tmp_path, caplog):
         assert list(log.frame()["call_id"]) == ["before", "after", "later"]
     assert "1 rows could not be stored" in caplog.text and "NOT NULL" in caplog.text
     assert journals(path) == []
+
+
+def test_a_forked_child_writes_a_journal_of_its_own(tmp_path):
+    path = tmp_path / "calls.sqlite"
+    log = CallLog(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the parent's rows are still pending at the fork
+    for i in range(3):
+        log.append(CallRecord(call_id=f"parent-{i}"))
+    pid = os.fork()
+    if pid == 0:  # the child: its rows, its file; the parent's pending rows are not its own
+        code = 1
+        try:
+            log.append(CallRecord(call_id="child"))
+            code = 0 if len(journals(path)) == 2 else 2
+        finally:
+            os._exit(code)  # no atexit: the child's row stays in its journal, for a replay
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    other.execute("ROLLBACK")
+    other.close()
+    ids = sorted(log.frame()["call_id"])  # the parent's committed, the dead child's replayed
+    assert ids == ["child", "parent-0", "parent-1", "parent-2"]
+    log.close()
+    assert journals(path) == []

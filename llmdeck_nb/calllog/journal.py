@@ -195,8 +195,7 @@ class Journal:
 
     def _start(self) -> None:
         """A fresh journal (also in a forked child: the parent's rows stay the parent's)."""
-        self._pid = os.getpid()
-        self.file = folder(self._log_path) / f"{self._pid}-{os.urandom(6).hex()}{SUFFIX}"
+        self.file = folder(self._log_path) / f"{os.getpid()}-{os.urandom(6).hex()}{SUFFIX}"
         self._fd: int | None = None
         self._size = 0
         self._written = 0  # rows written to the file
@@ -215,8 +214,6 @@ class Journal:
     def write(self, row: tuple[Any, ...]) -> None:
         """Write ``row`` to the journal file (on disk when this returns) for the thread to
         commit. Raises OSError if the file cannot be written (the row is then not stored)."""
-        if os.getpid() != self._pid:
-            self._forked()
         record = _record_bytes(row)
         with self._mutex:
             if self._closed:
@@ -259,8 +256,11 @@ class Journal:
         self._fd, self._size = fd, len(header)
 
     def _forked(self) -> None:
+        """In a forked child: its own journal from the next row on. The parent's file is let
+        go (its lock stays the parent's), so a killed parent's rows are not held back by a
+        child that lives on."""
         if self._fd is not None:
-            os.close(self._fd)  # the parent's lock stays: the file description is shared
+            os.close(self._fd)
         self._start()
 
     # -- the thread's side --------------------------------------------------------------
@@ -315,8 +315,6 @@ class Journal:
     def close(self) -> None:
         """Commit what is pending and remove the file; if the commit fails, the file is
         left for the next opening of the log to replay (nothing is lost)."""
-        if os.getpid() != self._pid:
-            self._forked()
         with self._mutex:
             self._closed = True
             thread = self._thread
@@ -370,6 +368,15 @@ def _close_all() -> None:
         journal.close()
 
 
+def _after_fork() -> None:
+    for journal in list(_OPEN):
+        journal._forked()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 # --- replaying the journals of processes that died ---------------------------------------
 
 
@@ -381,19 +388,19 @@ def replay(conn: sqlite3.Connection, log_path: Path, insert: Callable[[tuple[str
     where = folder(log_path)
     if not AVAILABLE or not where.is_dir():
         return 0
-    files = {entry.name for entry in os.scandir(where)}
     stored = 0
-    for name in sorted(files):
+    for name in sorted(os.listdir(where)):
         if name.endswith(SUFFIX):
             try:
                 stored += _replay_one(conn, where / name, insert, known)
             except OSError as exc:  # left where it is: tried again at the next read
                 logger.warning("call log %s: cannot read %s yet: %s", log_path, name, exc)
-    stale = [key for (key,) in conn.execute(
-        f"SELECT key FROM {schema.META_TABLE} WHERE key LIKE 'journal:%'")
-        if key.removeprefix("journal:") not in files]
-    for key in stale:  # counts of files removed (the process died before dropping its count)
-        conn.execute(f"DELETE FROM {schema.META_TABLE} WHERE key = ?", (key,))
+    # Counts whose file is gone (its process died before dropping the count). A file is
+    # made before its count, so one looked for after reading the count is gone for good.
+    counted = conn.execute(f"SELECT key FROM {schema.META_TABLE} WHERE key LIKE 'journal:%'")
+    for (key,) in counted.fetchall():
+        if not (where / key.removeprefix("journal:")).exists():
+            conn.execute(f"DELETE FROM {schema.META_TABLE} WHERE key = ?", (key,))
     return stored
 
 
