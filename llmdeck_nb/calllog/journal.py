@@ -72,8 +72,8 @@ _LENGTH = struct.Struct("<I")
 
 
 def _record_bytes(value: Any) -> bytes:
-    """``value`` as a journal record (marshal: 4x faster than JSON for a row of ~40 values,
-    a tenth of a cache hit's time)."""
+    """``value`` as a journal record (marshal: 7 us for a row of ~40 values where JSON
+    took 23, measured; the difference was 7% of a cache hit)."""
     data = marshal.dumps(value, 4)
     return _LENGTH.pack(len(data)) + data
 
